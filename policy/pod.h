@@ -1,0 +1,119 @@
+#pragma once
+
+// A read-only, typed view of a pod (or a pod template) over a RapidJSON value. Strings are views
+// into the JSON document, which must outlive the Pod. Unset and `null` are both nullopt; a field of
+// the wrong JSON type is not skipped but reported as a FieldError, and callers deny on any error.
+
+#include <rapidjson/document.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace palisade::policy {
+
+struct FieldError {
+  std::string path;     // "spec.containers[0].securityContext.privileged"
+  std::string message;  // "must be a boolean, got string"
+};
+
+// seccompProfile / appArmorProfile
+struct ProfileRef {
+  std::optional<std::string_view> type;
+  std::optional<std::string_view> localhost_profile;
+};
+
+struct SELinuxOptions {
+  std::optional<std::string_view> user;
+  std::optional<std::string_view> role;
+  std::optional<std::string_view> type;
+  std::optional<std::string_view> level;
+};
+
+struct ContainerSecurityContext {
+  bool present = false;  // the securityContext object exists
+  std::optional<bool> privileged;
+  std::optional<bool> allow_privilege_escalation;
+  std::optional<bool> run_as_non_root;
+  std::optional<std::int64_t> run_as_user;
+  std::optional<std::string_view> proc_mount;
+  bool capabilities_present = false;  // securityContext.capabilities exists
+  std::optional<std::vector<std::string_view>> capabilities_add;
+  std::optional<std::vector<std::string_view>> capabilities_drop;
+  std::optional<SELinuxOptions> se_linux_options;
+  std::optional<ProfileRef> seccomp_profile;
+  std::optional<ProfileRef> app_armor_profile;
+  std::optional<bool> windows_host_process;  // windowsOptions.hostProcess
+};
+
+struct PodSecurityContext {
+  bool present = false;  // spec.securityContext exists
+  std::optional<bool> run_as_non_root;
+  std::optional<std::int64_t> run_as_user;
+  std::optional<SELinuxOptions> se_linux_options;
+  std::optional<ProfileRef> seccomp_profile;
+  std::optional<ProfileRef> app_armor_profile;
+  std::optional<bool> windows_host_process;
+  std::vector<std::string_view> sysctl_names;  // securityContext.sysctls[*].name
+};
+
+enum class ContainerKind : std::uint8_t { kInit, kRegular, kEphemeral };
+
+// A `host` set in a probe or lifecycle handler: field is e.g. "livenessProbe.httpGet.host".
+struct HandlerHost {
+  std::string_view field;
+  std::string_view host;
+};
+
+struct Container {
+  ContainerKind kind = ContainerKind::kRegular;
+  std::size_t index = 0;  // position in its own list (initContainers/containers/ephemeralContainers)
+  std::string_view name;
+  std::optional<std::string_view> image;
+  ContainerSecurityContext security_context;
+  std::vector<std::int64_t> host_ports;  // every ports[*].hostPort that is set (0 included)
+  std::vector<HandlerHost> handler_hosts;
+
+  // "initContainers", "containers" or "ephemeralContainers"
+  std::string_view ListName() const;
+};
+
+struct Volume {
+  std::string_view name;
+  // Keys of the volume object other than "name" whose value is not null, in document order:
+  // the volume source(s), e.g. {"hostPath"}.
+  std::vector<std::string_view> sources;
+};
+
+struct Pod {
+  bool annotations_present = false;  // metadata.annotations exists
+  std::vector<std::pair<std::string_view, std::string_view>> annotations;
+  std::optional<std::string_view> os_name;  // spec.os.name
+  std::optional<bool> host_users;
+  std::optional<bool> host_network;
+  std::optional<bool> host_pid;
+  std::optional<bool> host_ipc;
+  std::optional<std::string_view> runtime_class_name;
+  PodSecurityContext security_context;
+  std::vector<Volume> volumes;
+  // initContainers, then containers, then ephemeralContainers, each in document order.
+  std::vector<Container> containers;
+
+  bool IsWindows() const { return os_name && *os_name == "windows"; }
+  std::optional<std::string_view> Annotation(std::string_view key) const;
+};
+
+struct PodReadResult {
+  Pod pod;
+  std::vector<FieldError> errors;  // wrong-typed fields; empty when the pod reads cleanly
+};
+
+// Reads a Pod or a PodTemplateSpec: an object with optional `metadata` and required `spec`.
+// `path_prefix` is prepended to error paths ("" for a pod, "spec.template." for a Deployment).
+PodReadResult ReadPod(const rapidjson::Value& object, std::string_view path_prefix = "");
+
+}  // namespace palisade::policy
