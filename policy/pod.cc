@@ -1,0 +1,413 @@
+#include "policy/pod.h"
+
+#include <array>
+
+namespace palisade::policy {
+namespace {
+
+using rapidjson::Value;
+
+// A path segment chain on the stack; rendered only when an error is reported.
+struct Path {
+  const Path* parent = nullptr;
+  std::string_view key;
+  std::size_t index = 0;
+  bool is_index = false;
+
+  Path Child(std::string_view child) const { return Path{this, child, 0, false}; }
+  Path Item(std::size_t i) const { return Path{this, {}, i, true}; }
+};
+
+void Render(const Path* path, std::string& out) {
+  if (path == nullptr) return;
+  Render(path->parent, out);
+  if (path->is_index) {
+    out += '[';
+    out += std::to_string(path->index);
+    out += ']';
+  } else if (!path->key.empty()) {
+    if (!out.empty() && out.back() != '.') out += '.';
+    out += path->key;
+  }
+}
+
+std::string_view TypeName(const Value& value) {
+  switch (value.GetType()) {
+    case rapidjson::kNullType:
+      return "null";
+    case rapidjson::kFalseType:
+    case rapidjson::kTrueType:
+      return "boolean";
+    case rapidjson::kObjectType:
+      return "object";
+    case rapidjson::kArrayType:
+      return "array";
+    case rapidjson::kStringType:
+      return "string";
+    case rapidjson::kNumberType:
+      return "number";
+  }
+  return "unknown";
+}
+
+class PodReader {
+ public:
+  PodReader(std::string_view prefix, std::vector<FieldError>& errors)
+      : prefix_(prefix), errors_(errors) {}
+
+  void Fail(const Path& path, std::string_view want, const Value& got) {
+    std::string rendered(prefix_);
+    Render(&path, rendered);
+    errors_.push_back(
+        FieldError{std::move(rendered), "must be " + std::string(want) + ", got " +
+                                            std::string(TypeName(got))});
+  }
+
+  void Missing(const Path& path) {
+    std::string rendered(prefix_);
+    Render(&path, rendered);
+    errors_.push_back(FieldError{std::move(rendered), "is required"});
+  }
+
+  // Present and not null; nullptr otherwise.
+  static const Value* Find(const Value& object, std::string_view key) {
+    const auto it = object.FindMember(
+        Value(rapidjson::StringRef(key.data(), static_cast<rapidjson::SizeType>(key.size()))));
+    if (it == object.MemberEnd() || it->value.IsNull()) return nullptr;
+    return &it->value;
+  }
+
+  const Value* Object(const Value& parent, std::string_view key, const Path& path) {
+    const Value* value = Find(parent, key);
+    if (value == nullptr) return nullptr;
+    if (!value->IsObject()) {
+      Fail(path.Child(key), "an object", *value);
+      return nullptr;
+    }
+    return value;
+  }
+
+  const Value* Array(const Value& parent, std::string_view key, const Path& path) {
+    const Value* value = Find(parent, key);
+    if (value == nullptr) return nullptr;
+    if (!value->IsArray()) {
+      Fail(path.Child(key), "a list", *value);
+      return nullptr;
+    }
+    return value;
+  }
+
+  std::optional<bool> Bool(const Value& parent, std::string_view key, const Path& path) {
+    const Value* value = Find(parent, key);
+    if (value == nullptr) return std::nullopt;
+    if (!value->IsBool()) {
+      Fail(path.Child(key), "a boolean", *value);
+      return std::nullopt;
+    }
+    return value->GetBool();
+  }
+
+  static std::string_view View(const Value& value) {
+    return {value.GetString(), value.GetStringLength()};
+  }
+
+  std::optional<std::string_view> String(const Value& parent, std::string_view key,
+                                         const Path& path) {
+    const Value* value = Find(parent, key);
+    if (value == nullptr) return std::nullopt;
+    if (!value->IsString()) {
+      Fail(path.Child(key), "a string", *value);
+      return std::nullopt;
+    }
+    return View(*value);
+  }
+
+  std::optional<std::int64_t> Int(const Value& parent, std::string_view key, const Path& path) {
+    const Value* value = Find(parent, key);
+    if (value == nullptr) return std::nullopt;
+    if (!value->IsInt64()) {
+      Fail(path.Child(key), "an integer", *value);
+      return std::nullopt;
+    }
+    return value->GetInt64();
+  }
+
+  std::optional<std::vector<std::string_view>> Strings(const Value& parent, std::string_view key,
+                                                       const Path& path) {
+    const Value* list = Array(parent, key, path);
+    if (list == nullptr) return std::nullopt;
+    std::vector<std::string_view> out;
+    out.reserve(list->Size());
+    const Path list_path = path.Child(key);
+    for (rapidjson::SizeType i = 0; i < list->Size(); ++i) {
+      const Value& item = (*list)[i];
+      if (!item.IsString()) {
+        Fail(list_path.Item(i), "a string", item);
+        continue;
+      }
+      out.push_back(View(item));
+    }
+    return out;
+  }
+
+  std::optional<ProfileRef> Profile(const Value& parent, std::string_view key, const Path& path) {
+    const Value* object = Object(parent, key, path);
+    if (object == nullptr) return std::nullopt;
+    const Path here = path.Child(key);
+    return ProfileRef{String(*object, "type", here), String(*object, "localhostProfile", here)};
+  }
+
+  std::optional<SELinuxOptions> SELinux(const Value& parent, const Path& path) {
+    const Value* object = Object(parent, "seLinuxOptions", path);
+    if (object == nullptr) return std::nullopt;
+    const Path here = path.Child("seLinuxOptions");
+    return SELinuxOptions{String(*object, "user", here), String(*object, "role", here),
+                          String(*object, "type", here), String(*object, "level", here)};
+  }
+
+  std::optional<bool> HostProcess(const Value& security_context, const Path& path) {
+    const Value* windows = Object(security_context, "windowsOptions", path);
+    if (windows == nullptr) return std::nullopt;
+    return Bool(*windows, "hostProcess", path.Child("windowsOptions"));
+  }
+
+  void ReadPodSecurityContext(const Value& spec, const Path& spec_path, PodSecurityContext& out) {
+    const Value* sc = Object(spec, "securityContext", spec_path);
+    if (sc == nullptr) return;
+    const Path path = spec_path.Child("securityContext");
+    out.present = true;
+    out.run_as_non_root = Bool(*sc, "runAsNonRoot", path);
+    out.run_as_user = Int(*sc, "runAsUser", path);
+    out.se_linux_options = SELinux(*sc, path);
+    out.seccomp_profile = Profile(*sc, "seccompProfile", path);
+    out.app_armor_profile = Profile(*sc, "appArmorProfile", path);
+    out.windows_host_process = HostProcess(*sc, path);
+    if (const Value* sysctls = Array(*sc, "sysctls", path)) {
+      const Path list_path = path.Child("sysctls");
+      for (rapidjson::SizeType i = 0; i < sysctls->Size(); ++i) {
+        const Value& item = (*sysctls)[i];
+        if (item.IsNull()) continue;
+        if (!item.IsObject()) {
+          Fail(list_path.Item(i), "an object", item);
+          continue;
+        }
+        if (auto name = String(item, "name", list_path.Item(i))) out.sysctl_names.push_back(*name);
+      }
+    }
+  }
+
+  void ReadContainerSecurityContext(const Value& container, const Path& container_path,
+                                    ContainerSecurityContext& out) {
+    const Value* sc = Object(container, "securityContext", container_path);
+    if (sc == nullptr) return;
+    const Path path = container_path.Child("securityContext");
+    out.present = true;
+    out.privileged = Bool(*sc, "privileged", path);
+    out.allow_privilege_escalation = Bool(*sc, "allowPrivilegeEscalation", path);
+    out.run_as_non_root = Bool(*sc, "runAsNonRoot", path);
+    out.run_as_user = Int(*sc, "runAsUser", path);
+    out.proc_mount = String(*sc, "procMount", path);
+    if (const Value* caps = Object(*sc, "capabilities", path)) {
+      const Path caps_path = path.Child("capabilities");
+      out.capabilities_present = true;
+      out.capabilities_add = Strings(*caps, "add", caps_path);
+      out.capabilities_drop = Strings(*caps, "drop", caps_path);
+    }
+    out.se_linux_options = SELinux(*sc, path);
+    out.seccomp_profile = Profile(*sc, "seccompProfile", path);
+    out.app_armor_profile = Profile(*sc, "appArmorProfile", path);
+    out.windows_host_process = HostProcess(*sc, path);
+  }
+
+  // probes and lifecycle handlers that can name a host
+  struct HandlerField {
+    std::string_view parent;   // livenessProbe, lifecycle
+    std::string_view handler;  // "" for probes, postStart/preStop for lifecycle
+    std::string_view action;   // httpGet, tcpSocket
+    std::string_view field;    // the dotted path reported
+  };
+  static constexpr std::array<HandlerField, 10> kHandlerFields{{
+      {"livenessProbe", "", "httpGet", "livenessProbe.httpGet.host"},
+      {"livenessProbe", "", "tcpSocket", "livenessProbe.tcpSocket.host"},
+      {"readinessProbe", "", "httpGet", "readinessProbe.httpGet.host"},
+      {"readinessProbe", "", "tcpSocket", "readinessProbe.tcpSocket.host"},
+      {"startupProbe", "", "httpGet", "startupProbe.httpGet.host"},
+      {"startupProbe", "", "tcpSocket", "startupProbe.tcpSocket.host"},
+      {"lifecycle", "postStart", "httpGet", "lifecycle.postStart.httpGet.host"},
+      {"lifecycle", "postStart", "tcpSocket", "lifecycle.postStart.tcpSocket.host"},
+      {"lifecycle", "preStop", "httpGet", "lifecycle.preStop.httpGet.host"},
+      {"lifecycle", "preStop", "tcpSocket", "lifecycle.preStop.tcpSocket.host"},
+  }};
+
+  void ReadHandlerHosts(const Value& container, const Path& path, Container& out) {
+    for (const HandlerField& f : kHandlerFields) {
+      const Value* parent = Find(container, f.parent);
+      if (parent == nullptr) continue;
+      if (!parent->IsObject()) {
+        // Report once per parent object, on its first field.
+        if (f.action == "httpGet" && (f.handler.empty() || f.handler == "postStart")) {
+          Fail(path.Child(f.parent), "an object", *parent);
+        }
+        continue;
+      }
+      Path parent_path = path.Child(f.parent);
+      const Value* handler = parent;
+      Path handler_path = parent_path;
+      if (!f.handler.empty()) {
+        handler = Object(*parent, f.handler, parent_path);
+        if (handler == nullptr) continue;
+        handler_path = parent_path.Child(f.handler);
+      }
+      // handler_path may refer to parent_path; both live in this scope.
+      const Value* action = Find(*handler, f.action);
+      if (action == nullptr) continue;
+      const Path action_path = handler_path.Child(f.action);
+      if (!action->IsObject()) {
+        Fail(action_path, "an object", *action);
+        continue;
+      }
+      if (auto host = String(*action, "host", action_path)) {
+        out.handler_hosts.push_back(HandlerHost{f.field, *host});
+      }
+    }
+  }
+
+  void ReadContainers(const Value& spec, std::string_view list_name, ContainerKind kind,
+                      const Path& spec_path, std::vector<Container>& out) {
+    const Value* list = Array(spec, list_name, spec_path);
+    if (list == nullptr) return;
+    const Path list_path = spec_path.Child(list_name);
+    for (rapidjson::SizeType i = 0; i < list->Size(); ++i) {
+      const Value& item = (*list)[i];
+      const Path path = list_path.Item(i);
+      if (!item.IsObject()) {
+        Fail(path, "an object", item);
+        continue;
+      }
+      Container& c = out.emplace_back();
+      c.kind = kind;
+      c.index = i;
+      c.name = String(item, "name", path).value_or(std::string_view{});
+      c.image = String(item, "image", path);
+      ReadContainerSecurityContext(item, path, c.security_context);
+      if (const Value* ports = Array(item, "ports", path)) {
+        const Path ports_path = path.Child("ports");
+        for (rapidjson::SizeType p = 0; p < ports->Size(); ++p) {
+          const Value& port = (*ports)[p];
+          if (port.IsNull()) continue;
+          if (!port.IsObject()) {
+            Fail(ports_path.Item(p), "an object", port);
+            continue;
+          }
+          if (auto host_port = Int(port, "hostPort", ports_path.Item(p))) {
+            c.host_ports.push_back(*host_port);
+          }
+        }
+      }
+      ReadHandlerHosts(item, path, c);
+    }
+  }
+
+  void ReadVolumes(const Value& spec, const Path& spec_path, std::vector<Volume>& out) {
+    const Value* list = Array(spec, "volumes", spec_path);
+    if (list == nullptr) return;
+    const Path list_path = spec_path.Child("volumes");
+    for (rapidjson::SizeType i = 0; i < list->Size(); ++i) {
+      const Value& item = (*list)[i];
+      if (!item.IsObject()) {
+        Fail(list_path.Item(i), "an object", item);
+        continue;
+      }
+      Volume& v = out.emplace_back();
+      v.name = String(item, "name", list_path.Item(i)).value_or(std::string_view{});
+      for (auto it = item.MemberBegin(); it != item.MemberEnd(); ++it) {
+        const std::string_view key = View(it->name);
+        if (key == "name" || it->value.IsNull()) continue;
+        v.sources.push_back(key);
+      }
+    }
+  }
+
+  void Read(const Value& object, Pod& pod) {
+    const Path root;
+    if (!object.IsObject()) {
+      std::string rendered(prefix_);
+      if (!rendered.empty() && rendered.back() == '.') rendered.pop_back();
+      errors_.push_back(FieldError{rendered.empty() ? "object" : rendered,
+                                   "must be an object, got " + std::string(TypeName(object))});
+      return;
+    }
+    if (const Value* metadata = Object(object, "metadata", root)) {
+      const Path metadata_path = root.Child("metadata");
+      if (const Value* annotations = Object(*metadata, "annotations", metadata_path)) {
+        pod.annotations_present = true;
+        const Path annotations_path = metadata_path.Child("annotations");
+        for (auto it = annotations->MemberBegin(); it != annotations->MemberEnd(); ++it) {
+          if (!it->value.IsString()) {
+            Fail(annotations_path.Child(View(it->name)), "a string", it->value);
+            continue;
+          }
+          pod.annotations.emplace_back(View(it->name), View(it->value));
+        }
+      }
+    }
+    const Value* spec = Find(object, "spec");
+    const Path spec_path = root.Child("spec");
+    if (spec == nullptr) {
+      Missing(spec_path);
+      return;
+    }
+    if (!spec->IsObject()) {
+      Fail(spec_path, "an object", *spec);
+      return;
+    }
+    if (const Value* os = Object(*spec, "os", spec_path)) {
+      pod.os_name = String(*os, "name", spec_path.Child("os"));
+    }
+    pod.host_users = Bool(*spec, "hostUsers", spec_path);
+    pod.host_network = Bool(*spec, "hostNetwork", spec_path);
+    pod.host_pid = Bool(*spec, "hostPID", spec_path);
+    pod.host_ipc = Bool(*spec, "hostIPC", spec_path);
+    pod.runtime_class_name = String(*spec, "runtimeClassName", spec_path);
+    ReadPodSecurityContext(*spec, spec_path, pod.security_context);
+    ReadVolumes(*spec, spec_path, pod.volumes);
+    ReadContainers(*spec, "initContainers", ContainerKind::kInit, spec_path, pod.containers);
+    ReadContainers(*spec, "containers", ContainerKind::kRegular, spec_path, pod.containers);
+    ReadContainers(*spec, "ephemeralContainers", ContainerKind::kEphemeral, spec_path,
+                   pod.containers);
+  }
+
+ private:
+  std::string_view prefix_;
+  std::vector<FieldError>& errors_;
+};
+
+}  // namespace
+
+std::string_view Container::ListName() const {
+  switch (kind) {
+    case ContainerKind::kInit:
+      return "initContainers";
+    case ContainerKind::kRegular:
+      return "containers";
+    case ContainerKind::kEphemeral:
+      return "ephemeralContainers";
+  }
+  return "containers";
+}
+
+std::optional<std::string_view> Pod::Annotation(std::string_view key) const {
+  for (const auto& [k, v] : annotations) {
+    if (k == key) return v;
+  }
+  return std::nullopt;
+}
+
+PodReadResult ReadPod(const rapidjson::Value& object, std::string_view path_prefix) {
+  PodReadResult result;
+  PodReader reader(path_prefix, result.errors);
+  reader.Read(object, result.pod);
+  return result;
+}
+
+}  // namespace palisade::policy
