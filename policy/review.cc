@@ -1,0 +1,164 @@
+#include "policy/review.h"
+
+#include <rapidjson/error/en.h>
+#include <rapidjson/writer.h>
+
+#include "policy/json_access.h"
+
+namespace palisade::policy {
+namespace {
+
+// A RapidJSON output stream appending to a std::string (no intermediate buffer copy).
+class StringOutput {
+ public:
+  using Ch = char;
+  explicit StringOutput(std::string& out) : out_(out) {}
+  void Put(char c) { out_.push_back(c); }
+  void Flush() {}
+
+ private:
+  std::string& out_;
+};
+
+}  // namespace
+
+bool AdmissionRequest::Parse(std::string_view body, std::string* error) {
+  buffer_.assign(body.data(), body.size());
+  document_.ParseInsitu<rapidjson::kParseIterativeFlag>(buffer_.data());
+  if (document_.HasParseError()) {
+    *error = std::string("malformed JSON: ") +
+             rapidjson::GetParseError_En(document_.GetParseError()) + " (at offset " +
+             std::to_string(document_.GetErrorOffset()) + ")";
+    return false;
+  }
+  if (!document_.IsObject()) {
+    *error = "not an AdmissionReview: the body is not a JSON object";
+    return false;
+  }
+  api_version = json::String(document_, "apiVersion");
+  if (api_version != "admission.k8s.io/v1" && api_version != "admission.k8s.io/v1beta1") {
+    *error =
+        "not an AdmissionReview: apiVersion must be admission.k8s.io/v1 or "
+        "admission.k8s.io/v1beta1";
+    return false;
+  }
+  if (json::String(document_, "kind") != "AdmissionReview") {
+    *error = "not an AdmissionReview: kind must be AdmissionReview";
+    return false;
+  }
+  const rapidjson::Value* request = json::Object(document_, "request");
+  if (request == nullptr) {
+    *error = "not an AdmissionReview: request is missing or not an object";
+    return false;
+  }
+  uid = json::String(*request, "uid");
+  if (uid.empty()) {
+    *error = "not an AdmissionReview: request.uid is missing or not a string";
+    return false;
+  }
+  operation = json::String(*request, "operation");
+  if (const rapidjson::Value* k = json::Object(*request, "kind")) kind = json::String(*k, "kind");
+  if (const rapidjson::Value* r = json::Object(*request, "resource")) {
+    group = json::String(*r, "group");
+    resource = json::String(*r, "resource");
+  }
+  sub_resource = json::String(*request, "subResource");
+  namespace_name = json::String(*request, "namespace");
+  name = json::String(*request, "name");
+  if (const rapidjson::Value* user = json::Object(*request, "userInfo")) {
+    username = json::String(*user, "username");
+  }
+  object = json::Member(*request, "object");
+  old_object = json::Member(*request, "oldObject");
+  return true;
+}
+
+std::string Base64(std::string_view data) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((data.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 2 < data.size(); i += 3) {
+    const unsigned n = (static_cast<unsigned char>(data[i]) << 16) |
+                       (static_cast<unsigned char>(data[i + 1]) << 8) |
+                       static_cast<unsigned char>(data[i + 2]);
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += kAlphabet[(n >> 6) & 63];
+    out += kAlphabet[n & 63];
+  }
+  if (i + 1 == data.size()) {
+    const unsigned n = static_cast<unsigned char>(data[i]) << 16;
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += "==";
+  } else if (i + 2 == data.size()) {
+    const unsigned n = (static_cast<unsigned char>(data[i]) << 16) |
+                       (static_cast<unsigned char>(data[i + 1]) << 8);
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += kAlphabet[(n >> 6) & 63];
+    out += '=';
+  }
+  return out;
+}
+
+std::string EncodeResponse(std::string_view api_version, std::string_view uid,
+                           const AdmissionResponse& response) {
+  std::string out;
+  out.reserve(256 + response.message.size() + response.patch.size() * 4 / 3);
+  StringOutput stream(out);
+  rapidjson::Writer<StringOutput> w(stream);
+  auto str = [&](std::string_view s) {
+    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  };
+  w.StartObject();
+  str("apiVersion");
+  str(api_version);
+  str("kind");
+  str("AdmissionReview");
+  str("response");
+  w.StartObject();
+  str("uid");
+  str(uid);
+  str("allowed");
+  w.Bool(response.allowed);
+  if (!response.allowed) {
+    str("status");
+    w.StartObject();
+    str("code");
+    w.Int(response.code);
+    str("reason");
+    str(response.reason);
+    str("message");
+    str(response.message);
+    w.EndObject();
+  }
+  if (!response.patch.empty()) {
+    str("patchType");
+    str("JSONPatch");
+    str("patch");
+    str(Base64(response.patch));
+  }
+  if (!response.warnings.empty()) {
+    str("warnings");
+    w.StartArray();
+    for (const std::string& warning : response.warnings) str(warning);
+    w.EndArray();
+  }
+  if (!response.audit_annotations.empty()) {
+    str("auditAnnotations");
+    w.StartObject();
+    for (const auto& [key, value] : response.audit_annotations) {
+      str(key);
+      str(value);
+    }
+    w.EndObject();
+  }
+  w.EndObject();
+  w.EndObject();
+  return out;
+}
+
+}  // namespace palisade::policy

@@ -1,0 +1,59 @@
+#pragma once
+
+// AdmissionReview decoding and encoding (admission.k8s.io/v1 and v1beta1, answered in kind).
+
+#include <rapidjson/document.h>
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace palisade::policy {
+
+// A decoded review. Views point into `buffer_`/`document_`; not copyable.
+class AdmissionRequest {
+ public:
+  AdmissionRequest() = default;
+  AdmissionRequest(const AdmissionRequest&) = delete;
+  AdmissionRequest& operator=(const AdmissionRequest&) = delete;
+
+  // Parses `body` (iteratively: deep nesting cannot overflow the stack). On failure returns false
+  // and sets *error to a reason for a 400 answer.
+  bool Parse(std::string_view body, std::string* error);
+
+  std::string_view api_version;  // "admission.k8s.io/v1" or "admission.k8s.io/v1beta1"
+  std::string_view uid;
+  std::string_view operation;  // CREATE, UPDATE, DELETE, CONNECT
+  std::string_view kind;       // request.kind.kind
+  std::string_view group;      // request.resource.group
+  std::string_view resource;   // request.resource.resource
+  std::string_view sub_resource;
+  std::string_view namespace_name;
+  std::string_view name;
+  std::string_view username;
+  const rapidjson::Value* object = nullptr;      // null when absent or JSON null
+  const rapidjson::Value* old_object = nullptr;  // likewise
+
+ private:
+  std::string buffer_;  // in-situ parse target
+  rapidjson::Document document_;
+};
+
+struct AdmissionResponse {
+  bool allowed = true;
+  int code = 0;             // status.code when denied
+  std::string_view reason;  // status.reason when denied
+  std::string message;      // status.message when denied
+  std::vector<std::string> warnings;
+  std::vector<std::pair<std::string, std::string>> audit_annotations;  // keys sorted
+  std::string patch;  // JSON Patch text; "" for none
+};
+
+// The whole AdmissionReview answer for `request` (apiVersion echoed, uid echoed).
+std::string EncodeResponse(std::string_view api_version, std::string_view uid,
+                           const AdmissionResponse& response);
+
+std::string Base64(std::string_view data);
+
+}  // namespace palisade::policy

@@ -1,0 +1,34 @@
+#pragma once
+
+// Namespace rules beyond the Pod Security Standards (spec.rules of a NamespacePolicy).
+//
+// Effective profiles: a container's own setting overrides the pod's. For AppArmor the order is
+// the container field, the container's beta annotation, then the pod field. An unset profile is
+// matched as what the node runs for it: seccomp "Unconfined" (the kubelet's default), AppArmor
+// "RuntimeDefault" ("Unconfined" for a privileged container). Windows pods have no capabilities,
+// seccomp or AppArmor, so only allowedRuntimeClasses applies to them.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policy/namespace_policy.h"
+#include "policy/pod.h"
+
+namespace palisade::policy {
+
+struct RuleFailure {
+  std::string_view id;      // "allowedCapabilities", "requiredDropCapabilities", ...
+  std::string_view reason;  // "capabilities not allowed"
+  std::string detail;  // `container "app" must not add "SYS_TIME" (allowed: "NET_BIND_SERVICE")`
+  std::string_view field;  // the policy field: "rules.allowedCapabilities"
+};
+
+// Every rule of `policy` on `pod`, in a fixed order.
+std::vector<RuleFailure> EvaluateRules(const Pod& pod, const EffectivePolicy& policy);
+
+// "RuntimeDefault", "Unconfined" or "Localhost/<profile>".
+std::string EffectiveSeccompProfile(const Pod& pod, const Container& container);
+std::string EffectiveAppArmorProfile(const Pod& pod, const Container& container);
+
+}  // namespace palisade::policy
