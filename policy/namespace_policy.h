@@ -7,6 +7,7 @@
 #include <rapidjson/document.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -19,7 +20,8 @@
 
 namespace palisade::policy {
 
-// A field of a policy document: absent (inherit), explicit null (remove the inherited value), or set.
+// A field of a policy document: absent (inherit), explicit null (remove the inherited value), or
+// set.
 template <class T>
 struct Setting {
   enum class State : std::uint8_t { kAbsent, kNull, kValue };
@@ -59,7 +61,8 @@ struct RuleSettings {
   Setting<Action> action;  // default enforce
   Setting<std::vector<std::string>> allowed_capabilities;
   Setting<std::vector<std::string>> required_drop_capabilities;
-  Setting<std::vector<std::string>> allowed_seccomp_profiles;   // "RuntimeDefault", "Localhost/<glob>"
+  Setting<std::vector<std::string>>
+      allowed_seccomp_profiles;  // "RuntimeDefault", "Localhost/<glob>"
   Setting<std::vector<std::string>> allowed_app_armor_profiles;
   Setting<std::vector<std::string>> allowed_runtime_classes;
 };
@@ -91,7 +94,8 @@ struct PolicyError {
   int document_index = 0;
   std::string field;
   std::string reason;
-  std::string ToString() const;  // "team.yaml: document 2: spec.podSecurity.enforce: unknown level ..."
+  std::string ToString()
+      const;  // "team.yaml: document 2: spec.podSecurity.enforce: unknown level ..."
 };
 
 // Validates one document (already a JSON tree). Unknown fields are errors. On success returns the
@@ -103,12 +107,12 @@ std::optional<NamespacePolicy> ParseNamespacePolicy(const rapidjson::Value& docu
 // Which document set an effective field: for messages ("policy \"payments\" rev 4c1e9a") and
 // `policy explain`.
 struct FieldSource {
-  std::string policy;    // document name
+  std::string policy;  // document name
   std::string revision;
 };
 
-// The merged policy that applies to one namespace. Every optional is unset when no matching document
-// set it (or the most specific one nulled it).
+// The merged policy that applies to one namespace. Every optional is unset when no matching
+// document set it (or the most specific one nulled it).
 struct EffectivePolicy {
   std::vector<std::string> matched;  // names of the matching documents, least specific first
 
@@ -136,7 +140,8 @@ struct EffectivePolicy {
   std::vector<std::string> exempt_images;
 
   // Keyed by the document's field path: "podSecurity.enforce", "defaults.seccompProfile",
-  // "defaults.capabilities.drop", "rules.allowedCapabilities", "workloads", "exemptions.images", ...
+  // "defaults.capabilities.drop", "rules.allowedCapabilities", "workloads", "exemptions.images",
+  // ...
   std::map<std::string, FieldSource> sources;
 
   bool HasDefaults() const;
@@ -158,11 +163,24 @@ class PolicySet {
   const std::vector<NamespacePolicy>& policies() const { return policies_; }
 
  private:
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view name) const;
+  };
+  struct GlobEntry {
+    std::string pattern;
+    std::size_t policy;  // index into policies_
+  };
+
+  std::vector<std::size_t> MatchingGlobs(std::string_view ns, std::size_t exact_policy) const;
+
   std::vector<NamespacePolicy> policies_;
-  std::unordered_map<std::string, std::shared_ptr<const EffectivePolicy>> exact_;  // precomputed
-  std::vector<std::size_t> globs_;  // indices of glob/"*" policies, least specific first
-  std::shared_ptr<const EffectivePolicy> globs_only_;  // effective policy from "*" alone
-  friend struct PolicySetBuilder;
+  // Precomputed for every exact name, so lookups do not grow with the number of policies.
+  std::unordered_map<std::string, std::shared_ptr<const EffectivePolicy>, NameHash, std::equal_to<>>
+      exact_;
+  std::vector<GlobEntry> globs_;                      // glob and "*" patterns, least specific first
+  std::vector<std::size_t> star_only_policies_;       // the policies with "*"
+  std::shared_ptr<const EffectivePolicy> star_only_;  // effective policy from "*" alone
 };
 
 // Shell-style glob on names: '*' matches any run of characters, '?' one character.

@@ -1,0 +1,75 @@
+#include "policy/policy_changes.h"
+
+#include <map>
+
+namespace palisade::policy {
+
+std::string_view PolicyChangeKindName(PolicyChange::Kind kind) {
+  switch (kind) {
+    case PolicyChange::Kind::kAdded:
+      return "added";
+    case PolicyChange::Kind::kChanged:
+      return "changed";
+    case PolicyChange::Kind::kRemoved:
+      return "removed";
+  }
+  return "changed";
+}
+
+std::string PolicyChange::ToString() const {
+  std::string out =
+      "policy \"" + policy + "\" " + std::string(PolicyChangeKindName(kind)) + " (rev ";
+  switch (kind) {
+    case Kind::kAdded:
+      out += new_revision;
+      break;
+    case Kind::kChanged:
+      out += old_revision + " -> " + new_revision;
+      break;
+    case Kind::kRemoved:
+      out += old_revision;
+      break;
+  }
+  return out + ")";
+}
+
+namespace {
+
+std::map<std::string_view, std::string_view> RevisionsByName(const PolicySet* set) {
+  std::map<std::string_view, std::string_view> revisions;
+  if (set == nullptr) return revisions;
+  for (const NamespacePolicy& policy : set->policies()) revisions[policy.name] = policy.revision;
+  return revisions;
+}
+
+}  // namespace
+
+std::vector<PolicyChange> DiffPolicySets(const PolicySet* old_set, const PolicySet* new_set) {
+  const auto before = RevisionsByName(old_set);
+  const auto after = RevisionsByName(new_set);
+  std::vector<PolicyChange> changes;
+  auto old_it = before.begin();
+  auto new_it = after.begin();
+  // Both maps are sorted by name: walk them together.
+  while (old_it != before.end() || new_it != after.end()) {
+    if (new_it == after.end() || (old_it != before.end() && old_it->first < new_it->first)) {
+      changes.push_back({PolicyChange::Kind::kRemoved, std::string(old_it->first),
+                         std::string(old_it->second), ""});
+      ++old_it;
+    } else if (old_it == before.end() || new_it->first < old_it->first) {
+      changes.push_back({PolicyChange::Kind::kAdded, std::string(new_it->first), "",
+                         std::string(new_it->second)});
+      ++new_it;
+    } else {
+      if (old_it->second != new_it->second) {
+        changes.push_back({PolicyChange::Kind::kChanged, std::string(old_it->first),
+                           std::string(old_it->second), std::string(new_it->second)});
+      }
+      ++old_it;
+      ++new_it;
+    }
+  }
+  return changes;
+}
+
+}  // namespace palisade::policy
