@@ -1,0 +1,502 @@
+#!/usr/bin/env python3
+"""Renders charts/palisade under several value sets and asserts on the objects.
+
+Run one group: python3 chart_test.py DefaultValuesTest (ctest registers one test per class).
+"""
+
+import base64
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from chart_render import CHART, NAMESPACE, by_kind, fail_message, one, render  # noqa: E402
+
+NAMESPACED_KINDS = {"Deployment", "Service", "ServiceAccount", "PodDisruptionBudget", "ConfigMap", "Secret",
+                    "Issuer", "Certificate", "ServiceMonitor", "PrometheusRule", "NetworkPolicy"}
+
+EXPECTED_NAMESPACE_SELECTOR = {
+    "matchExpressions": [
+        {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", NAMESPACE]},
+        {"key": "palisade.dev/ignore", "operator": "NotIn", "values": ["true"]},
+    ]
+}
+
+POD_RULES = [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+              "resources": ["pods", "pods/ephemeralcontainers"], "scope": "Namespaced"}]
+
+MUTATING_POD_RULES = [
+    {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"],
+     "scope": "Namespaced"},
+    {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+     "resources": ["pods/ephemeralcontainers"], "scope": "Namespaced"},
+]
+
+WORKLOAD_RULES = [
+    {"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+     "resources": ["deployments", "replicasets", "statefulsets", "daemonsets"], "scope": "Namespaced"},
+    {"apiGroups": ["batch"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+     "resources": ["jobs", "cronjobs"], "scope": "Namespaced"},
+    {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+     "resources": ["replicationcontrollers", "podtemplates"], "scope": "Namespaced"},
+]
+
+TEST_CA_PEM = """-----BEGIN CERTIFICATE-----
+MIIBdzCCAR2gAwIBAgIUEXAMPLEEXAMPLEEXAMPLEEXAMPLEwCgYIKoZIzj0EAwIw
+-----END CERTIFICATE-----
+"""
+
+
+def container(deployment):
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1, containers
+    return containers[0]
+
+
+def flag(args, name):
+    """The value of --name=value in args, or None."""
+    values = [a.split("=", 1)[1] for a in args if a.startswith(name + "=")]
+    assert len(values) <= 1, (name, args)
+    return values[0] if values else None
+
+
+def webhooks(objects, kind):
+    return {w["name"]: w for w in one(objects, kind)["webhooks"]}
+
+
+def openssl(*args, stdin=None):
+    proc = subprocess.run(["openssl", *args], input=stdin, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise AssertionError("openssl %s: %s" % (" ".join(args), proc.stderr))
+    return proc.stdout
+
+
+class DefaultValuesTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.objects = render()
+        cls.deployment = one(cls.objects, "Deployment", "palisade")
+
+    def test_renders_exactly_the_default_objects(self):
+        kinds = sorted((o["kind"], o["metadata"]["name"]) for o in self.objects)
+        self.assertEqual(kinds, [
+            ("ConfigMap", "palisade-policies"),
+            ("Deployment", "palisade"),
+            ("MutatingWebhookConfiguration", "palisade"),
+            ("PodDisruptionBudget", "palisade"),
+            ("Secret", "palisade-tls"),
+            ("Service", "palisade"),
+            ("ServiceAccount", "palisade"),
+            ("ValidatingWebhookConfiguration", "palisade"),
+        ])
+
+    def test_namespaced_objects_carry_the_release_namespace(self):
+        for o in self.objects:
+            if o["kind"] in NAMESPACED_KINDS:
+                self.assertEqual(o["metadata"].get("namespace"), NAMESPACE, o["kind"])
+            else:
+                self.assertNotIn("namespace", o["metadata"], o["kind"])
+
+    def test_mutating_webhook(self):
+        hooks = webhooks(self.objects, "MutatingWebhookConfiguration")
+        self.assertEqual(list(hooks), ["pods.mutate.palisade.dev"])
+        hook = hooks["pods.mutate.palisade.dev"]
+        self.assertEqual(hook["rules"], MUTATING_POD_RULES)
+        self.assertEqual(hook["failurePolicy"], "Fail")
+        self.assertEqual(hook["reinvocationPolicy"], "IfNeeded")
+        self.assertEqual(hook["sideEffects"], "None")
+        self.assertEqual(hook["matchPolicy"], "Equivalent")
+        self.assertEqual(hook["admissionReviewVersions"], ["v1", "v1beta1"])
+        self.assertEqual(hook["timeoutSeconds"], 10)
+        self.assertEqual(hook["namespaceSelector"], EXPECTED_NAMESPACE_SELECTOR)
+        self.assertNotIn("objectSelector", hook)
+        self.assertEqual(hook["clientConfig"]["service"],
+                         {"name": "palisade", "namespace": NAMESPACE, "path": "/mutate", "port": 443})
+
+    def test_validating_webhooks(self):
+        hooks = webhooks(self.objects, "ValidatingWebhookConfiguration")
+        self.assertEqual(list(hooks), ["pods.validate.palisade.dev", "workloads.validate.palisade.dev"])
+        self.assertEqual(hooks["pods.validate.palisade.dev"]["rules"], POD_RULES)
+        self.assertEqual(hooks["workloads.validate.palisade.dev"]["rules"], WORKLOAD_RULES)
+        for name, hook in hooks.items():
+            with self.subTest(webhook=name):
+                self.assertEqual(hook["failurePolicy"], "Fail")
+                self.assertNotIn("reinvocationPolicy", hook)  # not a field of validating webhooks
+                self.assertEqual(hook["sideEffects"], "None")
+                self.assertEqual(hook["matchPolicy"], "Equivalent")
+                self.assertEqual(hook["admissionReviewVersions"], ["v1", "v1beta1"])
+                self.assertEqual(hook["timeoutSeconds"], 10)
+                self.assertEqual(hook["namespaceSelector"], EXPECTED_NAMESPACE_SELECTOR)
+                self.assertEqual(hook["clientConfig"]["service"],
+                                 {"name": "palisade", "namespace": NAMESPACE, "path": "/validate", "port": 443})
+
+    def test_service_routes_443_to_the_https_port_and_exposes_metrics(self):
+        service = one(self.objects, "Service", "palisade")
+        ports = {p["name"]: p for p in service["spec"]["ports"]}
+        self.assertEqual(ports["https"]["port"], 443)
+        self.assertEqual(ports["metrics"]["port"], 9090)
+        container_ports = {p["name"]: p["containerPort"] for p in container(self.deployment)["ports"]}
+        self.assertEqual(container_ports, {"https": 8443, "metrics": 9090})
+        self.assertEqual(container_ports[ports["https"]["targetPort"]], 8443)
+        self.assertEqual(container_ports[ports["metrics"]["targetPort"]], 9090)
+        self.assertEqual(service["spec"]["selector"], self.deployment["spec"]["selector"]["matchLabels"])
+
+    def test_deployment_shape(self):
+        spec = self.deployment["spec"]
+        self.assertEqual(spec["replicas"], 3)
+        pod_labels = spec["template"]["metadata"]["labels"]
+        for k, v in spec["selector"]["matchLabels"].items():
+            self.assertEqual(pod_labels[k], v)
+        pod = spec["template"]["spec"]
+        self.assertIs(pod["automountServiceAccountToken"], False)
+        self.assertEqual(pod["serviceAccountName"], "palisade")
+        self.assertEqual(one(self.objects, "ServiceAccount")["automountServiceAccountToken"], False)
+        self.assertEqual(spec["strategy"]["rollingUpdate"]["maxUnavailable"], 0)
+
+    def test_probes_use_the_metrics_port(self):
+        c = container(self.deployment)
+        self.assertEqual(c["livenessProbe"]["httpGet"], {"path": "/healthz", "port": "metrics"})
+        self.assertEqual(c["readinessProbe"]["httpGet"], {"path": "/readyz", "port": "metrics"})
+
+    def test_security_context_is_restricted(self):
+        pod = self.deployment["spec"]["template"]["spec"]
+        self.assertEqual(pod["securityContext"], {
+            "runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532, "fsGroup": 65532,
+            "seccompProfile": {"type": "RuntimeDefault"}})
+        self.assertEqual(container(self.deployment)["securityContext"], {
+            "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True,
+            "runAsUser": 65532, "runAsGroup": 65532, "privileged": False, "capabilities": {"drop": ["ALL"]}})
+        for field in ("hostNetwork", "hostPID", "hostIPC"):
+            self.assertNotIn(field, pod)
+        for volume in pod["volumes"]:
+            self.assertNotIn("hostPath", volume)
+
+    def test_server_flags_point_into_the_mounted_volumes(self):
+        c = container(self.deployment)
+        pod = self.deployment["spec"]["template"]["spec"]
+        args = c["args"]
+        self.assertEqual(args, [
+            "--policy-dir=/etc/palisade/policies",
+            "--tls-cert-file=/etc/palisade/tls/tls.crt",
+            "--tls-key-file=/etc/palisade/tls/tls.key",
+            "--listen=0.0.0.0:8443",
+            "--metrics-listen=0.0.0.0:9090",
+            "--kubernetes-version=1.31",
+            "--log-level=info",
+            "--log-format=json",
+        ])
+        mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        self.assertEqual(volumes[mounts["/etc/palisade/policies"]]["configMap"]["name"], "palisade-policies")
+        self.assertEqual(volumes[mounts["/etc/palisade/tls"]]["secret"]["secretName"], "palisade-tls")
+        for m in c["volumeMounts"]:
+            if m["mountPath"] != "/tmp":
+                self.assertIs(m["readOnly"], True, m)
+
+    def test_topology_spread_across_zones_and_nodes(self):
+        constraints = self.deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
+        self.assertEqual([c["topologyKey"] for c in constraints],
+                         ["topology.kubernetes.io/zone", "kubernetes.io/hostname"])
+        selector = self.deployment["spec"]["selector"]["matchLabels"]
+        for c in constraints:
+            self.assertEqual(c["labelSelector"], {"matchLabels": selector})
+            self.assertEqual(c["maxSkew"], 1)
+            self.assertEqual(c["whenUnsatisfiable"], "ScheduleAnyway")
+            self.assertEqual(c["matchLabelKeys"], ["pod-template-hash"])
+
+    def test_policy_configmap_has_no_checksum_but_generated_certificate_does(self):
+        annotations = self.deployment["spec"]["template"]["metadata"]["annotations"]
+        self.assertEqual(sorted(annotations), ["checksum/tls"])
+        self.assertRegex(annotations["checksum/tls"], "^[0-9a-f]{64}$")
+
+    def test_pdb_when_more_than_one_replica(self):
+        pdb = one(self.objects, "PodDisruptionBudget", "palisade")
+        self.assertEqual(pdb["spec"]["maxUnavailable"], 1)
+        self.assertEqual(pdb["spec"]["selector"]["matchLabels"], self.deployment["spec"]["selector"]["matchLabels"])
+
+    def test_policy_configmap_holds_one_namespace_policy_document_per_value(self):
+        with open(os.path.join(CHART, "values.yaml")) as f:
+            policies = yaml.safe_load(f)["policies"]
+        data = one(self.objects, "ConfigMap", "palisade-policies")["data"]
+        self.assertEqual(sorted(data), sorted(name + ".yaml" for name in policies))
+        for name, spec in policies.items():
+            documents = list(yaml.safe_load_all(data[name + ".yaml"]))
+            self.assertEqual(documents, [{"apiVersion": "palisade.dev/v1", "kind": "NamespacePolicy",
+                                          "metadata": {"name": name}, "spec": spec}])
+
+    def test_generated_certificate_is_signed_by_the_webhooks_ca_for_the_service(self):
+        secret = one(self.objects, "Secret", "palisade-tls")
+        self.assertEqual(secret["type"], "kubernetes.io/tls")
+        data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+        self.assertEqual(sorted(data), ["ca.crt", "tls.crt", "tls.key"])
+        for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
+            for name, hook in webhooks(self.objects, kind).items():
+                with self.subTest(webhook=name):
+                    self.assertEqual(base64.b64decode(hook["clientConfig"]["caBundle"]).decode(), data["ca.crt"])
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = {}
+            for k, v in data.items():
+                paths[k] = os.path.join(tmp, k)
+                with open(paths[k], "w") as f:
+                    f.write(v)
+            self.assertIn(": OK", openssl("verify", "-CAfile", paths["ca.crt"], paths["tls.crt"]))
+            sans = openssl("x509", "-in", paths["tls.crt"], "-noout", "-ext", "subjectAltName")
+            for dns in ("palisade", "palisade.palisade-system", "palisade.palisade-system.svc",
+                        "palisade.palisade-system.svc.cluster.local"):
+                self.assertIn("DNS:%s," % dns, sans.replace("\n", ",") + ",")
+            self.assertEqual(openssl("x509", "-in", paths["tls.crt"], "-noout", "-pubkey"),
+                             openssl("pkey", "-in", paths["tls.key"], "-pubout"))
+
+
+class CertManagerTest(unittest.TestCase):
+    def test_chart_ca_issuer_chain_and_injected_bundle(self):
+        objects = render(["certificates.mode=certManager"])
+        self.assertEqual(by_kind(objects, "Secret"), [])
+        self.assertEqual(sorted(o["metadata"]["name"] for o in by_kind(objects, "Issuer")),
+                         ["palisade-ca", "palisade-selfsigned"])
+        ca = one(objects, "Certificate", "palisade-ca")
+        self.assertIs(ca["spec"]["isCA"], True)
+        self.assertEqual(ca["spec"]["issuerRef"]["name"], "palisade-selfsigned")
+        self.assertEqual(one(objects, "Issuer", "palisade-ca")["spec"], {"ca": {"secretName": "palisade-ca"}})
+        serving = one(objects, "Certificate", "palisade-tls")
+        self.assertEqual(serving["spec"]["issuerRef"], {"group": "cert-manager.io", "kind": "Issuer",
+                                                        "name": "palisade-ca"})
+        self.assertIn("palisade.palisade-system.svc", serving["spec"]["dnsNames"])
+        self.assertEqual(serving["spec"]["secretName"], "palisade-tls")
+        deployment = one(objects, "Deployment")
+        volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+        self.assertEqual(volumes["tls"]["secret"]["secretName"], "palisade-tls")
+        self.assertNotIn("annotations", deployment["spec"]["template"]["metadata"])
+        for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
+            config = one(objects, kind)
+            self.assertEqual(config["metadata"]["annotations"],
+                             {"cert-manager.io/inject-ca-from": "palisade-system/palisade-tls"})
+            for hook in config["webhooks"]:
+                self.assertNotIn("caBundle", hook["clientConfig"])
+
+    def test_given_issuer_signs_the_serving_certificate(self):
+        objects = render(["certificates.mode=certManager", "certificates.certManager.issuerRef.kind=ClusterIssuer",
+                          "certificates.certManager.issuerRef.name=corp-ca",
+                          "certificates.certManager.issuerRef.group=cert-manager.io"])
+        self.assertEqual(by_kind(objects, "Issuer"), [])
+        self.assertEqual([c["metadata"]["name"] for c in by_kind(objects, "Certificate")], ["palisade-tls"])
+        self.assertEqual(one(objects, "Certificate")["spec"]["issuerRef"],
+                         {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": "corp-ca"})
+
+
+class ExistingSecretTest(unittest.TestCase):
+    def test_pem_bundle_is_encoded_and_secret_is_mounted(self):
+        objects = render(["certificates.mode=existingSecret", "certificates.existingSecret.name=my-tls"],
+                         set_strings=["certificates.existingSecret.caBundle=" + TEST_CA_PEM])
+        self.assertEqual(by_kind(objects, "Secret"), [])
+        self.assertEqual(by_kind(objects, "Certificate"), [])
+        deployment = one(objects, "Deployment")
+        volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+        self.assertEqual(volumes["tls"]["secret"]["secretName"], "my-tls")
+        self.assertNotIn("annotations", deployment["spec"]["template"]["metadata"])
+        expected = base64.b64encode(TEST_CA_PEM.strip().encode()).decode()
+        for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
+            config = one(objects, kind)
+            self.assertNotIn("annotations", config["metadata"])
+            for hook in config["webhooks"]:
+                self.assertEqual(hook["clientConfig"]["caBundle"], expected)
+
+    def test_base64_bundle_is_passed_through(self):
+        encoded = base64.b64encode(TEST_CA_PEM.encode()).decode()
+        objects = render(["certificates.mode=existingSecret", "certificates.existingSecret.name=my-tls",
+                          "certificates.existingSecret.caBundle=" + encoded])
+        for hook in one(objects, "ValidatingWebhookConfiguration")["webhooks"]:
+            self.assertEqual(hook["clientConfig"]["caBundle"], encoded)
+
+
+class SingleReplicaTest(unittest.TestCase):
+    def test_no_pdb_with_one_replica(self):
+        objects = render(["replicaCount=1"])
+        self.assertEqual(one(objects, "Deployment")["spec"]["replicas"], 1)
+        self.assertEqual(by_kind(objects, "PodDisruptionBudget"), [])
+
+    def test_pdb_can_be_disabled(self):
+        self.assertEqual(by_kind(render(["podDisruptionBudget.enabled=false"]), "PodDisruptionBudget"), [])
+
+
+class MonitoringAndNetworkPolicyTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.objects = render(["metrics.serviceMonitor.enabled=true", "metrics.prometheusRule.enabled=true",
+                              "networkPolicy.enabled=true", "metrics.serviceMonitor.labels.release=prom"])
+
+    def test_service_monitor_scrapes_the_metrics_port_of_the_service(self):
+        monitor = one(self.objects, "ServiceMonitor", "palisade")
+        service = one(self.objects, "Service", "palisade")
+        self.assertEqual(monitor["metadata"]["labels"]["release"], "prom")
+        for k, v in monitor["spec"]["selector"]["matchLabels"].items():
+            self.assertEqual(service["metadata"]["labels"][k], v)
+        self.assertEqual(monitor["spec"]["namespaceSelector"], {"matchNames": [NAMESPACE]})
+        self.assertEqual([e["port"] for e in monitor["spec"]["endpoints"]], ["metrics"])
+        self.assertIn("metrics", [p["name"] for p in service["spec"]["ports"]])
+        self.assertEqual(monitor["spec"]["endpoints"][0]["path"], "/metrics")
+
+    def test_prometheus_rule_alerts(self):
+        rule = one(self.objects, "PrometheusRule", "palisade")
+        (group,) = rule["spec"]["groups"]
+        alerts = {r["alert"]: r for r in group["rules"]}
+        self.assertEqual(sorted(alerts), ["PalisadeCertificateExpiringSoon", "PalisadeDenialSpike",
+                                          "PalisadeHighLatency", "PalisadePolicyReloadFailed"])
+        sel = 'job="palisade",namespace="palisade-system"'
+        self.assertIn('palisade_requests_total{%s,decision="denied"}[5m]' % sel, alerts["PalisadeDenialSpike"]["expr"])
+        self.assertIn("offset 1d", alerts["PalisadeDenialSpike"]["expr"])
+        self.assertEqual(alerts["PalisadeHighLatency"]["expr"].strip(),
+                         "histogram_quantile(0.99, sum by (le) (rate(palisade_request_duration_seconds_bucket{%s}[5m])))"
+                         " > 0.25" % sel)
+        self.assertEqual(alerts["PalisadePolicyReloadFailed"]["expr"].strip(),
+                         'sum(increase(palisade_policy_reloads_total{%s,result="error"}[10m])) > 0' % sel)
+        self.assertEqual(alerts["PalisadeCertificateExpiringSoon"]["expr"].strip(),
+                         "min(palisade_tls_certificate_expiry_timestamp_seconds{%s}) - time() < %d" % (sel, 14 * 86400))
+        for name, alert in alerts.items():
+            with self.subTest(alert=name):
+                self.assertIn(alert["labels"]["severity"], ("warning", "critical"))
+                self.assertTrue(alert["annotations"]["summary"])
+                # Prometheus templates survive the chart's own templating.
+                self.assertNotIn("{{ {{", alert["annotations"]["description"])
+
+    def test_network_policy_opens_webhook_and_metrics_ports_only(self):
+        policy = one(self.objects, "NetworkPolicy", "palisade")
+        deployment = one(self.objects, "Deployment")
+        self.assertEqual(policy["spec"]["podSelector"], {"matchLabels": deployment["spec"]["selector"]["matchLabels"]})
+        self.assertEqual(policy["spec"]["policyTypes"], ["Ingress", "Egress"])
+        self.assertEqual(policy["spec"]["egress"], [])
+        self.assertEqual(policy["spec"]["ingress"], [
+            {"ports": [{"port": "https", "protocol": "TCP"}]},
+            {"ports": [{"port": "metrics", "protocol": "TCP"}],
+             "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]},
+        ])
+        names = [p["name"] for p in container(deployment)["ports"]]
+        self.assertIn("https", names)
+        self.assertIn("metrics", names)
+
+
+class OptionsTest(unittest.TestCase):
+    def test_excluded_namespaces_and_custom_opt_out_label(self):
+        objects = render(["webhook.excludedNamespaces={monitoring,kube-system}", "webhook.optOutLabel=example.com/skip"])
+        for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
+            for hook in one(objects, kind)["webhooks"]:
+                self.assertEqual(hook["namespaceSelector"]["matchExpressions"], [
+                    {"key": "kubernetes.io/metadata.name", "operator": "NotIn",
+                     "values": ["kube-system", NAMESPACE, "monitoring"]},
+                    {"key": "example.com/skip", "operator": "NotIn", "values": ["true"]},
+                ])
+
+    def test_workloads_failure_policy_and_switch(self):
+        hooks = webhooks(render(["webhook.workloads.failurePolicy=Ignore", "webhook.timeoutSeconds=5"]),
+                         "ValidatingWebhookConfiguration")
+        self.assertEqual(hooks["workloads.validate.palisade.dev"]["failurePolicy"], "Ignore")
+        self.assertEqual(hooks["pods.validate.palisade.dev"]["failurePolicy"], "Fail")
+        self.assertEqual({h["timeoutSeconds"] for h in hooks.values()}, {5})
+        hooks = webhooks(render(["webhook.workloads.enabled=false"]), "ValidatingWebhookConfiguration")
+        self.assertEqual(list(hooks), ["pods.validate.palisade.dev"])
+
+    def test_webhook_configurations_can_be_turned_off(self):
+        objects = render(["webhook.mutating.enabled=false"])
+        self.assertEqual(by_kind(objects, "MutatingWebhookConfiguration"), [])
+        self.assertEqual(len(by_kind(objects, "ValidatingWebhookConfiguration")), 1)
+
+    def test_release_name_becomes_the_service_and_certificate_name(self):
+        objects = render(release="guard", namespace="security")
+        service = one(objects, "Service")
+        self.assertEqual(service["metadata"]["name"], "guard-palisade")
+        for hook in one(objects, "ValidatingWebhookConfiguration")["webhooks"]:
+            self.assertEqual(hook["clientConfig"]["service"]["name"], "guard-palisade")
+            self.assertEqual(hook["namespaceSelector"]["matchExpressions"][0]["values"], ["kube-system", "security"])
+        secret = one(objects, "Secret")
+        with tempfile.NamedTemporaryFile("w", suffix=".crt") as f:
+            f.write(base64.b64decode(secret["data"]["tls.crt"]).decode())
+            f.flush()
+            self.assertIn("DNS:guard-palisade.security.svc", openssl("x509", "-in", f.name, "-noout", "-ext", "subjectAltName"))
+
+    def test_older_cluster_gets_its_version_and_no_match_label_keys(self):
+        deployment = one(render(kube_version="1.26.3"), "Deployment")
+        self.assertEqual(flag(container(deployment)["args"], "--kubernetes-version"), "1.26")
+        for c in deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]:
+            self.assertNotIn("matchLabelKeys", c)
+        deployment = one(render(["server.kubernetesVersion=1.29"]), "Deployment")
+        self.assertEqual(flag(container(deployment)["args"], "--kubernetes-version"), "1.29")
+
+    def test_server_options_become_flags(self):
+        deployment = one(render(["server.listenAddress=::", "server.threads=4", "server.logFormat=text",
+                                 "server.clientCA.configMapName=apiserver-ca", "server.extraArgs={--foo=bar}"]),
+                         "Deployment")
+        c = container(deployment)
+        args = c["args"]
+        self.assertEqual(flag(args, "--listen"), "[::]:8443")
+        self.assertEqual(flag(args, "--metrics-listen"), "[::]:9090")
+        self.assertEqual(flag(args, "--threads"), "4")
+        self.assertEqual(flag(args, "--log-format"), "text")
+        self.assertEqual(flag(args, "--client-ca-file"), "/etc/palisade/client-ca/ca.crt")
+        self.assertEqual(args[-1], "--foo=bar")
+        mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+        volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+        self.assertEqual(volumes[mounts["/etc/palisade/client-ca"]]["configMap"]["name"], "apiserver-ca")
+
+    def test_localhost_seccomp_profile(self):
+        deployment = one(render(["podSecurityContext.seccompProfile.type=Localhost",
+                                 "podSecurityContext.seccompProfile.localhostProfile=palisade.json"]), "Deployment")
+        self.assertEqual(deployment["spec"]["template"]["spec"]["securityContext"]["seccompProfile"],
+                         {"type": "Localhost", "localhostProfile": "palisade.json"})
+
+    def test_policies_from_a_values_file_merge_with_the_defaults(self):
+        extra = {"policies": {"payments": {"namespaces": ["payments", "payments-*"],
+                                           "podSecurity": {"enforce": "restricted"},
+                                           "rules": {"allowedCapabilities": ["NET_BIND_SERVICE"]}}}}
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+            yaml.safe_dump(extra, f)
+            f.flush()
+            data = one(render(values_files=[f.name]), "ConfigMap")["data"]
+        self.assertEqual(sorted(data), ["cluster-default.yaml", "payments.yaml"])
+        self.assertEqual(yaml.safe_load(data["payments.yaml"]),
+                         {"apiVersion": "palisade.dev/v1", "kind": "NamespacePolicy",
+                          "metadata": {"name": "payments"}, "spec": extra["policies"]["payments"]})
+
+
+class BadValuesTest(unittest.TestCase):
+    CASES = [
+        ("unknown certificate mode", ["certificates.mode=selfSigned"],
+         'palisade: certificates.mode must be one of generated, certManager or existingSecret (got "selfSigned")'),
+        ("existing secret without name", ["certificates.mode=existingSecret"],
+         "palisade: certificates.mode=existingSecret needs certificates.existingSecret.name "
+         "(a kubernetes.io/tls Secret in the release namespace)"),
+        ("existing secret without CA bundle", ["certificates.mode=existingSecret", "certificates.existingSecret.name=x"],
+         "palisade: certificates.mode=existingSecret needs certificates.existingSecret.caBundle "
+         "(the PEM CA that signed the Secret's certificate)"),
+        ("zero replicas", ["replicaCount=0"], "palisade: replicaCount must be at least 1 (got 0)"),
+        ("timeout too long", ["webhook.timeoutSeconds=31"],
+         "palisade: webhook.timeoutSeconds must be between 1 and 30 (got 31)"),
+        ("timeout zero", ["webhook.timeoutSeconds=0"],
+         "palisade: webhook.timeoutSeconds must be between 1 and 30 (got 0)"),
+        ("workload failure policy", ["webhook.workloads.failurePolicy=Retry"],
+         'palisade: webhook.workloads.failurePolicy must be Fail or Ignore (got "Retry")'),
+        ("log format", ["server.logFormat=xml"], 'palisade: server.logFormat must be json or text (got "xml")'),
+        ("kubernetes version", ["server.kubernetesVersion=v1.31.2"],
+         'palisade: server.kubernetesVersion must look like 1.31 (got "v1.31.2")'),
+        ("localhost seccomp without profile", ["podSecurityContext.seccompProfile.type=Localhost"],
+         "palisade: podSecurityContext.seccompProfile.type=Localhost needs localhostProfile "
+         "(the profile's path under the kubelet's seccomp directory)"),
+        ("policy without namespaces", ["policies.team.podSecurity.enforce=restricted"],
+         'palisade: policies.team.namespaces must be a non-empty list of namespace names or globs '
+         '("*" is the cluster default)'),
+        ("policy name not a key", ["policies.Team_A.namespaces={a}"],
+         "palisade: policies.Team_A: a policy name must be lower-case letters, digits, '-' and '.' "
+         "(it names a ConfigMap key and appears in messages)"),
+    ]
+
+    def test_bad_values_fail_with_a_clear_message(self):
+        for name, sets, message in self.CASES:
+            with self.subTest(case=name):
+                self.assertEqual(fail_message(sets), message)
+
+
+if __name__ == "__main__":
+    unittest.main()
