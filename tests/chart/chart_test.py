@@ -228,6 +228,32 @@ class DefaultValuesTest(unittest.TestCase):
             self.assertEqual(documents, [{"apiVersion": "palisade.dev/v1", "kind": "NamespacePolicy",
                                           "metadata": {"name": name}, "spec": spec}])
 
+    def test_every_value_is_documented_by_a_comment_above_it(self):
+        # A key is documented by a comment line directly above it, or by one above an enclosing key.
+        undocumented = []
+        documented_parents = []  # (indent, documented) of the enclosing keys
+        previous = ""
+        with open(os.path.join(CHART, "values.yaml")) as f:
+            for number, line in enumerate(f, 1):
+                stripped = line.strip()
+                if not stripped or stripped.startswith("- "):
+                    previous = stripped
+                    continue
+                if stripped.startswith("#"):
+                    previous = stripped
+                    continue
+                indent = len(line) - len(line.lstrip())
+                key = stripped.split(":", 1)[0]
+                while documented_parents and documented_parents[-1][0] >= indent:
+                    documented_parents.pop()
+                documented = previous.startswith("#") or any(d for _, d in documented_parents)
+                leaf = stripped.split(":", 1)[1].strip() != ""
+                if leaf and not documented:
+                    undocumented.append("values.yaml:%d: %s" % (number, key))
+                documented_parents.append((indent, documented))
+                previous = stripped
+        self.assertEqual(undocumented, [])
+
     def test_generated_certificate_is_signed_by_the_webhooks_ca_for_the_service(self):
         secret = one(self.objects, "Secret", "palisade-tls")
         self.assertEqual(secret["type"], "kubernetes.io/tls")
