@@ -92,9 +92,9 @@ std::string EffectiveAppArmorProfile(const Pod& pod, const Container& container)
 
 std::vector<RuleFailure> EvaluateRules(const Pod& pod, const EffectivePolicy& policy) {
   std::vector<RuleFailure> failures;
-  const bool linux = !pod.IsWindows();
+  const bool is_linux = !pod.IsWindows();
 
-  if (linux && policy.allowed_capabilities) {
+  if (is_linux && policy.allowed_capabilities) {
     const auto& allowed = *policy.allowed_capabilities;
     ContainerGroups groups;
     for (const Container& c : pod.containers) {
@@ -114,7 +114,7 @@ std::vector<RuleFailure> EvaluateRules(const Pod& pod, const EffectivePolicy& po
     }
   }
 
-  if (linux && policy.required_drop_capabilities) {
+  if (is_linux && policy.required_drop_capabilities) {
     ContainerGroups groups;
     for (const Container& c : pod.containers) {
       const auto drop =
@@ -137,7 +137,7 @@ std::vector<RuleFailure> EvaluateRules(const Pod& pod, const EffectivePolicy& po
   auto profile_rule = [&](const std::optional<std::vector<std::string>>& allowed,
                           std::string_view id, std::string_view reason, std::string_view field,
                           std::string_view rule_field, auto effective) {
-    if (!linux || !allowed) return;
+    if (!is_linux || !allowed) return;
     ContainerGroups groups;
     for (const Container& c : pod.containers) {
       const std::string profile = effective(pod, c);

@@ -1,0 +1,147 @@
+// Property tests: for generated pods, the defaults patch applies cleanly with python3-jsonpatch,
+// only adds new paths or appends, is idempotent, and keeps a restricted pod restricted.
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+#include <rapidjson/pointer.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "policy/evaluator.h"
+#include "policy/mutator.h"
+#include "policy/pod.h"
+#include "tests/mutation/mutation_support.h"
+
+namespace palisade::policy {
+namespace {
+
+using testing_support::Json;
+
+std::string Write(const rapidjson::Value& value) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  value.Accept(writer);
+  return buffer.GetString();
+}
+
+struct Generated {
+  std::string description;
+  std::string pod;
+  int kubernetes_minor;
+};
+
+// Minimal restricted and baseline pods, then every combination of the tweaks.
+std::vector<Generated> GeneratePods() {
+  const std::vector<std::pair<std::string, std::string>> bases = {
+      {"restricted",
+       "{'metadata':{'name':'p'},'spec':{'securityContext':{'runAsNonRoot':true,"
+       "'seccompProfile':{'type':'RuntimeDefault'}},'containers':[{'name':'c','image':'img',"
+       "'securityContext':{'allowPrivilegeEscalation':false,'capabilities':{'drop':['ALL']}}}]}}"},
+      {"baseline", "{'spec':{'containers':[{'name':'c','image':'img'}]}}"},
+  };
+  struct Tweak {
+    std::string name, pointer, value;
+  };
+  const std::vector<Tweak> tweaks = {
+      {"windows", "/spec/os", "{'name':'windows'}"},
+      {"init", "/spec/initContainers",
+       "[{'name':'i','image':'img','securityContext':{'allowPrivilegeEscalation':false,"
+       "'capabilities':{'drop':['ALL'],'add':['CHOWN']}}}]"},
+      {"ephemeral", "/spec/ephemeralContainers",
+       "[{'name':'e','image':'img','securityContext':{}}]"},
+      {"exempt", "/spec/containers/-", "{'name':'dbg','image':'registry.example.com/debug/sh'}"},
+      {"privileged", "/spec/containers/-",
+       "{'name':'priv','image':'img','securityContext':{'privileged':true,'capabilities':{'add':"
+       "['SYS_ADMIN']}}}"},
+      {"annotations", "/metadata/annotations",
+       "{'container.apparmor.security.beta.kubernetes.io/c':'runtime/default','x/y':'z'}"},
+      {"podAppArmor", "/spec/securityContext/appArmorProfile", "{'type':'RuntimeDefault'}"},
+  };
+  std::vector<Generated> out;
+  for (const auto& [base_name, base] : bases) {
+    for (unsigned mask = 0; mask < (1u << tweaks.size()); ++mask) {
+      for (int minor : {29, 31}) {
+        rapidjson::Document pod;
+        pod.Parse(Json(base));
+        std::string description = base_name;
+        for (std::size_t t = 0; t < tweaks.size(); ++t) {
+          if ((mask & (1u << t)) == 0) continue;
+          rapidjson::Document value(&pod.GetAllocator());
+          value.Parse(Json(tweaks[t].value));
+          rapidjson::Pointer(tweaks[t].pointer.c_str()).Set(pod, value);
+          description += "+" + tweaks[t].name;
+        }
+        out.push_back({description + " k8s 1." + std::to_string(minor), Write(pod), minor});
+      }
+    }
+  }
+  return out;
+}
+
+TEST(MutatorProperties, AppliesAddsOnlyIdempotentAndKeepsRestricted) {
+  const EffectivePolicy policy = testing_support::FullDefaults();
+  const std::vector<Generated> pods = GeneratePods();
+  ASSERT_GT(pods.size(), 500u);
+
+  rapidjson::Document input(rapidjson::kArrayType);
+  auto& allocator = input.GetAllocator();
+  std::vector<std::vector<std::string>> fields;
+  for (const Generated& generated : pods) {
+    rapidjson::Document pod;
+    pod.Parse(generated.pod);
+    ASSERT_TRUE(ReadPod(pod).errors.empty()) << generated.description;
+    MutationOptions options;
+    options.kubernetes_minor = generated.kubernetes_minor;
+    const Mutation mutation = ComputeDefaults(pod, rapidjson::Pointer(""), policy, options);
+    rapidjson::Value item(rapidjson::kObjectType);
+    item.AddMember("doc", rapidjson::Value(pod, allocator), allocator);
+    item.AddMember("patch", rapidjson::Value(mutation.patch, allocator), allocator);
+    input.PushBack(item, allocator);
+  }
+
+  const std::string in_path = ::testing::TempDir() + "mutator_property_in.json";
+  const std::string out_path = ::testing::TempDir() + "mutator_property_out.json";
+  std::ofstream(in_path) << Write(input);
+  const std::string command =
+      std::string("python3 ") + PALISADE_APPLY_PATCH_SCRIPT + " < " + in_path + " > " + out_path;
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  std::stringstream text;
+  text << std::ifstream(out_path).rdbuf();
+  rapidjson::Document results;
+  results.Parse(text.str());
+  ASSERT_TRUE(results.IsArray() && results.Size() == pods.size());
+
+  int patched = 0;
+  for (rapidjson::SizeType i = 0; i < results.Size(); ++i) {
+    const Generated& generated = pods[i];
+    const rapidjson::Value& result = results[i];
+    ASSERT_FALSE(result.HasMember("error"))
+        << generated.description << ": " << result["error"].GetString();
+    rapidjson::Document after;
+    after.CopyFrom(result["result"], after.GetAllocator());
+    ASSERT_TRUE(ReadPod(after).errors.empty()) << generated.description;
+
+    MutationOptions options;
+    options.kubernetes_minor = generated.kubernetes_minor;
+    const Mutation again = ComputeDefaults(after, rapidjson::Pointer(""), policy, options);
+    EXPECT_EQ(PatchJson(again.patch), "[]") << generated.description;
+
+    rapidjson::Document before;
+    before.Parse(generated.pod);
+    if (Write(before) != Write(after)) ++patched;
+    const LevelVersion restricted{Level::kRestricted, Version::Latest(), true};
+    if (EvaluatePod(ReadPod(before), restricted).allowed) {
+      EXPECT_TRUE(EvaluatePod(ReadPod(after), restricted).allowed) << generated.description;
+    }
+  }
+  EXPECT_GT(patched, 0);
+}
+
+}  // namespace
+}  // namespace palisade::policy
