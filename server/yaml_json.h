@@ -1,0 +1,39 @@
+#pragma once
+
+// YAML (and JSON, which is YAML) text to RapidJSON documents. Plain scalars follow the YAML 1.2
+// core schema (null, ~, true, false, integers, floats become JSON types); quoted scalars stay
+// strings. Anchors and aliases are expanded; merge keys (`<<`) are applied. Hostile input is
+// bounded: nesting depth and the node count after alias expansion are limited, and no exception
+// escapes.
+
+#include <rapidjson/document.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace palisade::server {
+
+struct YamlLimits {
+  int max_depth = 200;                // nested mappings and lists
+  std::size_t max_nodes = 1'000'000;  // per document, counting every alias expansion
+};
+
+struct YamlDocument {
+  int index = 0;             // 0-based position in the stream
+  rapidjson::Document json;  // null when empty or on error
+  bool empty = false;        // a document with no content (e.g. a trailing `---`)
+  std::string error;         // non-empty when the document could not be read
+  int line = 0, column = 0;  // 1-based position of the error, 0 when unknown
+
+  bool ok() const { return error.empty(); }
+  // "line 3, column 7: illegal map value" (or the bare error when the position is unknown).
+  std::string ErrorString() const;
+};
+
+// Every document in `text`. A syntax error ends the stream: the document it is in carries the
+// error and later documents are not returned.
+std::vector<YamlDocument> ParseYamlDocuments(std::string_view text, const YamlLimits& limits = {});
+
+}  // namespace palisade::server
