@@ -52,6 +52,9 @@ std::optional<LevelVersion> ParseLevelVersion(std::string_view text, std::string
   if (version_text.size() < 4 || version_text.substr(0, 3) != "v1.") return bad_version();
   const std::string_view digits = version_text.substr(3);
   if (digits.size() > 1 && digits[0] == '0') return bad_version();
+  for (const char c : digits) {
+    if (c < '0' || c > '9') return bad_version();  // from_chars would accept a sign
+  }
   int minor = 0;
   const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), minor);
   if (ec == std::errc::result_out_of_range && end == digits.data() + digits.size()) {

@@ -1,0 +1,73 @@
+// sysctls (baseline): sysctls can disable security mechanisms or affect every container on a
+// host; only a "safe" (namespaced and isolated) subset is allowed.
+//
+// Restricted fields: spec.securityContext.sysctls[*].name
+// Allowed values:
+//   v1.0:  kernel.shm_rmid_forced, net.ipv4.ip_local_port_range, net.ipv4.tcp_syncookies,
+//          net.ipv4.ping_group_range, net.ipv4.ip_unprivileged_port_start
+//   v1.27: + net.ipv4.ip_local_reserved_ports
+//   v1.29: + net.ipv4.tcp_keepalive_time, net.ipv4.tcp_fin_timeout,
+//          net.ipv4.tcp_keepalive_intvl, net.ipv4.tcp_keepalive_probes
+//   v1.32: + net.ipv4.tcp_rmem, net.ipv4.tcp_wmem
+//   v1.37: + net.ipv4.tcp_slow_start_after_idle, net.ipv4.tcp_notsent_lowat
+
+#include <array>
+#include <span>
+
+#include "policy/check.h"
+
+namespace palisade::policy {
+namespace {
+
+using namespace check_text;
+
+// Newest additions last: version N allows a prefix of this list.
+constexpr std::array<std::string_view, 14> kSafeSysctls{
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.ping_group_range",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.ip_local_reserved_ports",  // v1.27
+    "net.ipv4.tcp_keepalive_time",       // v1.29
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+    "net.ipv4.tcp_rmem",  // v1.32
+    "net.ipv4.tcp_wmem",
+    "net.ipv4.tcp_slow_start_after_idle",  // v1.37
+    "net.ipv4.tcp_notsent_lowat",
+};
+
+CheckResult Evaluate(const Pod& pod, std::size_t safe_count) {
+  const std::span<const std::string_view> safe(kSafeSysctls.data(), safe_count);
+  const auto allowed = [&](std::string_view name) {
+    return std::find(safe.begin(), safe.end(), name) != safe.end();
+  };
+  std::vector<std::string_view> forbidden;
+  for (std::string_view name : pod.security_context.sysctl_names) {
+    if (!allowed(name)) forbidden.push_back(name);
+  }
+  if (forbidden.empty()) return Allow();
+  return Forbid("forbidden sysctls", Join(forbidden, ", "));
+}
+
+CheckResult sysctls_1_0(const Pod& pod) { return Evaluate(pod, 5); }
+CheckResult sysctls_1_27(const Pod& pod) { return Evaluate(pod, 6); }
+CheckResult sysctls_1_29(const Pod& pod) { return Evaluate(pod, 10); }
+CheckResult sysctls_1_32(const Pod& pod) { return Evaluate(pod, 12); }
+CheckResult sysctls_1_37(const Pod& pod) { return Evaluate(pod, 14); }
+
+}  // namespace
+
+Check SysctlsCheck() {
+  return Check{"sysctls",
+               Level::kBaseline,
+               {{Version{0}, sysctls_1_0, {}},
+                {Version{27}, sysctls_1_27, {}},
+                {Version{29}, sysctls_1_29, {}},
+                {Version{32}, sysctls_1_32, {}},
+                {Version{37}, sysctls_1_37, {}}}};
+}
+
+}  // namespace palisade::policy
