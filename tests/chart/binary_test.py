@@ -3,12 +3,22 @@
 
   binary_test.py --binary build/server/palisade RestrictedTest   palisade check --level restricted
   binary_test.py --binary build/server/palisade PolicyLintTest   palisade policy lint
+  binary_test.py --binary build/server/palisade ServeTest        palisade serve with the chart's
+                                                                 flags, certificate and policies
 """
 
 import argparse
+import base64
 import copy
+import http.client
+import json
 import os
+import select
+import signal
+import socket
+import ssl
 import subprocess
+import time
 import sys
 import tempfile
 import unittest
@@ -72,6 +82,103 @@ class PolicyLintTest(unittest.TestCase):
         self.assertNotEqual(rc, 0, output)
         self.assertIn("team.yaml", output)
         self.assertIn("spec.podSecurity.enforce", output)
+
+
+class ServeTest(unittest.TestCase):
+    """The Deployment's flags, the generated certificate and the policy ConfigMap make a server that
+    is ready and answers the API server over TLS for the Service's DNS name."""
+
+    def start_server(self, tmp):
+        objects = render()
+        secret = one(objects, "Secret", "palisade-tls")
+        deployment = one(objects, "Deployment")
+        policies = one(objects, "ConfigMap", "palisade-policies")["data"]
+        pod = deployment["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        # Lay the volumes out under tmp, at the same paths below the mount points.
+        mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+        files = {mounts["tls"]: {k: base64.b64decode(v).decode() for k, v in secret["data"].items()},
+                 mounts["policies"]: policies}
+        for mount, entries in files.items():
+            os.makedirs(tmp + mount)
+            for key, text in entries.items():
+                with open(os.path.join(tmp + mount, key), "w") as f:
+                    f.write(text)
+        args = []
+        for arg in container["args"]:
+            name, value = arg.split("=", 1)
+            if name in ("--listen", "--metrics-listen"):
+                value = "127.0.0.1:0"
+            elif name == "--shutdown-delay":
+                value = "0s"  # no endpoints to drain here
+            elif value.startswith("/etc/palisade/"):
+                value = tmp + value
+            args.append(name + "=" + value)
+        self.ca_file = os.path.join(tmp + mounts["tls"], "ca.crt")
+        self.server = subprocess.Popen([ARGS.binary, "serve", *args], stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, text=True)
+        self.addCleanup(self.stop_server)
+        # Await the start-up line that names the bound ports.
+        deadline = time.monotonic() + 30
+        self.log = []
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.server.stdout], [], [], deadline - time.monotonic())
+            if not ready:
+                break
+            line = self.server.stdout.readline()
+            if not line:
+                break
+            self.log.append(line)
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if entry.get("msg", entry.get("message")) == "serving":
+                return entry["port"], entry["metrics_port"]
+        self.fail("the server did not start:\n" + "".join(self.log))
+
+    def stop_server(self):
+        if self.server.poll() is None:
+            self.server.send_signal(signal.SIGTERM)
+            try:
+                self.server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.server.kill()
+                self.server.wait()
+        self.server.stdout.close()
+
+    def test_server_starts_ready_and_answers_over_tls(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            port, metrics_port = self.start_server(tmp)
+            for path in ("/healthz", "/readyz"):
+                connection = http.client.HTTPConnection("127.0.0.1", metrics_port, timeout=10)
+                connection.request("GET", path)
+                self.assertEqual(connection.getresponse().status, 200, path)
+                connection.close()
+
+            # Verify the certificate as the API server does: the webhook's CA, the Service's name.
+            context = ssl.create_default_context(cafile=self.ca_file)
+            raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+            tls = context.wrap_socket(raw, server_hostname="palisade.palisade-system.svc")
+            connection = http.client.HTTPSConnection("palisade.palisade-system.svc", port, timeout=10)
+            connection.sock = tls
+            review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+                "uid": "chart-test-1", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+                "resource": {"group": "", "version": "v1", "resource": "pods"}, "operation": "CREATE",
+                "namespace": "default", "name": "web", "userInfo": {"username": "alice"},
+                "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "default"},
+                           "spec": {"containers": [{"name": "app", "image": "nginx",
+                                                    "securityContext": {"privileged": True}}]}}}}
+            connection.request("POST", "/validate", body=json.dumps(review),
+                               headers={"Content-Type": "application/json"})
+            response = connection.getresponse()
+            body = json.loads(response.read())
+            connection.close()
+            self.assertEqual(response.status, 200)
+            self.assertEqual(body["response"]["uid"], "chart-test-1")
+            # The chart's cluster default enforces baseline, which forbids privileged containers.
+            self.assertIs(body["response"]["allowed"], False, body)
+            self.assertIn('policy "cluster-default"', body["response"]["status"]["message"])
 
 
 if __name__ == "__main__":

@@ -188,6 +188,8 @@ class DefaultValuesTest(unittest.TestCase):
             "--kubernetes-version=1.31",
             "--log-level=info",
             "--log-format=json",
+            "--shutdown-delay=5s",
+            "--shutdown-grace=20s",
         ])
         mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
         volumes = {v["name"]: v for v in pod["volumes"]}
@@ -505,6 +507,11 @@ class BadValuesTest(unittest.TestCase):
         ("workload failure policy", ["webhook.workloads.failurePolicy=Retry"],
          'palisade: webhook.workloads.failurePolicy must be Fail or Ignore (got "Retry")'),
         ("log format", ["server.logFormat=xml"], 'palisade: server.logFormat must be json or text (got "xml")'),
+        ("log level", ["server.logLevel=trace"],
+         'palisade: server.logLevel must be debug, info, warn or error (got "trace")'),
+        ("shutdown longer than the grace period", ["server.shutdownGraceSeconds=30"],
+         "palisade: server.shutdownDelaySeconds (5) + server.shutdownGraceSeconds (30) must be below "
+         "terminationGracePeriodSeconds (30), or the kubelet kills requests in flight"),
         ("kubernetes version", ["server.kubernetesVersion=v1.31.2"],
          'palisade: server.kubernetesVersion must look like 1.31 (got "v1.31.2")'),
         ("localhost seccomp without profile", ["podSecurityContext.seccompProfile.type=Localhost"],

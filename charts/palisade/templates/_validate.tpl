@@ -37,8 +37,13 @@ deployment.yaml, so every render checks the values before anything is applied.
 {{- if not (has $v.server.logFormat (list "json" "text")) -}}
 {{- fail (printf "palisade: server.logFormat must be json or text (got %q)" (toString $v.server.logFormat)) -}}
 {{- end -}}
-{{- if not (has $v.server.logLevel (list "trace" "debug" "info" "warn" "error")) -}}
-{{- fail (printf "palisade: server.logLevel must be trace, debug, info, warn or error (got %q)" (toString $v.server.logLevel)) -}}
+{{- if not (has $v.server.logLevel (list "debug" "info" "warn" "error")) -}}
+{{- fail (printf "palisade: server.logLevel must be debug, info, warn or error (got %q)" (toString $v.server.logLevel)) -}}
+{{- end -}}
+{{- $delay := int $v.server.shutdownDelaySeconds -}}
+{{- $grace := int $v.server.shutdownGraceSeconds -}}
+{{- if or (lt $delay 0) (lt $grace 1) (ge (add $delay $grace) (int $v.terminationGracePeriodSeconds)) -}}
+{{- fail (printf "palisade: server.shutdownDelaySeconds (%v) + server.shutdownGraceSeconds (%v) must be below terminationGracePeriodSeconds (%v), or the kubelet kills requests in flight" $v.server.shutdownDelaySeconds $v.server.shutdownGraceSeconds $v.terminationGracePeriodSeconds) -}}
 {{- end -}}
 {{- if and $v.server.kubernetesVersion (not (regexMatch "^[0-9]+\\.[0-9]+$" (toString $v.server.kubernetesVersion))) -}}
 {{- fail (printf "palisade: server.kubernetesVersion must look like 1.31 (got %q)" (toString $v.server.kubernetesVersion)) -}}
