@@ -1,0 +1,15 @@
+#pragma once
+
+// Subcommands of the `palisade` binary. Each adds itself to the app; main.cc calls one Register
+// function per subcommand, and a subcommand's callback stores the process exit code.
+
+namespace CLI {
+class App;
+}
+
+namespace palisade::server {
+
+void RegisterServeCommand(CLI::App& app, int* exit_code);
+void RegisterVersionCommand(CLI::App& app, int* exit_code);
+
+}  // namespace palisade::server

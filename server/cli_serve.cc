@@ -1,0 +1,181 @@
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include "server/cli.h"
+#include "server/dev_mode.h"
+#include "server/http_message.h"
+#include "server/https_server.h"
+#include "server/logging.h"
+#include "server/service.h"
+
+namespace palisade::server {
+namespace {
+
+struct ServeFlags {
+  std::string policy_dir;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string client_ca_file;
+  std::string listen = "0.0.0.0:8443";
+  std::string metrics_listen = "0.0.0.0:9090";
+  std::string kubernetes_version = "1.31";
+  int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::string log_level = "info";
+  std::string log_format = "json";
+  std::string shutdown_grace = "25s";
+  std::string shutdown_delay = "2s";
+  bool dev = false;
+};
+
+// "1.31" -> 31. Only 1.x clusters exist.
+std::optional<int> ParseKubernetesMinor(const std::string& text) {
+  if (!text.starts_with("1.") || text.size() < 3 || text.size() > 5) return std::nullopt;
+  int minor = 0;
+  for (char c : text.substr(2)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    minor = minor * 10 + (c - '0');
+  }
+  return minor;
+}
+
+std::optional<std::chrono::milliseconds> ParseFlagDuration(const std::string& text) {
+  const auto duration = ParseGoDuration(text);
+  if (!duration) return std::nullopt;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*duration);
+}
+
+int Serve(const ServeFlags& flags) {
+  const std::optional<LogLevel> level = ParseLogLevel(flags.log_level);
+  const std::optional<LogFormat> format = ParseLogFormat(flags.log_format);
+  std::string error;
+  auto fail = [](const std::string& message) {
+    std::cerr << "palisade serve: " << message << "\n";
+    return 2;
+  };
+  if (!level) return fail("--log-level must be debug, info, warn or error");
+  if (!format) return fail("--log-format must be json or text");
+  const std::optional<int> minor = ParseKubernetesMinor(flags.kubernetes_version);
+  if (!minor)
+    return fail("--kubernetes-version must look like 1.31, got \"" + flags.kubernetes_version +
+                "\"");
+  const auto grace = ParseFlagDuration(flags.shutdown_grace);
+  if (!grace) return fail("--shutdown-grace must be a duration like 25s");
+  const auto delay = ParseFlagDuration(flags.shutdown_delay);
+  if (!delay) return fail("--shutdown-delay must be a duration like 2s");
+  if (!ParseHostPort(flags.listen, &error)) return fail("--listen " + error);
+  if (!ParseHostPort(flags.metrics_listen, &error)) return fail("--metrics-listen " + error);
+  if (flags.threads < 1 || flags.threads > 256) return fail("--threads must be from 1 to 256");
+
+  ServeOptions options;
+  std::optional<DevEnvironment> dev;
+  if (flags.dev) {
+    if (!flags.policy_dir.empty() || !flags.tls_cert_file.empty() || !flags.tls_key_file.empty()) {
+      return fail("--dev makes its own certificate and policies; drop --policy-dir and --tls-*");
+    }
+    dev = PrepareDevEnvironment(&error);
+    if (!dev) return fail("--dev: " + error);
+    options.policy_dir = dev->policy_dir;
+    options.tls.cert_file = dev->cert_file;
+    options.tls.key_file = dev->key_file;
+  } else {
+    if (flags.policy_dir.empty()) return fail("--policy-dir is required (or use --dev)");
+    if (flags.tls_cert_file.empty() || flags.tls_key_file.empty()) {
+      return fail("--tls-cert-file and --tls-key-file are required (or use --dev)");
+    }
+    options.policy_dir = flags.policy_dir;
+    options.tls.cert_file = flags.tls_cert_file;
+    options.tls.key_file = flags.tls_key_file;
+  }
+  options.tls.client_ca_file = flags.client_ca_file;
+  options.server.listen = flags.listen;
+  options.server.metrics_listen = flags.metrics_listen;
+  options.server.threads = flags.threads;
+  options.admission.kubernetes_minor = *minor;
+  options.shutdown_grace = *grace;
+  options.shutdown_delay = std::min(*delay, *grace);
+
+  // Signals are taken synchronously by this thread; every other thread inherits the block.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  Logger logger(*level, *format);
+  int exit_code = 0;
+  {
+    AdmissionService service(options, logger);
+    if (!service.Start(&error)) {
+      if (dev) RemoveDevEnvironment(*dev);
+      return fail(error);
+    }
+    if (dev) {
+      std::cout << "palisade is serving the example policies (" << dev->policy_dir
+                << ") with a self-signed certificate.\nTry a pod the cluster default denies:\n\n"
+                << DevRequestExample(service.port()) << "\n"
+                << "Metrics: curl -s http://127.0.0.1:" << service.metrics_port() << "/metrics\n"
+                << std::flush;
+    }
+    int received = 0;
+    sigwait(&signals, &received);
+    logger.Info("signal received", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    service.Shutdown();
+  }
+  if (dev) RemoveDevEnvironment(*dev);
+  return exit_code;
+}
+
+}  // namespace
+
+void RegisterServeCommand(CLI::App& app, int* exit_code) {
+  auto flags = std::make_shared<ServeFlags>();
+  CLI::App* command = app.add_subcommand("serve", "Serve /validate and /mutate over HTTPS");
+  command
+      ->add_option("--policy-dir", flags->policy_dir,
+                   "Directory of NamespacePolicy YAML/JSON files (a ConfigMap mount works)")
+      ->check(CLI::ExistingDirectory);
+  command
+      ->add_option("--tls-cert-file", flags->tls_cert_file,
+                   "PEM certificate chain; reloaded when it changes")
+      ->check(CLI::ExistingFile);
+  command
+      ->add_option("--tls-key-file", flags->tls_key_file,
+                   "PEM private key; reloaded with the certificate")
+      ->check(CLI::ExistingFile);
+  command
+      ->add_option("--client-ca-file", flags->client_ca_file,
+                   "Require client certificates signed by this CA (PEM)")
+      ->check(CLI::ExistingFile);
+  command->add_option("--listen", flags->listen, "HTTPS address for /validate and /mutate")
+      ->capture_default_str();
+  command
+      ->add_option("--metrics-listen", flags->metrics_listen,
+                   "Plain HTTP address for /metrics, /healthz and /readyz")
+      ->capture_default_str();
+  command
+      ->add_option("--kubernetes-version", flags->kubernetes_version,
+                   "The cluster's version X.Y (1.30+ uses the appArmorProfile field)")
+      ->capture_default_str();
+  command->add_option("--threads", flags->threads, "Event loop threads")->capture_default_str();
+  command->add_option("--log-level", flags->log_level, "debug, info, warn or error")
+      ->capture_default_str();
+  command->add_option("--log-format", flags->log_format, "json or text")->capture_default_str();
+  command
+      ->add_option("--shutdown-grace", flags->shutdown_grace,
+                   "On SIGTERM, the most time given to in-flight requests")
+      ->capture_default_str();
+  command
+      ->add_option("--shutdown-delay", flags->shutdown_delay,
+                   "On SIGTERM, how long /readyz fails before the listener closes")
+      ->capture_default_str();
+  command->add_flag("--dev", flags->dev,
+                    "Self-signed certificate for localhost and the example policies; prints a "
+                    "request to try");
+  command->callback([flags, exit_code] { *exit_code = Serve(*flags); });
+}
+
+}  // namespace palisade::server

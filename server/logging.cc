@@ -1,0 +1,157 @@
+#include "server/logging.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <chrono>
+#include <ctime>
+#include <iostream>
+
+namespace palisade::server {
+namespace {
+
+std::string Timestamp() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+  const auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char buffer[40];
+  const std::size_t n = std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &utc);
+  std::snprintf(buffer + n, sizeof buffer - n, ".%03dZ", static_cast<int>(millis));
+  return buffer;
+}
+
+// Text values are quoted only when they would not read back as one token.
+void AppendTextValue(std::string* out, std::string_view value) {
+  const bool plain = !value.empty() && value.find_first_of(" \"=\n\t") == std::string_view::npos;
+  if (plain) {
+    out->append(value);
+    return;
+  }
+  out->push_back('"');
+  for (char c : value) {
+    if (c == '"' || c == '\\') out->push_back('\\');
+    if (c == '\n') {
+      out->append("\\n");
+      continue;
+    }
+    out->push_back(c);
+  }
+  out->push_back('"');
+}
+
+}  // namespace
+
+std::optional<LogLevel> ParseLogLevel(std::string_view text) {
+  if (text == "debug") return LogLevel::kDebug;
+  if (text == "info") return LogLevel::kInfo;
+  if (text == "warn") return LogLevel::kWarn;
+  if (text == "error") return LogLevel::kError;
+  return std::nullopt;
+}
+
+std::optional<LogFormat> ParseLogFormat(std::string_view text) {
+  if (text == "json") return LogFormat::kJson;
+  if (text == "text") return LogFormat::kText;
+  return std::nullopt;
+}
+
+std::string_view LogLevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
+  }
+  return "info";
+}
+
+Logger::Logger(LogLevel level, LogFormat format, std::ostream* out)
+    : level_(level), format_(format), out_(out != nullptr ? out : &std::cerr) {}
+
+std::string Logger::Format(LogLevel level, std::string_view message,
+                           const std::vector<LogField>& fields) const {
+  const std::string ts = Timestamp();
+  if (format_ == LogFormat::kJson) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+    writer.StartObject();
+    writer.Key("ts");
+    writer.String(ts.data(), static_cast<rapidjson::SizeType>(ts.size()));
+    writer.Key("level");
+    const std::string_view name = LogLevelName(level);
+    writer.String(name.data(), static_cast<rapidjson::SizeType>(name.size()));
+    writer.Key("msg");
+    writer.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+    for (const LogField& field : fields) {
+      writer.Key(field.key.data(), static_cast<rapidjson::SizeType>(field.key.size()));
+      std::visit(
+          [&writer](const auto& value) {
+            using T = std::decay_t<decltype(value)>;
+            if constexpr (std::is_same_v<T, std::string>) {
+              writer.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+            } else if constexpr (std::is_same_v<T, std::int64_t>) {
+              writer.Int64(value);
+            } else if constexpr (std::is_same_v<T, bool>) {
+              writer.Bool(value);
+            } else {
+              writer.StartArray();
+              for (const std::string& item : value) {
+                writer.String(item.data(), static_cast<rapidjson::SizeType>(item.size()));
+              }
+              writer.EndArray();
+            }
+          },
+          field.value);
+    }
+    writer.EndObject();
+    return std::string(buffer.GetString(), buffer.GetSize());
+  }
+  std::string line = ts;
+  line.push_back(' ');
+  for (char c : LogLevelName(level)) line.push_back(static_cast<char>(std::toupper(c)));
+  line.push_back(' ');
+  line.append(message);
+  for (const LogField& field : fields) {
+    line.push_back(' ');
+    line.append(field.key);
+    line.push_back('=');
+    std::visit(
+        [&line](const auto& value) {
+          using T = std::decay_t<decltype(value)>;
+          if constexpr (std::is_same_v<T, std::string>) {
+            AppendTextValue(&line, value);
+          } else if constexpr (std::is_same_v<T, std::int64_t>) {
+            line.append(std::to_string(value));
+          } else if constexpr (std::is_same_v<T, bool>) {
+            line.append(value ? "true" : "false");
+          } else {
+            std::string joined;
+            for (std::size_t i = 0; i < value.size(); ++i) {
+              if (i > 0) joined.push_back(',');
+              joined.append(value[i]);
+            }
+            AppendTextValue(&line, joined);
+          }
+        },
+        field.value);
+  }
+  return line;
+}
+
+void Logger::Log(LogLevel level, std::string_view message, const std::vector<LogField>& fields) {
+  if (!Enabled(level)) return;
+  std::string line = Format(level, message, fields);
+  line.push_back('\n');
+  std::lock_guard<std::mutex> lock(write_mutex_);
+  out_->write(line.data(), static_cast<std::streamsize>(line.size()));
+  out_->flush();
+}
+
+}  // namespace palisade::server

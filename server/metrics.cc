@@ -1,0 +1,126 @@
+#include "server/metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include "policy/admission.h"
+
+namespace palisade::server {
+namespace {
+
+const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
+  static const prometheus::Histogram::BucketBoundaries buckets = {
+      50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 0.1, 0.25, 1};
+  return buckets;
+}
+
+std::string OrUnknown(const std::string& value) { return value.empty() ? "unknown" : value; }
+
+}  // namespace
+
+Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  requests_ = &prometheus::BuildCounter()
+                   .Name("palisade_requests_total")
+                   .Help("Admission requests by endpoint, operation, resource and decision.")
+                   .Register(*registry_);
+  request_duration_ = &prometheus::BuildHistogram()
+                           .Name("palisade_request_duration_seconds")
+                           .Help("Time to decide an admission request, from body read to answer.")
+                           .Register(*registry_);
+  pss_violations_ = &prometheus::BuildCounter()
+                         .Name("palisade_pss_violations_total")
+                         .Help(
+                             "Failed Pod Security Standards checks and rules by level, check "
+                             "and mode.")
+                         .Register(*registry_);
+  defaults_applied_ = &prometheus::BuildCounter()
+                           .Name("palisade_defaults_applied_total")
+                           .Help("Defaults filled in by /mutate, by field.")
+                           .Register(*registry_);
+  policy_reloads_ = &prometheus::BuildCounter()
+                         .Name("palisade_policy_reloads_total")
+                         .Help("Policy directory loads by result (success|error).")
+                         .Register(*registry_);
+  policy_info_ = &prometheus::BuildGauge()
+                      .Name("palisade_policy_info")
+                      .Help("The loaded namespace policies and their revisions (always 1).")
+                      .Register(*registry_);
+  tls_reloads_ = &prometheus::BuildCounter()
+                      .Name("palisade_tls_reloads_total")
+                      .Help("Certificate and key loads by result (success|error).")
+                      .Register(*registry_);
+  certificate_expiry_ = &prometheus::BuildGauge()
+                             .Name("palisade_tls_certificate_expiry_timestamp_seconds")
+                             .Help("notAfter of the serving certificate, as a Unix time.")
+                             .Register(*registry_);
+  http_errors_ = &prometheus::BuildCounter()
+                      .Name("palisade_http_errors_total")
+                      .Help("HTTP error responses on the admission port, by status code.")
+                      .Register(*registry_);
+  // Present from the start so alerts on rate() see zeroes rather than absent series.
+  policy_reloads_->Add({{"result", "success"}});
+  policy_reloads_->Add({{"result", "error"}});
+  tls_reloads_->Add({{"result", "success"}});
+  tls_reloads_->Add({{"result", "error"}});
+}
+
+Metrics::~Metrics() = default;
+
+void Metrics::RecordAdmission(std::string_view endpoint, const policy::AdmissionResult& result,
+                              std::chrono::nanoseconds latency) {
+  const std::string endpoint_label(endpoint);
+  requests_
+      ->Add({{"endpoint", endpoint_label},
+             {"operation", OrUnknown(result.operation)},
+             {"resource", OrUnknown(result.resource)},
+             {"decision", OrUnknown(result.decision)}})
+      .Increment();
+  request_duration_->Add({{"endpoint", endpoint_label}}, LatencyBuckets())
+      .Observe(std::chrono::duration<double>(latency).count());
+  for (const policy::ViolationRecord& violation : result.violations) {
+    pss_violations_
+        ->Add({{"level", violation.level}, {"check", violation.check}, {"mode", violation.mode}})
+        .Increment();
+  }
+  for (const std::string& field : result.defaults_applied) {
+    defaults_applied_->Add({{"field", field}}).Increment();
+  }
+}
+
+void Metrics::RecordHttpError(int status_code) {
+  http_errors_->Add({{"code", std::to_string(status_code)}}).Increment();
+}
+
+void Metrics::RecordPolicyReload(bool success) {
+  policy_reloads_->Add({{"result", success ? "success" : "error"}}).Increment();
+}
+
+void Metrics::SetPolicyInfo(const std::map<std::string, std::string>& revisions) {
+  for (const auto& [name, revision] : policy_info_series_) {
+    auto found = revisions.find(name);
+    if (found != revisions.end() && found->second == revision) continue;
+    policy_info_->Remove(&policy_info_->Add({{"policy", name}, {"revision", revision}}));
+  }
+  for (const auto& [name, revision] : revisions) {
+    policy_info_->Add({{"policy", name}, {"revision", revision}}).Set(1);
+  }
+  policy_info_series_ = revisions;
+}
+
+void Metrics::RecordTlsReload(bool success) {
+  tls_reloads_->Add({{"result", success ? "success" : "error"}}).Increment();
+}
+
+void Metrics::SetCertificateExpiry(double unix_seconds) {
+  certificate_expiry_->Add({}).Set(unix_seconds);
+}
+
+std::string Metrics::Serialize() const {
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+}  // namespace palisade::server

@@ -1,0 +1,61 @@
+#pragma once
+
+// Palisade's Prometheus metrics (prometheus-cpp core registry, text exposition served by our own
+// listener). Labels are low-cardinality: no namespace or pod names.
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace prometheus {
+class Registry;
+class Counter;
+class Gauge;
+class Histogram;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace palisade::policy {
+struct AdmissionResult;
+}
+
+namespace palisade::server {
+
+class Metrics {
+ public:
+  Metrics();
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // One admission request: requests_total, the latency histogram, violations and defaults.
+  void RecordAdmission(std::string_view endpoint, const policy::AdmissionResult& result,
+                       std::chrono::nanoseconds latency);
+  void RecordHttpError(int status_code);
+  void RecordPolicyReload(bool success);
+  // Replaces every palisade_policy_info series with the given name -> revision pairs.
+  void SetPolicyInfo(const std::map<std::string, std::string>& revisions);
+  void RecordTlsReload(bool success);
+  void SetCertificateExpiry(double unix_seconds);
+
+  // The text exposition format (what GET /metrics returns).
+  std::string Serialize() const;
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* requests_;
+  prometheus::Family<prometheus::Histogram>* request_duration_;
+  prometheus::Family<prometheus::Counter>* pss_violations_;
+  prometheus::Family<prometheus::Counter>* defaults_applied_;
+  prometheus::Family<prometheus::Counter>* policy_reloads_;
+  prometheus::Family<prometheus::Gauge>* policy_info_;
+  prometheus::Family<prometheus::Counter>* tls_reloads_;
+  prometheus::Family<prometheus::Gauge>* certificate_expiry_;
+  prometheus::Family<prometheus::Counter>* http_errors_;
+  std::map<std::string, std::string> policy_info_series_;  // guarded by the caller (one watcher)
+};
+
+}  // namespace palisade::server

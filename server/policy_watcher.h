@@ -1,0 +1,70 @@
+#pragma once
+
+// Keeps the served policy set in step with the policy directory. inotify on the directory (a
+// kubelet ConfigMap mount swaps its `..data` symlink atomically, which shows up as IN_MOVED_TO),
+// a short debounce so one update is one reload, and a periodic re-scan as a safety net. A bad
+// reload logs every error and keeps the last good set.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace palisade::server {
+
+class Logger;
+class Metrics;
+class PolicyStore;
+
+struct PolicyWatcherOptions {
+  std::chrono::milliseconds debounce{250};
+  std::chrono::milliseconds rescan_interval{30'000};
+};
+
+class PolicyWatcher {
+ public:
+  PolicyWatcher(std::string directory, PolicyStore& store, Metrics& metrics, Logger& logger,
+                PolicyWatcherOptions options = {});
+  ~PolicyWatcher();
+  PolicyWatcher(const PolicyWatcher&) = delete;
+  PolicyWatcher& operator=(const PolicyWatcher&) = delete;
+
+  // Loads the directory now (when its content changed since the last load). True when a valid set
+  // is being served afterwards.
+  bool LoadNow();
+
+  // Starts / stops the watching thread.
+  void Start();
+  void Stop();
+
+  // How many loads have been attempted (a load is attempted when the content changed). Tests wait
+  // on it instead of sleeping.
+  std::uint64_t loads() const;
+  // Blocks until loads() > `seen` or the deadline passes; returns loads().
+  std::uint64_t WaitForLoad(std::uint64_t seen, std::chrono::steady_clock::time_point deadline);
+
+ private:
+  void Run();
+  std::string Fingerprint() const;
+
+  std::string directory_;
+  PolicyStore& store_;
+  Metrics& metrics_;
+  Logger& logger_;
+  PolicyWatcherOptions options_;
+
+  std::mutex load_mutex_;  // serialises loads (the watcher thread and LoadNow); not on requests
+  std::string last_fingerprint_;
+  bool loaded_once_ = false;
+
+  mutable std::mutex count_mutex_;
+  std::condition_variable count_changed_;
+  std::uint64_t loads_ = 0;
+
+  int stop_fd_ = -1;  // eventfd that wakes the thread to stop
+  std::thread thread_;
+};
+
+}  // namespace palisade::server

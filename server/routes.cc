@@ -1,0 +1,137 @@
+#include "server/routes.h"
+
+#include <chrono>
+
+#include "server/logging.h"
+#include "server/metrics.h"
+#include "server/policy_store.h"
+#include "server/tls.h"
+
+namespace palisade::server {
+namespace {
+
+bool IsJsonContentType(std::string_view value) {
+  const std::string_view media = value.substr(0, value.find(';'));
+  std::string lowered;
+  for (char c : media) {
+    if (c != ' ' && c != '\t') lowered.push_back(static_cast<char>(std::tolower(c)));
+  }
+  return lowered == "application/json";
+}
+
+HttpResponse Error(Metrics& metrics, int status, std::string reason) {
+  metrics.RecordHttpError(status);
+  return TextResponse(status, std::move(reason));
+}
+
+}  // namespace
+
+AdmissionRouter::AdmissionRouter(const PolicyStore& policies, policy::AdmissionConfig config,
+                                 Metrics& metrics, Logger& logger)
+    : policies_(policies), config_(config), metrics_(metrics), logger_(logger) {}
+
+HttpResponse AdmissionRouter::Handle(const HttpRequest& request) const {
+  const auto started = std::chrono::steady_clock::now();
+  const std::string_view path = request.path();
+  policy::Endpoint endpoint;
+  if (path == "/validate") {
+    endpoint = policy::Endpoint::kValidate;
+  } else if (path == "/mutate") {
+    endpoint = policy::Endpoint::kMutate;
+  } else {
+    return Error(metrics_, 404, "not found: the admission endpoints are /validate and /mutate");
+  }
+  if (request.method != "POST") {
+    HttpResponse response = Error(metrics_, 405, "method not allowed: use POST");
+    response.headers.emplace_back("Allow", "POST");
+    return response;
+  }
+  if (!IsJsonContentType(request.content_type)) {
+    return Error(
+        metrics_, 415,
+        "unsupported content type \"" + request.content_type + "\": want application/json");
+  }
+  if (request.deadline && started >= *request.deadline) {
+    return Error(metrics_, 504, "the request's timeout passed before it was read");
+  }
+  const std::shared_ptr<const policy::PolicySet> policies = policies_.Get();
+  if (policies == nullptr) {
+    return Error(metrics_, 503, "no valid policy set is loaded");
+  }
+  policy::AdmissionResult result = policy::Review(endpoint, request.body, *policies, config_);
+  const auto latency = std::chrono::steady_clock::now() - started;
+  const std::string_view endpoint_name =
+      endpoint == policy::Endpoint::kValidate ? "validate" : "mutate";
+  metrics_.RecordAdmission(endpoint_name, result, latency);
+
+  if (result.http_status != 200) {
+    metrics_.RecordHttpError(result.http_status);
+    logger_.Info(
+        "malformed admission request",
+        {{"endpoint", endpoint_name}, {"status", result.http_status}, {"reason", result.body}});
+    return TextResponse(result.http_status, std::move(result.body));
+  }
+  if (result.worth_logging) {
+    logger_.Info("admission",
+                 {{"endpoint", endpoint_name},
+                  {"decision", result.decision},
+                  {"uid", result.uid},
+                  {"namespace", result.namespace_name},
+                  {"name", result.name},
+                  {"kind", result.kind},
+                  {"operation", result.operation},
+                  {"user", result.user},
+                  {"policy", result.policy},
+                  {"checks", result.checks},
+                  {"warnings", result.warnings},
+                  {"defaults", result.defaults_applied},
+                  {"exemptions", result.exemptions},
+                  {"patch_ops", result.patch_ops},
+                  {"latency_us",
+                   static_cast<std::int64_t>(
+                       std::chrono::duration_cast<std::chrono::microseconds>(latency).count())}});
+  }
+  HttpResponse response;
+  response.body = std::move(result.body);
+  return response;
+}
+
+bool Readiness::Check(std::string* reason) const {
+  if (shutting_down_.load()) {
+    *reason = "shutting down";
+    return false;
+  }
+  if (!tls_.loaded()) {
+    *reason = "no TLS certificate loaded";
+    return false;
+  }
+  if (policies_.Get() == nullptr) {
+    *reason = "no valid policy set loaded";
+    return false;
+  }
+  return true;
+}
+
+HttpResponse ProbeRouter::Handle(const HttpRequest& request) const {
+  const std::string_view path = request.path();
+  if (path != "/metrics" && path != "/healthz" && path != "/readyz") {
+    return TextResponse(404, "not found: /metrics, /healthz and /readyz are served here");
+  }
+  if (request.method != "GET" && request.method != "HEAD") {
+    HttpResponse response = TextResponse(405, "method not allowed: use GET");
+    response.headers.emplace_back("Allow", "GET, HEAD");
+    return response;
+  }
+  if (path == "/metrics") {
+    HttpResponse response;
+    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    response.body = metrics_.Serialize();
+    return response;
+  }
+  if (path == "/healthz") return TextResponse(200, "ok");  // answered by the event loop itself
+  std::string reason;
+  if (!readiness_.Check(&reason)) return TextResponse(503, "not ready: " + reason);
+  return TextResponse(200, "ok");
+}
+
+}  // namespace palisade::server

@@ -1,0 +1,68 @@
+#include "server/service.h"
+
+#include <thread>
+
+#include "server/logging.h"
+
+namespace palisade::server {
+
+AdmissionService::AdmissionService(ServeOptions options, Logger& logger)
+    : options_(std::move(options)),
+      logger_(logger),
+      tls_(options_.tls, &metrics_, &logger_),
+      watcher_(options_.policy_dir, policies_, metrics_, logger_, options_.watcher),
+      readiness_(tls_, policies_),
+      admission_router_(policies_, options_.admission, metrics_, logger_),
+      probe_router_(readiness_, metrics_),
+      server_(
+          options_.server, tls_, metrics_, logger_,
+          [this](const HttpRequest& request) { return admission_router_.Handle(request); },
+          [this](const HttpRequest& request) { return probe_router_.Handle(request); }) {}
+
+AdmissionService::~AdmissionService() {
+  watcher_.Stop();
+  server_.Stop();
+}
+
+bool AdmissionService::Start(std::string* error) {
+  tls_.ReloadIfChanged();
+  if (!watcher_.LoadNow()) {
+    logger_.Warn("starting without a valid policy set: /readyz fails until one loads",
+                 {{"directory", options_.policy_dir}});
+  }
+  if (!server_.Start(error)) return false;
+  watcher_.Start();
+  started_ = true;
+  logger_.Info("serving", {{"listen", options_.server.listen},
+                           {"port", static_cast<int>(server_.port())},
+                           {"metrics_listen", options_.server.metrics_listen},
+                           {"metrics_port", static_cast<int>(server_.metrics_port())},
+                           {"threads", options_.server.threads},
+                           {"kubernetes_minor", options_.admission.kubernetes_minor}});
+  return true;
+}
+
+bool AdmissionService::Shutdown() {
+  if (!started_ || stopped_) return true;
+  stopped_ = true;
+  const auto deadline = std::chrono::steady_clock::now() + options_.shutdown_grace;
+  readiness_.BeginShutdown();
+  logger_.Info("shutting down: readiness failed, draining",
+               {{"delay_ms", static_cast<std::int64_t>(options_.shutdown_delay.count())},
+                {"grace_ms", static_cast<std::int64_t>(options_.shutdown_grace.count())}});
+  // Deliberate pause: kube-proxy and the API server need time to see the pod unready.
+  std::this_thread::sleep_until(
+      std::min(deadline, std::chrono::steady_clock::now() + options_.shutdown_delay));
+  server_.StopAccepting();
+  const bool drained = server_.WaitForConnectionsClosed(deadline);
+  watcher_.Stop();
+  server_.Stop();
+  if (drained) {
+    logger_.Info("stopped: every connection closed");
+  } else {
+    logger_.Warn("stopped at the end of the grace period with connections still open");
+  }
+  return drained;
+}
+
+}  // namespace palisade::server

@@ -1,0 +1,207 @@
+#include "server/tls.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <ctime>
+#include <fstream>
+#include <sstream>
+
+#include "server/logging.h"
+#include "server/metrics.h"
+
+namespace palisade::server {
+namespace {
+
+// TLS 1.2 suites: forward secrecy (ECDHE) and AEAD only. TLS 1.3 suites are all AEAD.
+constexpr const char* kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+constexpr const char* kTls13Ciphers =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+
+std::optional<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream content;
+  content << in.rdbuf();
+  if (in.bad()) return std::nullopt;
+  return content.str();
+}
+
+std::string OpenSslError() {
+  std::string message;
+  while (unsigned long code = ERR_get_error()) {
+    char buffer[256];
+    ERR_error_string_n(code, buffer, sizeof buffer);
+    if (!message.empty()) message += "; ";
+    message += buffer;
+  }
+  return message.empty() ? "unknown OpenSSL error" : message;
+}
+
+struct BioDeleter {
+  void operator()(BIO* bio) const { BIO_free(bio); }
+};
+using BioPtr = std::unique_ptr<BIO, BioDeleter>;
+
+BioPtr MemoryBio(const std::string& bytes) {
+  return BioPtr(BIO_new_mem_buf(bytes.data(), static_cast<int>(bytes.size())));
+}
+
+}  // namespace
+
+struct TlsCredentials::CertifiedKey {
+  X509* leaf = nullptr;
+  STACK_OF(X509) * chain = nullptr;
+  EVP_PKEY* key = nullptr;
+  std::int64_t not_after = 0;
+  std::string serial_hex;
+
+  CertifiedKey() = default;
+  CertifiedKey(const CertifiedKey&) = delete;
+  CertifiedKey& operator=(const CertifiedKey&) = delete;
+  ~CertifiedKey() {
+    X509_free(leaf);
+    sk_X509_pop_free(chain, X509_free);
+    EVP_PKEY_free(key);
+  }
+};
+
+TlsCredentials::TlsCredentials(TlsFiles files, Metrics* metrics, Logger* logger)
+    : files_(std::move(files)), metrics_(metrics), logger_(logger) {}
+
+TlsCredentials::~TlsCredentials() = default;
+
+bool TlsCredentials::ReloadIfChanged() {
+  const std::optional<std::string> cert_bytes = ReadFile(files_.cert_file);
+  const std::optional<std::string> key_bytes = ReadFile(files_.key_file);
+  std::string error;
+  if (!cert_bytes || !key_bytes) {
+    // A Secret mount mid-swap can briefly miss a file: report only when nothing is served.
+    if (!attempted_) {
+      attempted_ = true;
+      error = "cannot read " + (!cert_bytes ? files_.cert_file : files_.key_file);
+      if (metrics_ != nullptr) metrics_->RecordTlsReload(false);
+      if (logger_ != nullptr) logger_->Error("TLS certificate not loaded", {{"error", error}});
+    }
+    return false;
+  }
+  if (attempted_ && *cert_bytes == last_cert_bytes_ && *key_bytes == last_key_bytes_) return false;
+  attempted_ = true;
+  last_cert_bytes_ = *cert_bytes;
+  last_key_bytes_ = *key_bytes;
+
+  auto pair = std::make_shared<CertifiedKey>();
+  ERR_clear_error();
+  {
+    BioPtr bio = MemoryBio(*cert_bytes);
+    pair->leaf = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
+    if (pair->leaf == nullptr) {
+      error = files_.cert_file + ": no PEM certificate: " + OpenSslError();
+    } else {
+      pair->chain = sk_X509_new_null();
+      while (X509* extra = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+        sk_X509_push(pair->chain, extra);
+      }
+      ERR_clear_error();  // the loop ends on "no start line"
+    }
+  }
+  if (error.empty()) {
+    BioPtr bio = MemoryBio(*key_bytes);
+    pair->key = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
+    if (pair->key == nullptr) {
+      error = files_.key_file + ": no PEM private key: " + OpenSslError();
+    } else if (X509_check_private_key(pair->leaf, pair->key) != 1) {
+      error = files_.key_file + ": key does not match the certificate in " + files_.cert_file;
+      ERR_clear_error();
+    }
+  }
+  if (error.empty()) {
+    std::tm not_after{};
+    if (ASN1_TIME_to_tm(X509_get0_notAfter(pair->leaf), &not_after) == 1) {
+      pair->not_after = static_cast<std::int64_t>(timegm(&not_after));
+    }
+    const ASN1_INTEGER* serial = X509_get0_serialNumber(pair->leaf);
+    BIGNUM* number = ASN1_INTEGER_to_BN(serial, nullptr);
+    if (number != nullptr) {
+      char* hex = BN_bn2hex(number);
+      if (hex != nullptr) pair->serial_hex = hex;
+      OPENSSL_free(hex);
+      BN_free(number);
+    }
+  }
+  if (!error.empty()) {
+    if (metrics_ != nullptr) metrics_->RecordTlsReload(false);
+    if (logger_ != nullptr) {
+      logger_->Error(loaded() ? "TLS reload failed; keeping the previous certificate"
+                              : "TLS certificate not loaded",
+                     {{"error", error}});
+    }
+    return false;
+  }
+  const std::int64_t expiry = pair->not_after;
+  const std::string serial = pair->serial_hex;
+  current_.store(std::move(pair));
+  if (metrics_ != nullptr) {
+    metrics_->RecordTlsReload(true);
+    metrics_->SetCertificateExpiry(static_cast<double>(expiry));
+  }
+  if (logger_ != nullptr) {
+    logger_->Info("TLS certificate loaded",
+                  {{"file", files_.cert_file}, {"serial", serial}, {"not_after", expiry}});
+  }
+  return true;
+}
+
+bool TlsCredentials::ConfigureContext(SSL_CTX* context, std::string* error) const {
+  ERR_clear_error();
+  const bool ok = SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION) == 1 &&
+                  SSL_CTX_set_max_proto_version(context, TLS1_3_VERSION) == 1 &&
+                  SSL_CTX_set_cipher_list(context, kTls12Ciphers) == 1 &&
+                  SSL_CTX_set_ciphersuites(context, kTls13Ciphers) == 1 &&
+                  SSL_CTX_set1_groups_list(context, "X25519:P-256:P-384") == 1;
+  if (!ok) {
+    *error = "TLS settings rejected: " + OpenSslError();
+    return false;
+  }
+  SSL_CTX_set_options(
+      context, SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
+  if (!files_.client_ca_file.empty()) {
+    if (SSL_CTX_load_verify_locations(context, files_.client_ca_file.c_str(), nullptr) != 1) {
+      *error = files_.client_ca_file + ": cannot load client CA: " + OpenSslError();
+      return false;
+    }
+    STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(files_.client_ca_file.c_str());
+    if (names == nullptr) {
+      *error = files_.client_ca_file + ": no CA certificate: " + OpenSslError();
+      return false;
+    }
+    SSL_CTX_set_client_CA_list(context, names);
+    SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  }
+  return true;
+}
+
+bool TlsCredentials::ApplyTo(SSL* connection) const {
+  const std::shared_ptr<const CertifiedKey> pair = current_.load();
+  if (pair == nullptr) return false;
+  return SSL_use_cert_and_key(connection, pair->leaf, pair->key, pair->chain, 1) == 1;
+}
+
+std::optional<std::int64_t> TlsCredentials::certificate_expiry() const {
+  const std::shared_ptr<const CertifiedKey> pair = current_.load();
+  if (pair == nullptr) return std::nullopt;
+  return pair->not_after;
+}
+
+std::string TlsCredentials::certificate_serial() const {
+  const std::shared_ptr<const CertifiedKey> pair = current_.load();
+  return pair == nullptr ? std::string() : pair->serial_hex;
+}
+
+}  // namespace palisade::server

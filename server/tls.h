@@ -1,0 +1,63 @@
+#pragma once
+
+// Serving certificate and key, reloaded when the files change (the last good pair stays when new
+// files are bad), and the TLS policy: TLS 1.2/1.3, ECDHE with AEAD ciphers, optional client
+// certificate verification.
+
+#include <openssl/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace palisade::server {
+
+class Logger;
+class Metrics;
+
+struct TlsFiles {
+  std::string cert_file;       // PEM: leaf first, then intermediates
+  std::string key_file;        // PEM private key
+  std::string client_ca_file;  // optional: require client certificates signed by these CAs
+};
+
+class TlsCredentials {
+ public:
+  // `metrics` and `logger` may be null; they must outlive this object.
+  TlsCredentials(TlsFiles files, Metrics* metrics, Logger* logger);
+  ~TlsCredentials();
+  TlsCredentials(const TlsCredentials&) = delete;
+  TlsCredentials& operator=(const TlsCredentials&) = delete;
+
+  // Reads the files; when their bytes differ from the last attempt, loads them. Returns true when a
+  // new pair is now served. A bad pair is logged and counted once; the previous pair stays.
+  bool ReloadIfChanged();
+
+  bool loaded() const { return current_.load() != nullptr; }
+
+  // Applies protocol versions, ciphers and client verification to a server context. On failure
+  // returns false and explains in *error (e.g. an unreadable client CA file).
+  bool ConfigureContext(SSL_CTX* context, std::string* error) const;
+
+  // Installs the current certificate chain and key on one connection before its handshake.
+  bool ApplyTo(SSL* connection) const;
+
+  // notAfter of the current certificate (Unix seconds), and its serial in hex.
+  std::optional<std::int64_t> certificate_expiry() const;
+  std::string certificate_serial() const;
+
+  const TlsFiles& files() const { return files_; }
+
+ private:
+  struct CertifiedKey;
+  TlsFiles files_;
+  Metrics* metrics_;
+  Logger* logger_;
+  std::string last_cert_bytes_, last_key_bytes_;  // only touched by the reload caller
+  bool attempted_ = false;
+  std::atomic<std::shared_ptr<const CertifiedKey>> current_;
+};
+
+}  // namespace palisade::server
