@@ -89,6 +89,8 @@ struct NamespacePolicy {
 
 // A problem in a policy document: `file` doc `document_index`, at `field` (e.g.
 // "spec.podSecurity.enforce"), because `reason`.
+// document_index is 0-based like NamespacePolicy's; ToString counts from 1 ("document 1" is the
+// first document of the file). A negative index marks a problem with the whole file.
 struct PolicyError {
   std::string file;
   int document_index = 0;

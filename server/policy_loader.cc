@@ -96,8 +96,9 @@ PolicyLoadResult LoadOnce(const fs::path& directory) {
     auto parsed = ParsePolicyText(text, file, &result.errors);
     std::move(parsed.begin(), parsed.end(), std::back_inserter(policies));
   }
-  if (!result.errors.empty()) return result;
-  result.set = policy::PolicySet::Build(std::move(policies), &result.errors);
+  // Build even after errors so duplicates among the valid documents are reported too (lint).
+  auto set = policy::PolicySet::Build(std::move(policies), &result.errors);
+  if (result.errors.empty()) result.set = std::move(set);
   return result;
 }
 

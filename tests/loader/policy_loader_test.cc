@@ -153,6 +153,23 @@ TEST(LoadPolicyDirectory, DuplicatesAcrossFilesNameBoth) {
             }));
 }
 
+TEST(LoadPolicyDirectory, LintSeesParseErrorsAndDuplicatesTogether) {
+  TempDir dir;
+  Write(dir.path() / "a.yaml", PolicyYaml("team", "[team]"));
+  Write(dir.path() / "b.yaml", PolicyYaml("team", "[other]") + "---\n" +
+                                   PolicyYaml("broken", "[broken]", "restricted:v2.0"));
+  const PolicyLoadResult result = LoadPolicyDirectory(dir.str());
+  EXPECT_FALSE(result.ok());
+  const std::string b = (dir.path() / "b.yaml").string();
+  EXPECT_EQ(Messages(result),
+            (std::vector<std::string>{
+                b + ": document 2: spec.podSecurity.enforce: invalid version \"v2.0\" (want v1.N "
+                    "or latest)",
+                b + ": document 1: metadata.name: duplicate name \"team\" (also in " +
+                    (dir.path() / "a.yaml").string() + " document 1)",
+            }));
+}
+
 TEST(LoadPolicyDirectory, MissingDirectoryDanglingLinkAndEmptyDirectory) {
   TempDir dir;
   const std::string missing = (dir.path() / "nope").string();
