@@ -11,5 +11,7 @@ namespace palisade::server {
 
 void RegisterServeCommand(CLI::App& app, int* exit_code);
 void RegisterVersionCommand(CLI::App& app, int* exit_code);
+void RegisterCheckCommand(CLI::App& app, int* exit_code);   // server/cli_check.cc
+void RegisterPolicyCommand(CLI::App& app, int* exit_code);  // server/cli_policy.cc: lint, explain
 
 }  // namespace palisade::server

@@ -11,6 +11,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = 0;
   palisade::server::RegisterServeCommand(app, &exit_code);
+  palisade::server::RegisterCheckCommand(app, &exit_code);
+  palisade::server::RegisterPolicyCommand(app, &exit_code);
   palisade::server::RegisterVersionCommand(app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;

@@ -1,0 +1,576 @@
+// `palisade check`: the webhook's decision on manifests, offline. Every verdict and message comes
+// from policy::JudgeObject, the function /validate calls, so the two cannot disagree.
+
+#include <rapidjson/pointer.h>
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <yaml-cpp/emitter.h>
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "policy/decision.h"
+#include "policy/level_version.h"
+#include "policy/mutator.h"
+#include "policy/namespace_policy.h"
+#include "server/cli.h"
+#include "server/policy_loader.h"
+#include "server/yaml_json.h"
+
+namespace palisade::server {
+namespace {
+
+using rapidjson::Value;
+
+constexpr int kExitAllowed = 0;
+constexpr int kExitDenied = 1;
+constexpr int kExitUsage = 2;
+constexpr std::string_view kStdinName = "<stdin>";
+
+struct CheckFlags {
+  std::string policy_dir;
+  std::string level;
+  std::string namespace_name;
+  bool mutate = false;
+  std::string output = "text";
+  std::vector<std::string> files;
+};
+
+// One input file and its documents, kept alive (and mutated in place by --mutate).
+struct InputFile {
+  std::string name;
+  std::vector<YamlDocument> documents;
+};
+
+enum class Verdict : std::uint8_t { kAllowed, kDenied, kSkipped };
+
+// One object of the input: a document, or an item of a `List` document.
+struct CheckedObject {
+  InputFile* file = nullptr;
+  std::size_t document = 0;  // index into file->documents
+  std::string pointer;       // JSON Pointer of the object in its document ("" or "/items/3")
+  std::string item_path;     // "items[3]" for a List item, "" otherwise
+  std::string kind, namespace_name, name;
+  std::optional<policy::ObjectType> type;
+  Verdict verdict = Verdict::kSkipped;
+  std::string policy;  // the most specific matching policy, "" when none
+  policy::Decision decision;
+
+  std::string Location() const {
+    std::string out = file->name + ": document " + std::to_string(document + 1);
+    if (!item_path.empty()) out += ", " + item_path;
+    return out;
+  }
+};
+
+std::string_view StringMember(const Value& object, std::string_view key) {
+  if (!object.IsObject()) return {};
+  const auto it = object.FindMember(rapidjson::StringRef(key.data(), key.size()));
+  if (it == object.MemberEnd() || !it->value.IsString()) return {};
+  return {it->value.GetString(), it->value.GetStringLength()};
+}
+
+const Value* Metadata(const Value& object) {
+  const auto it = object.FindMember("metadata");
+  return it != object.MemberEnd() && it->value.IsObject() ? &it->value : nullptr;
+}
+
+bool IsList(const Value& object) {
+  const std::string_view kind = StringMember(object, "kind");
+  if (!kind.ends_with("List")) return false;
+  const auto items = object.FindMember("items");
+  return items != object.MemberEnd() && items->value.IsArray();
+}
+
+bool ReadInput(const std::string& name, std::string* text, std::string* error) {
+  if (name == "-") {
+    *text = std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    if (std::cin.bad()) {
+      *error = "cannot read standard input";
+      return false;
+    }
+    return true;
+  }
+  errno = 0;
+  std::ifstream in(name, std::ios::binary);
+  if (!in) {
+    *error = std::string("cannot open: ") + (errno != 0 ? std::strerror(errno) : "unknown error");
+    return false;
+  }
+  *text = std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  if (in.bad()) {
+    *error = "cannot read file";
+    return false;
+  }
+  return true;
+}
+
+class Checker {
+ public:
+  Checker(const CheckFlags& flags, std::shared_ptr<const policy::PolicySet> policies,
+          std::optional<policy::LevelVersion> level)
+      : flags_(flags), policies_(std::move(policies)), level_(level) {}
+
+  // Reads every input; problems are reported on stderr and remembered for the exit status.
+  void ReadInputs() {
+    for (const std::string& name : flags_.files) {
+      auto file = std::make_unique<InputFile>();
+      file->name = name == "-" ? std::string(kStdinName) : name;
+      std::string text, error;
+      if (!ReadInput(name, &text, &error)) {
+        InputError(file->name + ": " + error);
+        continue;
+      }
+      file->documents = ParseYamlDocuments(text);
+      for (std::size_t i = 0; i < file->documents.size(); ++i) {
+        const YamlDocument& document = file->documents[i];
+        const std::string where = file->name + ": document " + std::to_string(i + 1);
+        if (!document.ok()) {
+          InputError(where + ": " + document.ErrorString());
+          continue;
+        }
+        if (document.empty) continue;
+        Collect(*file, i, document.json, "", "", where);
+      }
+      files_.push_back(std::move(file));
+    }
+  }
+
+  void JudgeAll() {
+    for (CheckedObject& object : objects_) {
+      if (!object.type) continue;
+      const Value& value = ObjectValue(object);
+      const std::shared_ptr<const policy::EffectivePolicy> effective = PolicyFor(object);
+      if (!effective->matched.empty()) object.policy = effective->matched.back();
+      policy::JudgeOptions options;
+      options.name = object.name;
+      options.level_override = level_;
+      options.apply_defaults_to_pods = flags_.mutate;
+      object.decision = policy::JudgeObject(value, *object.type, *effective, options);
+      object.verdict = object.decision.allowed ? Verdict::kAllowed : Verdict::kDenied;
+    }
+  }
+
+  // Applies the namespace defaults to every pod and pod template, as /mutate does to pods.
+  void ApplyDefaults() {
+    for (const CheckedObject& object : objects_) {
+      if (!object.type || object.decision.unreadable) continue;
+      const std::shared_ptr<const policy::EffectivePolicy> effective = PolicyFor(object);
+      const policy::TemplateLocation location = policy::TemplateOf(*object.type);
+      rapidjson::Document& document = Document(object);
+      const std::string base = object.pointer + std::string(location.pointer);
+      const Value* pod = rapidjson::Pointer(base.c_str()).Get(document);
+      if (pod == nullptr || !pod->IsObject() || RuntimeClassExempt(*pod, *effective)) continue;
+      policy::MutationOptions options;
+      const policy::Mutation mutation =
+          policy::ComputeDefaults(*pod, rapidjson::Pointer(base.c_str()), *effective, options);
+      if (!mutation.empty()) policy::ApplyPatch(mutation.patch, document);
+    }
+  }
+
+  void PrintText(std::ostream& out) const {
+    int allowed = 0, denied = 0, skipped = 0;
+    for (const CheckedObject& object : objects_) {
+      const std::string subject = object.kind + " " + object.namespace_name + "/" + object.name +
+                                  "  (" + object.Location() + ")";
+      if (object.verdict == Verdict::kSkipped) {
+        ++skipped;
+        out << "SKIPPED " << subject << ": not a pod or workload\n";
+        continue;
+      }
+      const policy::Decision& decision = object.decision;
+      if (decision.allowed) {
+        ++allowed;
+        out << "ALLOWED " << subject << "\n";
+      } else {
+        ++denied;
+        out << "DENIED  " << subject << "\n  " << decision.message << "\n";
+      }
+      for (const std::string& warning : decision.warnings) out << "  warning: " << warning << "\n";
+      for (const auto& [key, value] : decision.audit_annotations) {
+        if (key == "palisade.dev/audit-violations") out << "  audit: " << value << "\n";
+      }
+      if (!decision.exemptions.empty()) out << "  exempt: " << Join(decision.exemptions) << "\n";
+      if (!decision.defaults_applied.empty()) {
+        out << "  judged with defaults: " << Join(decision.defaults_applied) << "\n";
+      }
+    }
+    out << objects_.size() << (objects_.size() == 1 ? " object: " : " objects: ") << allowed
+        << " allowed, " << denied << " denied";
+    if (skipped > 0) out << ", " << skipped << " skipped";
+    if (!input_errors_.empty()) {
+      out << "; " << input_errors_.size()
+          << (input_errors_.size() == 1 ? " input error" : " input errors");
+    }
+    out << "\n";
+  }
+
+  void PrintJson(std::ostream& out) const {
+    rapidjson::StringBuffer buffer;
+    rapidjson::PrettyWriter<rapidjson::StringBuffer> writer(buffer);
+    writer.SetIndent(' ', 2);
+    auto string = [&](std::string_view text) {
+      writer.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+    };
+    auto strings = [&](const std::vector<std::string>& list) {
+      writer.StartArray();
+      for (const std::string& item : list) string(item);
+      writer.EndArray();
+    };
+    int allowed = 0, denied = 0, skipped = 0;
+    writer.StartObject();
+    writer.Key("objects");
+    writer.StartArray();
+    for (const CheckedObject& object : objects_) {
+      writer.StartObject();
+      writer.Key("file");
+      string(object.file->name);
+      writer.Key("document");
+      writer.Int(static_cast<int>(object.document + 1));
+      if (!object.item_path.empty()) {
+        writer.Key("item");
+        string(object.item_path);
+      }
+      writer.Key("kind");
+      string(object.kind);
+      writer.Key("namespace");
+      string(object.namespace_name);
+      writer.Key("name");
+      string(object.name);
+      writer.Key("verdict");
+      if (object.verdict == Verdict::kSkipped) {
+        ++skipped;
+        string("skipped");
+        writer.Key("reason");
+        string("not a pod or workload");
+        writer.EndObject();
+        continue;
+      }
+      const policy::Decision& decision = object.decision;
+      ++(decision.allowed ? allowed : denied);
+      string(decision.allowed ? "allowed" : "denied");
+      writer.Key("allowed");
+      writer.Bool(decision.allowed);
+      writer.Key("message");
+      string(decision.message);
+      writer.Key("policy");
+      if (object.policy.empty()) {
+        writer.Null();
+      } else {
+        string(object.policy);
+      }
+      writer.Key("warnings");
+      strings(decision.warnings);
+      writer.Key("auditAnnotations");
+      writer.StartObject();
+      for (const auto& [key, value] : decision.audit_annotations) {
+        string(key);
+        string(value);
+      }
+      writer.EndObject();
+      writer.Key("checks");
+      strings(decision.checks);
+      writer.Key("exemptions");
+      strings(decision.exemptions);
+      writer.Key("defaultsApplied");
+      strings(decision.defaults_applied);
+      writer.EndObject();
+    }
+    writer.EndArray();
+    writer.Key("inputErrors");
+    strings(input_errors_);
+    writer.Key("summary");
+    writer.StartObject();
+    writer.Key("objects");
+    writer.Int(static_cast<int>(objects_.size()));
+    writer.Key("allowed");
+    writer.Int(allowed);
+    writer.Key("denied");
+    writer.Int(denied);
+    writer.Key("skipped");
+    writer.Int(skipped);
+    writer.Key("inputErrors");
+    writer.Int(static_cast<int>(input_errors_.size()));
+    writer.EndObject();
+    writer.EndObject();
+    out << buffer.GetString() << "\n";
+  }
+
+  // The (defaulted) manifests as a YAML stream, in input order. Comments and anchors do not
+  // survive: the output is the JSON tree the objects were read as.
+  void PrintManifestsYaml(std::ostream& out) const {
+    YAML::Emitter emitter;
+    emitter.SetNullFormat(YAML::LowerNull);
+    for (const auto& file : files_) {
+      for (const YamlDocument& document : file->documents) {
+        if (!document.ok() || document.empty) continue;
+        emitter << YAML::BeginDoc;
+        EmitYaml(document.json, emitter);
+      }
+    }
+    if (emitter.size() > 0) out << emitter.c_str() << "\n";
+  }
+
+  // The (defaulted) manifests as one `v1 List` (List documents contribute their items).
+  void PrintManifestsJson(std::ostream& out) const {
+    rapidjson::StringBuffer buffer;
+    rapidjson::PrettyWriter<rapidjson::StringBuffer> writer(buffer);
+    writer.SetIndent(' ', 2);
+    writer.StartObject();
+    writer.Key("apiVersion");
+    writer.String("v1");
+    writer.Key("kind");
+    writer.String("List");
+    writer.Key("items");
+    writer.StartArray();
+    for (const CheckedObject& object : objects_) ObjectValue(object).Accept(writer);
+    writer.EndArray();
+    writer.EndObject();
+    out << buffer.GetString() << "\n";
+  }
+
+  int ExitCode() const {
+    if (!input_errors_.empty()) return kExitUsage;
+    for (const CheckedObject& object : objects_) {
+      if (object.verdict == Verdict::kDenied) return kExitDenied;
+    }
+    return kExitAllowed;
+  }
+
+ private:
+  void InputError(std::string message) {
+    std::cerr << "palisade check: " << message << "\n";
+    input_errors_.push_back(std::move(message));
+  }
+
+  // Records `value` (or, for a List, each of its items) as objects to judge.
+  void Collect(InputFile& file, std::size_t document, const Value& value,
+               const std::string& pointer, const std::string& item_path, const std::string& where) {
+    if (!value.IsObject()) {
+      InputError(where + ": not a Kubernetes object (a mapping with apiVersion and kind)");
+      return;
+    }
+    if (IsList(value)) {
+      const Value& items = value["items"];
+      for (rapidjson::SizeType i = 0; i < items.Size(); ++i) {
+        const std::string index = std::to_string(i);
+        const std::string path =
+            (item_path.empty() ? "" : item_path + ".") + "items[" + index + "]";
+        Collect(file, document, items[i], pointer + "/items/" + index, path,
+                file.name + ": document " + std::to_string(document + 1) + ", " + path);
+      }
+      return;
+    }
+    const std::string_view kind = StringMember(value, "kind");
+    if (kind.empty()) {
+      InputError(where + ": kind: required: the object must say what it is");
+      return;
+    }
+    CheckedObject object;
+    object.file = &file;
+    object.document = document;
+    object.pointer = pointer;
+    object.item_path = item_path;
+    object.kind = kind;
+    object.type = policy::ObjectTypeFromKind(kind);
+    const Value* metadata = Metadata(value);
+    std::string_view name = metadata ? StringMember(*metadata, "name") : "";
+    if (name.empty() && metadata) name = StringMember(*metadata, "generateName");
+    object.name = name.empty() ? "<unnamed>" : std::string(name);
+    const std::string_view own_namespace = metadata ? StringMember(*metadata, "namespace") : "";
+    object.namespace_name = !flags_.namespace_name.empty() ? flags_.namespace_name
+                            : !own_namespace.empty()       ? std::string(own_namespace)
+                                                           : "default";
+    objects_.push_back(std::move(object));
+  }
+
+  static rapidjson::Document& Document(const CheckedObject& object) {
+    return object.file->documents[object.document].json;
+  }
+
+  const Value& ObjectValue(const CheckedObject& object) const {
+    const rapidjson::Document& document = object.file->documents[object.document].json;
+    if (object.pointer.empty()) return document;
+    const Value* value = rapidjson::Pointer(object.pointer.c_str()).Get(document);
+    return value != nullptr ? *value : document;
+  }
+
+  std::shared_ptr<const policy::EffectivePolicy> PolicyFor(const CheckedObject& object) const {
+    if (policies_) return policies_->ForNamespace(object.namespace_name);
+    static const auto kNoPolicy = std::make_shared<const policy::EffectivePolicy>();
+    return kNoPolicy;
+  }
+
+  // As /mutate: a pod whose runtime class is exempt gets no defaults.
+  static bool RuntimeClassExempt(const Value& pod, const policy::EffectivePolicy& policy) {
+    const auto spec = pod.FindMember("spec");
+    if (spec == pod.MemberEnd()) return false;
+    const std::string_view runtime_class = StringMember(spec->value, "runtimeClassName");
+    return !runtime_class.empty() &&
+           std::find(policy.exempt_runtime_classes.begin(), policy.exempt_runtime_classes.end(),
+                     runtime_class) != policy.exempt_runtime_classes.end();
+  }
+
+  static std::string Join(const std::vector<std::string>& items) {
+    std::string out;
+    for (const std::string& item : items) out += (out.empty() ? "" : ", ") + item;
+    return out;
+  }
+
+  // Strings that a YAML reader (core schema, or YAML 1.1 as kubectl's) could take for a number,
+  // boolean or null are quoted, so they come back as strings.
+  static bool NeedsQuotes(std::string_view text) {
+    if (text.empty()) return true;
+    const char first = text.front();
+    if ((first >= '0' && first <= '9') || first == '-' || first == '+' || first == '.') return true;
+    std::string lower(text);
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    for (const std::string_view word :
+         {"~", "null", "true", "false", "yes", "no", "on", "off", "y", "n"}) {
+      if (lower == word) return true;
+    }
+    return false;
+  }
+
+  static void EmitYaml(const Value& value, YAML::Emitter& emitter) {
+    switch (value.GetType()) {
+      case rapidjson::kNullType:
+        emitter << YAML::Null;
+        break;
+      case rapidjson::kFalseType:
+      case rapidjson::kTrueType:
+        emitter << value.GetBool();
+        break;
+      case rapidjson::kNumberType: {
+        rapidjson::StringBuffer buffer;
+        rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+        value.Accept(writer);
+        emitter << buffer.GetString();
+        break;
+      }
+      case rapidjson::kStringType: {
+        const std::string text(value.GetString(), value.GetStringLength());
+        if (NeedsQuotes(text)) emitter << YAML::DoubleQuoted;
+        emitter << text;
+        break;
+      }
+      case rapidjson::kArrayType:
+        if (value.Empty()) emitter << YAML::Flow;
+        emitter << YAML::BeginSeq;
+        for (const Value& item : value.GetArray()) EmitYaml(item, emitter);
+        emitter << YAML::EndSeq;
+        break;
+      case rapidjson::kObjectType:
+        if (value.ObjectEmpty()) emitter << YAML::Flow;
+        emitter << YAML::BeginMap;
+        for (const auto& member : value.GetObject()) {
+          const std::string key(member.name.GetString(), member.name.GetStringLength());
+          emitter << YAML::Key;
+          if (NeedsQuotes(key)) emitter << YAML::DoubleQuoted;
+          emitter << key << YAML::Value;
+          EmitYaml(member.value, emitter);
+        }
+        emitter << YAML::EndMap;
+        break;
+    }
+  }
+
+  const CheckFlags& flags_;
+  std::shared_ptr<const policy::PolicySet> policies_;
+  std::optional<policy::LevelVersion> level_;
+  std::vector<std::unique_ptr<InputFile>> files_;  // stable addresses for CheckedObject::file
+  std::vector<CheckedObject> objects_;
+  std::vector<std::string> input_errors_;
+};
+
+int Check(const CheckFlags& flags) {
+  auto usage = [](const std::string& message) {
+    std::cerr << "palisade check: " << message << "\n";
+    return kExitUsage;
+  };
+  if (flags.output != "text" && flags.output != "json") {
+    return usage("-o must be text or json, got \"" + flags.output + "\"");
+  }
+  if (flags.policy_dir.empty() && flags.level.empty()) {
+    return usage(
+        "say what to check against: --policy-dir DIR (the namespace policies) or --level "
+        "LEVEL[:VERSION] (e.g. --level restricted)");
+  }
+  if (flags.files.empty()) return usage("no input: give manifest files, or - for standard input");
+
+  std::optional<policy::LevelVersion> level;
+  if (!flags.level.empty()) {
+    std::string error;
+    level = policy::ParseLevelVersion(flags.level, &error);
+    if (!level) return usage("--level: " + error);
+  }
+  std::shared_ptr<const policy::PolicySet> policies;
+  if (!flags.policy_dir.empty()) {
+    PolicyLoadResult loaded = LoadPolicyDirectory(flags.policy_dir);
+    if (!loaded.ok()) {
+      std::cerr << "palisade check: the policies in " << flags.policy_dir
+                << " have errors (see `palisade policy lint " << flags.policy_dir << "`):\n";
+      for (const policy::PolicyError& error : loaded.errors) {
+        std::cerr << "  " << error.ToString() << "\n";
+      }
+      return kExitUsage;
+    }
+    policies = std::move(loaded.set);
+  }
+
+  Checker checker(flags, std::move(policies), level);
+  checker.ReadInputs();
+  checker.JudgeAll();
+  if (flags.mutate) {
+    // The manifests go to stdout (ready for kubectl apply), the verdicts to stderr.
+    checker.ApplyDefaults();
+    if (flags.output == "json") {
+      checker.PrintManifestsJson(std::cout);
+    } else {
+      checker.PrintManifestsYaml(std::cout);
+    }
+    checker.PrintText(std::cerr);
+  } else if (flags.output == "json") {
+    checker.PrintJson(std::cout);
+  } else {
+    checker.PrintText(std::cout);
+  }
+  std::cout.flush();
+  return checker.ExitCode();
+}
+
+}  // namespace
+
+void RegisterCheckCommand(CLI::App& app, int* exit_code) {
+  auto flags = std::make_shared<CheckFlags>();
+  CLI::App* command = app.add_subcommand(
+      "check",
+      "Judge manifests offline as the webhook would (exit 0 all allowed, 1 something denied, 2 "
+      "usage or input error)");
+  command->add_option("--policy-dir", flags->policy_dir,
+                      "Directory of NamespacePolicy files to judge against");
+  command->add_option("--level", flags->level,
+                      "LEVEL[:VERSION]: judge against this PSS level (replaces the policies' "
+                      "enforce level when given with --policy-dir)");
+  command->add_option("--namespace,-n", flags->namespace_name,
+                      "Namespace of every object (default: the object's own, else \"default\")");
+  command->add_flag("--mutate", flags->mutate,
+                    "Print the manifests with the namespace defaults applied (verdicts go to "
+                    "stderr); pods are judged as they arrive after /mutate");
+  command->add_option("-o,--output", flags->output, "text or json")->capture_default_str();
+  command->add_option("files", flags->files, "Manifest files (YAML or JSON), or - for stdin");
+  command->callback([flags, exit_code] { *exit_code = Check(*flags); });
+}
+
+}  // namespace palisade::server
