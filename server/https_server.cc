@@ -1,5 +1,6 @@
 #include "server/https_server.h"
 
+#include <openssl/ssl.h>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -143,7 +144,8 @@ struct HttpsServer::Impl {
   Logger& logger;
   HttpHandler admission;
   HttpHandler probes;
-  std::atomic<bool> draining{false};
+  std::atomic<bool> closing{false};   // responses say `Connection: close`
+  std::atomic<bool> draining{false};  // no new connections; idle ones are closed
 
   // Touched only when a connection opens or closes, never per request.
   mutable std::mutex connections_mutex;
@@ -283,7 +285,7 @@ struct HttpsServer::Impl::Session : std::enable_shared_from_this<Session> {
 
   void Write(const HttpResponse& response, bool keep_alive) {
     // A draining server tells the client on this response, then closes.
-    keep_alive = keep_alive && !server->draining.load();
+    keep_alive = keep_alive && !server->closing.load();
     FillResponse(&reply, response, keep_alive);
     beast::get_lowest_layer(stream).expires_after(server->options.write_timeout);
     http::async_write(stream, reply,
@@ -298,6 +300,8 @@ struct HttpsServer::Impl::Session : std::enable_shared_from_this<Session> {
   void Shutdown() {
     busy = false;
     beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+    // Send close_notify without waiting for the peer's: an idle client may never answer it.
+    SSL_set_shutdown(stream.native_handle(), SSL_RECEIVED_SHUTDOWN);
     // stream_truncated from a peer that just closes is normal here.
     stream.async_shutdown([self = shared_from_this()](beast::error_code) { self->Close(); });
   }
@@ -488,7 +492,10 @@ bool HttpsServer::Start(std::string* error) {
 std::uint16_t HttpsServer::port() const { return impl_->bound_port; }
 std::uint16_t HttpsServer::metrics_port() const { return impl_->bound_metrics_port; }
 
+void HttpsServer::CloseConnectionsAfterResponse() { impl_->closing.store(true); }
+
 void HttpsServer::StopAccepting() {
+  impl_->closing.store(true);
   if (impl_->draining.exchange(true)) return;
   net::post(impl_->acceptor.get_executor(), [impl = impl_.get()] {
     beast::error_code ignored;

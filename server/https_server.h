@@ -60,6 +60,10 @@ class HttpsServer {
   std::uint16_t port() const;          // the bound HTTPS port (useful with port 0)
   std::uint16_t metrics_port() const;  // the bound metrics port
 
+  // From now on every response carries `Connection: close` (shutdown has begun; clients should
+  // reconnect elsewhere). Accepting continues.
+  void CloseConnectionsAfterResponse();
+
   // Graceful drain: stop accepting on the HTTPS port; idle keep-alive connections are closed;
   // a request in flight is answered with `Connection: close`. Returns at once.
   void StopAccepting();

@@ -47,6 +47,7 @@ bool AdmissionService::Shutdown() {
   stopped_ = true;
   const auto deadline = std::chrono::steady_clock::now() + options_.shutdown_grace;
   readiness_.BeginShutdown();
+  server_.CloseConnectionsAfterResponse();
   logger_.Info("shutting down: readiness failed, draining",
                {{"delay_ms", static_cast<std::int64_t>(options_.shutdown_delay.count())},
                 {"grace_ms", static_cast<std::int64_t>(options_.shutdown_grace.count())}});

@@ -1,0 +1,596 @@
+// The server as the API server sees it: real TLS on port 0 with certificates made here, a client
+// that verifies the serving certificate for palisade.palisade-system.svc and keeps its
+// connection alive, and the real policy loader and admission review behind it.
+
+#include <gtest/gtest.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <rapidjson/document.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "server/certificates.h"
+#include "server/logging.h"
+#include "server/service.h"
+
+namespace palisade::server {
+namespace {
+
+namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kServiceHost = "palisade.palisade-system.svc";
+
+void WriteFile(const std::string& path, const std::string& content) {
+  const std::string temp = path + ".tmp";
+  std::ofstream(temp, std::ios::binary | std::ios::trunc) << content;
+  std::filesystem::rename(temp, path);  // atomic, like a Secret update
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "palisade-test-XXXXXX").string();
+    path_ = mkdtemp(pattern.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+IssuedCertificate Issue(std::string common_name, std::vector<std::string> dns_names, bool is_ca,
+                        long serial, const IssuedCertificate* issuer) {
+  CertificateRequest request;
+  request.common_name = std::move(common_name);
+  request.dns_names = std::move(dns_names);
+  request.is_ca = is_ca;
+  request.serial = serial;
+  std::string error;
+  auto issued = IssueCertificate(request, issuer, &error);
+  EXPECT_TRUE(issued) << error;
+  return issued.value_or(IssuedCertificate{});
+}
+
+// A ConfigMap mount as the kubelet lays it out: <name> -> ..data/<name>, ..data -> ..<version>.
+class KubeletPolicyDir {
+ public:
+  explicit KubeletPolicyDir(std::string root) : root_(std::move(root)) {}
+
+  void Publish(const std::map<std::string, std::string>& files) {
+    const std::string version = "..v" + std::to_string(++version_);
+    std::filesystem::create_directory(root_ + "/" + version);
+    for (const auto& [name, content] : files) {
+      std::ofstream(root_ + "/" + version + "/" + name) << content;
+      const std::string link = root_ + "/" + name;
+      if (!std::filesystem::is_symlink(link)) {
+        std::filesystem::create_symlink("..data/" + name, link);
+      }
+    }
+    std::filesystem::create_symlink(version, root_ + "/..data_tmp");
+    std::filesystem::rename(root_ + "/..data_tmp", root_ + "/..data");
+  }
+
+  const std::string& path() const { return root_; }
+
+ private:
+  std::string root_;
+  int version_ = 0;
+};
+
+std::string DefaultPolicy(const std::string& enforce) {
+  return "apiVersion: palisade.dev/v1\nkind: NamespacePolicy\nmetadata:\n  name: cluster-default\n"
+         "spec:\n  namespaces: [\"*\"]\n  podSecurity:\n    enforce: " +
+         enforce + "\n";
+}
+
+std::string Review(const std::string& api_version, const std::string& uid, bool privileged) {
+  return R"({"apiVersion":")" + api_version + R"(","kind":"AdmissionReview","request":{"uid":")" +
+         uid +
+         R"(","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"name":"web","namespace":"shop","operation":"CREATE","userInfo":{"username":"alice"},"object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"shop"},"spec":{"containers":[{"name":"app","image":"nginx:1.27","securityContext":{"privileged":)" +
+         (privileged ? "true" : "false") + "}}]}}}}";
+}
+
+struct Reply {
+  unsigned status = 0;
+  std::string body;
+  std::string content_type;
+  std::string allow;
+  bool keep_alive = false;
+};
+
+// A client like the API server: verifies the certificate for kServiceHost with SNI, one
+// keep-alive connection for many requests, `?timeout=10s` on every request.
+class ApiServerClient {
+ public:
+  ApiServerClient(std::uint16_t port, const std::string& ca_pem,
+                  const IssuedCertificate* client_cert = nullptr)
+      : context_(ssl::context::tls_client) {
+    context_.add_certificate_authority(net::buffer(ca_pem));
+    context_.set_verify_mode(ssl::verify_peer);
+    if (client_cert != nullptr) {
+      context_.use_certificate_chain(net::buffer(client_cert->cert_pem));
+      context_.use_private_key(net::buffer(client_cert->key_pem), ssl::context::pem);
+    }
+    stream_ = std::make_unique<ssl::stream<beast::tcp_stream>>(io_, context_);
+    SSL_set_tlsext_host_name(stream_->native_handle(), kServiceHost);
+    stream_->set_verify_callback(ssl::host_name_verification(kServiceHost));
+    beast::get_lowest_layer(*stream_).expires_after(std::chrono::seconds(10));
+    beast::get_lowest_layer(*stream_).connect(
+        tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+    stream_->handshake(ssl::stream_base::client, handshake_error_);
+  }
+
+  const beast::error_code& handshake_error() const { return handshake_error_; }
+
+  std::string PeerSerial() {
+    X509* peer = SSL_get1_peer_certificate(stream_->native_handle());
+    if (peer == nullptr) return "";
+    BIGNUM* number = ASN1_INTEGER_to_BN(X509_get0_serialNumber(peer), nullptr);
+    char* hex = BN_bn2hex(number);
+    std::string serial = hex;
+    OPENSSL_free(hex);
+    BN_free(number);
+    X509_free(peer);
+    return serial;
+  }
+
+  Reply Send(http::verb method, const std::string& target, const std::string& body,
+             const std::string& content_type = "application/json") {
+    http::request<http::string_body> request{method, target, 11};
+    request.set(http::field::host, kServiceHost);
+    if (!content_type.empty()) request.set(http::field::content_type, content_type);
+    request.keep_alive(true);
+    request.body() = body;
+    request.prepare_payload();
+    beast::get_lowest_layer(*stream_).expires_after(std::chrono::seconds(10));
+    http::write(*stream_, request, error_);
+    return ReadReply();
+  }
+
+  Reply ReadReply() {
+    Reply reply;
+    if (error_ && error_ != http::error::end_of_stream) {
+      // A server that answered early (413) may have reset the write; the answer is still there.
+    }
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64 * 1024 * 1024);
+    beast::get_lowest_layer(*stream_).expires_after(std::chrono::seconds(10));
+    beast::error_code ec;
+    http::read(*stream_, buffer_, parser, ec);
+    if (ec) {
+      error_ = ec;
+      return reply;
+    }
+    auto& response = parser.get();
+    reply.status = response.result_int();
+    reply.body = response.body();
+    reply.content_type = std::string(response[http::field::content_type]);
+    reply.allow = std::string(response[http::field::allow]);
+    reply.keep_alive = response.keep_alive();
+    return reply;
+  }
+
+  Reply Admit(const std::string& endpoint, const std::string& body) {
+    return Send(http::verb::post, endpoint + "?timeout=10s", body);
+  }
+
+  ssl::stream<beast::tcp_stream>& stream() { return *stream_; }
+
+ private:
+  net::io_context io_;
+  ssl::context context_;
+  std::unique_ptr<ssl::stream<beast::tcp_stream>> stream_;
+  beast::flat_buffer buffer_;
+  beast::error_code handshake_error_;
+  beast::error_code error_;
+};
+
+Reply PlainGet(std::uint16_t port, const std::string& target) {
+  net::io_context io;
+  beast::tcp_stream stream(io);
+  stream.expires_after(std::chrono::seconds(10));
+  stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  http::request<http::empty_body> request{http::verb::get, target, 11};
+  request.set(http::field::host, "127.0.0.1");
+  http::write(stream, request);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  http::read(stream, buffer, response);
+  return Reply{response.result_int(), response.body(),
+               std::string(response[http::field::content_type]), "", response.keep_alive()};
+}
+
+// Checks a 200 AdmissionReview answer strictly and returns response.allowed.
+bool ExpectReviewAnswer(const Reply& reply, const std::string& api_version,
+                        const std::string& uid) {
+  EXPECT_EQ(reply.status, 200u) << reply.body;
+  EXPECT_EQ(reply.content_type, "application/json");
+  rapidjson::Document json;
+  json.Parse(reply.body.c_str());
+  EXPECT_FALSE(json.HasParseError()) << reply.body;
+  if (json.HasParseError() || !json.IsObject()) return false;
+  EXPECT_EQ(std::string(json["apiVersion"].GetString()), api_version);
+  EXPECT_EQ(std::string(json["kind"].GetString()), "AdmissionReview");
+  const auto& response = json["response"];
+  EXPECT_EQ(std::string(response["uid"].GetString()), uid);
+  const bool allowed = response["allowed"].GetBool();
+  if (!allowed) {
+    EXPECT_EQ(response["status"]["code"].GetInt(), 403) << reply.body;
+    EXPECT_EQ(std::string(response["status"]["reason"].GetString()), "Forbidden");
+  }
+  EXPECT_FALSE(response.HasMember("patch")) << "/validate never patches";
+  return allowed;
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ca_ = Issue("palisade-test-ca", {}, true, 100, nullptr);
+    serving_ = Issue(kServiceHost, {kServiceHost, "palisade.palisade-system"}, false, 1, &ca_);
+    cert_file_ = dir_.path() + "/tls.crt";
+    key_file_ = dir_.path() + "/tls.key";
+    ca_file_ = dir_.path() + "/ca.crt";
+    WriteFile(cert_file_, serving_.cert_pem);
+    WriteFile(key_file_, serving_.key_pem);
+    WriteFile(ca_file_, ca_.cert_pem);
+    std::filesystem::create_directory(dir_.path() + "/policies");
+    policies_.Publish({{"default.yaml", DefaultPolicy("baseline")}});
+  }
+
+  std::unique_ptr<AdmissionService> StartService(const std::string& client_ca = "") {
+    ServeOptions options;
+    options.policy_dir = policies_.path();
+    options.tls = {cert_file_, key_file_, client_ca};
+    options.server.listen = "127.0.0.1:0";
+    options.server.metrics_listen = "127.0.0.1:0";
+    options.server.threads = 2;
+    options.server.tls_reload_interval = std::chrono::milliseconds(50);
+    options.watcher.debounce = std::chrono::milliseconds(20);
+    options.shutdown_delay = std::chrono::milliseconds(0);
+    auto service = std::make_unique<AdmissionService>(options, logger_);
+    std::string error;
+    EXPECT_TRUE(service->Start(&error)) << error;
+    return service;
+  }
+
+  std::ostringstream log_;
+  Logger logger_{LogLevel::kDebug, LogFormat::kJson, &log_};
+  TempDir dir_;
+  IssuedCertificate ca_, serving_;
+  std::string cert_file_, key_file_, ca_file_;
+  KubeletPolicyDir policies_{dir_.path() + "/policies"};
+};
+
+TEST_F(ServerTest, AnswersReviewsLikeTheApiServerExpectsOnOneConnection) {
+  auto service = StartService();
+  ApiServerClient client(service->port(), ca_.cert_pem);
+  ASSERT_FALSE(client.handshake_error()) << client.handshake_error().message();
+
+  const Reply allowed = client.Admit("/validate", Review("admission.k8s.io/v1", "uid-1", false));
+  EXPECT_TRUE(ExpectReviewAnswer(allowed, "admission.k8s.io/v1", "uid-1"));
+  EXPECT_TRUE(allowed.keep_alive);
+
+  const Reply denied = client.Admit("/validate", Review("admission.k8s.io/v1", "uid-2", true));
+  EXPECT_FALSE(ExpectReviewAnswer(denied, "admission.k8s.io/v1", "uid-2"));
+
+  const Reply beta = client.Admit("/validate", Review("admission.k8s.io/v1beta1", "uid-3", true));
+  EXPECT_FALSE(ExpectReviewAnswer(beta, "admission.k8s.io/v1beta1", "uid-3"));
+  EXPECT_EQ(service->tls().certificate_serial(), client.PeerSerial());
+
+  // The denial is logged as one JSON line with the request's identity.
+  EXPECT_NE(
+      log_.str().find(
+          R"("msg":"admission","endpoint":"validate","decision":"denied","uid":"uid-2","namespace":"shop","name":"web","kind":"Pod","operation":"CREATE","user":"alice","policy":"cluster-default","checks":["privileged"])"),
+      std::string::npos)
+      << log_.str();
+}
+
+TEST_F(ServerTest, RefusesWhatIsNotAnAdmissionRequest) {
+  auto service = StartService();
+  ApiServerClient client(service->port(), ca_.cert_pem);
+  ASSERT_FALSE(client.handshake_error());
+
+  const Reply malformed = client.Admit("/validate", "{\"apiVersion\":");
+  EXPECT_EQ(malformed.status, 400u);
+  EXPECT_FALSE(malformed.body.empty());
+
+  const Reply not_found = client.Admit("/admit", Review("admission.k8s.io/v1", "u", false));
+  EXPECT_EQ(not_found.status, 404u);
+  EXPECT_EQ(not_found.body, "not found: the admission endpoints are /validate and /mutate\n");
+
+  const Reply wrong_method = client.Send(http::verb::get, "/validate", "", "");
+  EXPECT_EQ(wrong_method.status, 405u);
+  EXPECT_EQ(wrong_method.allow, "POST");
+
+  const Reply wrong_type = client.Send(http::verb::post, "/validate",
+                                       Review("admission.k8s.io/v1", "u", false), "text/plain");
+  EXPECT_EQ(wrong_type.status, 415u);
+  EXPECT_TRUE(wrong_type.keep_alive);
+
+  // Still usable after all of that.
+  EXPECT_TRUE(
+      ExpectReviewAnswer(client.Admit("/validate", Review("admission.k8s.io/v1", "ok", false)),
+                         "admission.k8s.io/v1", "ok"));
+
+  const Reply too_large = client.Admit("/validate", std::string(9 * 1024 * 1024, ' '));
+  EXPECT_EQ(too_large.status, 413u);
+  EXPECT_FALSE(too_large.keep_alive);
+
+  const std::string metrics = PlainGet(service->metrics_port(), "/metrics").body;
+  for (const char* line : {"palisade_http_errors_total{code=\"400\"} 1\n",
+                           "palisade_http_errors_total{code=\"404\"} 1\n",
+                           "palisade_http_errors_total{code=\"405\"} 1\n",
+                           "palisade_http_errors_total{code=\"413\"} 1\n",
+                           "palisade_http_errors_total{code=\"415\"} 1\n"}) {
+    EXPECT_NE(metrics.find(line), std::string::npos) << line << metrics;
+  }
+}
+
+TEST_F(ServerTest, GarbageInsteadOfTlsClosesThatConnectionOnly) {
+  auto service = StartService();
+  {
+    net::io_context io;
+    tcp::socket socket(io);
+    socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), service->port()));
+    net::write(socket, net::buffer(std::string("GET /validate HTTP/1.1\r\nHost: x\r\n\r\n")));
+    char sink[1024];
+    beast::error_code ec;
+    while (!ec) socket.read_some(net::buffer(sink), ec);  // the server closes it
+    EXPECT_TRUE(ec == net::error::eof || ec == net::error::connection_reset) << ec.message();
+  }
+  ApiServerClient client(service->port(), ca_.cert_pem);
+  ASSERT_FALSE(client.handshake_error());
+  EXPECT_TRUE(
+      ExpectReviewAnswer(client.Admit("/validate", Review("admission.k8s.io/v1", "u", false)),
+                         "admission.k8s.io/v1", "u"));
+}
+
+TEST_F(ServerTest, ClientCertificateRequiredWhenClientCaIsSet) {
+  auto service = StartService(ca_file_);
+  {
+    ApiServerClient anonymous(service->port(), ca_.cert_pem);
+    // With TLS 1.3 the refusal may arrive after the client's side of the handshake.
+    const Reply reply =
+        anonymous.handshake_error()
+            ? Reply{}
+            : anonymous.Admit("/validate", Review("admission.k8s.io/v1", "u", false));
+    EXPECT_EQ(reply.status, 0u) << "a client without a certificate got an answer";
+  }
+  const IssuedCertificate client_cert = Issue("kube-apiserver", {}, false, 7, &ca_);
+  ApiServerClient api_server(service->port(), ca_.cert_pem, &client_cert);
+  ASSERT_FALSE(api_server.handshake_error()) << api_server.handshake_error().message();
+  EXPECT_TRUE(
+      ExpectReviewAnswer(api_server.Admit("/validate", Review("admission.k8s.io/v1", "u", false)),
+                         "admission.k8s.io/v1", "u"));
+}
+
+TEST_F(ServerTest, MetricsAndProbes) {
+  auto service = StartService();
+  ApiServerClient client(service->port(), ca_.cert_pem);
+  ASSERT_FALSE(client.handshake_error());
+  ExpectReviewAnswer(client.Admit("/validate", Review("admission.k8s.io/v1", "d", true)),
+                     "admission.k8s.io/v1", "d");
+
+  const Reply ready = PlainGet(service->metrics_port(), "/readyz");
+  EXPECT_EQ(ready.status, 200u);
+  EXPECT_EQ(ready.body, "ok\n");
+  EXPECT_EQ(PlainGet(service->metrics_port(), "/healthz").status, 200u);
+  EXPECT_EQ(PlainGet(service->metrics_port(), "/nope").status, 404u);
+
+  const Reply metrics = PlainGet(service->metrics_port(), "/metrics");
+  EXPECT_EQ(metrics.status, 200u);
+  EXPECT_EQ(metrics.content_type, "text/plain; version=0.0.4; charset=utf-8");
+  const std::string expiry = "palisade_tls_certificate_expiry_timestamp_seconds " +
+                             std::to_string(*service->tls().certificate_expiry());
+  const std::string revision = service->policies().Get()->policies().at(0).revision;
+  for (const std::string& line : {
+           std::string("palisade_requests_total{decision=\"denied\",endpoint=\"validate\","
+                       "operation=\"CREATE\",resource=\"pods\"} 1\n"),
+           std::string(
+               "palisade_request_duration_seconds_bucket{endpoint=\"validate\",le=\"5e-05\"}"),
+           std::string("palisade_request_duration_seconds_count{endpoint=\"validate\"} 1\n"),
+           std::string("palisade_pss_violations_total{check=\"privileged\",level=\"baseline\","
+                       "mode=\"enforce\"} 1\n"),
+           std::string("palisade_policy_reloads_total{result=\"success\"} 1\n"),
+           std::string("palisade_policy_reloads_total{result=\"error\"} 0\n"),
+           "palisade_policy_info{policy=\"cluster-default\",revision=\"" + revision + "\"} 1\n",
+           std::string("palisade_tls_reloads_total{result=\"success\"} 1\n"),
+           expiry,
+       }) {
+    EXPECT_NE(metrics.body.find(line), std::string::npos) << line << "\n" << metrics.body;
+  }
+}
+
+TEST_F(ServerTest, PolicyConfigMapSwapChangesDecisionsAndBadUpdateKeepsThem) {
+  auto service = StartService();
+  ApiServerClient client(service->port(), ca_.cert_pem);
+  ASSERT_FALSE(client.handshake_error());
+  const std::string privileged_pod = Review("admission.k8s.io/v1", "p", true);
+  EXPECT_FALSE(
+      ExpectReviewAnswer(client.Admit("/validate", privileged_pod), "admission.k8s.io/v1", "p"));
+  const std::string old_revision = service->policies().Get()->policies().at(0).revision;
+
+  // The kubelet swaps ..data: the watcher reloads, and the same connection sees the new decision.
+  std::uint64_t loads = service->watcher().loads();
+  policies_.Publish({{"default.yaml", DefaultPolicy("privileged")}});
+  loads = service->watcher().WaitForLoad(loads, Clock::now() + std::chrono::seconds(10));
+  EXPECT_TRUE(
+      ExpectReviewAnswer(client.Admit("/validate", privileged_pod), "admission.k8s.io/v1", "p"));
+  const std::string new_revision = service->policies().Get()->policies().at(0).revision;
+  EXPECT_NE(old_revision, new_revision);
+  EXPECT_NE(log_.str().find("\"msg\":\"policy \\\"cluster-default\\\" changed (rev " +
+                            old_revision + " -> " + new_revision + ")\""),
+            std::string::npos)
+      << log_.str();
+
+  // A broken update is refused with its errors logged; the last good set keeps answering.
+  policies_.Publish({{"default.yaml", DefaultPolicy("strict")}});
+  service->watcher().WaitForLoad(loads, Clock::now() + std::chrono::seconds(10));
+  EXPECT_TRUE(
+      ExpectReviewAnswer(client.Admit("/validate", privileged_pod), "admission.k8s.io/v1", "p"));
+  EXPECT_NE(log_.str().find("\"event\":\"policy_error\",\"file\":"), std::string::npos)
+      << log_.str();
+  EXPECT_NE(log_.str().find("\"field\":\"spec.podSecurity.enforce\""), std::string::npos);
+  const std::string metrics = PlainGet(service->metrics_port(), "/metrics").body;
+  EXPECT_NE(metrics.find("palisade_policy_reloads_total{result=\"error\"} 1\n"), std::string::npos);
+  EXPECT_NE(metrics.find("palisade_policy_info{policy=\"cluster-default\",revision=\"" +
+                         new_revision + "\"} 1\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_EQ(metrics.find("revision=\"" + old_revision + "\""), std::string::npos) << metrics;
+  EXPECT_EQ(PlainGet(service->metrics_port(), "/readyz").status, 200u);
+}
+
+TEST_F(ServerTest, ReplacedCertificateServesNewHandshakesAndBadFilesKeepTheOld) {
+  auto service = StartService();
+  ApiServerClient before(service->port(), ca_.cert_pem);
+  ASSERT_FALSE(before.handshake_error());
+  EXPECT_EQ(before.PeerSerial(), "01");
+
+  const IssuedCertificate renewed = Issue(kServiceHost, {kServiceHost}, false, 2, &ca_);
+  WriteFile(key_file_, renewed.key_pem);
+  WriteFile(cert_file_, renewed.cert_pem);
+  // The reload timer runs every 50 ms; wait (bounded) for it to pick the pair up.
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (service->tls().certificate_serial() != "02" && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ApiServerClient after(service->port(), ca_.cert_pem);
+  ASSERT_FALSE(after.handshake_error());
+  EXPECT_EQ(after.PeerSerial(), "02");
+  // The old connection still works.
+  EXPECT_TRUE(
+      ExpectReviewAnswer(before.Admit("/validate", Review("admission.k8s.io/v1", "u", false)),
+                         "admission.k8s.io/v1", "u"));
+
+  // A key that does not match is refused; the renewed pair stays.
+  WriteFile(key_file_, serving_.key_pem);
+  const auto bad_deadline = Clock::now() + std::chrono::seconds(10);
+  while (PlainGet(service->metrics_port(), "/metrics")
+                 .body.find("palisade_tls_reloads_total{result=\"error\"} 1\n") ==
+             std::string::npos &&
+         Clock::now() < bad_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ApiServerClient still(service->port(), ca_.cert_pem);
+  ASSERT_FALSE(still.handshake_error());
+  EXPECT_EQ(still.PeerSerial(), "02");
+  EXPECT_NE(log_.str().find("TLS reload failed; keeping the previous certificate"),
+            std::string::npos);
+}
+
+TEST_F(ServerTest, ShutdownFailsReadinessFinishesInFlightAndClosesKeepAlive) {
+  auto service = StartService();
+  ApiServerClient idle(service->port(), ca_.cert_pem);
+  ApiServerClient busy(service->port(), ca_.cert_pem);
+  ASSERT_FALSE(idle.handshake_error());
+  ASSERT_FALSE(busy.handshake_error());
+  EXPECT_TRUE(ExpectReviewAnswer(idle.Admit("/validate", Review("admission.k8s.io/v1", "i", false)),
+                                 "admission.k8s.io/v1", "i"));
+
+  // `busy` has a request in flight: headers and half the body sent.
+  const std::string body = Review("admission.k8s.io/v1", "inflight", false);
+  const std::string head =
+      "POST /validate?timeout=10s HTTP/1.1\r\nHost: x\r\nContent-Type: "
+      "application/json\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n";
+  net::write(busy.stream(), net::buffer(head + body.substr(0, body.size() / 2)));
+  const auto metrics_port = service->metrics_port();
+  // Wait until the server has the request's first bytes before draining.
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  std::thread shutdown([&] { service->Shutdown(); });
+  while (PlainGet(metrics_port, "/readyz").status != 503 && Clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(PlainGet(metrics_port, "/readyz").body, "not ready: shutting down\n");
+  net::write(busy.stream(), net::buffer(body.substr(body.size() / 2)));
+  const Reply last = busy.ReadReply();
+  EXPECT_TRUE(ExpectReviewAnswer(last, "admission.k8s.io/v1", "inflight"));
+  EXPECT_FALSE(last.keep_alive) << "a draining server answers with Connection: close";
+  shutdown.join();
+  // The idle keep-alive connection was closed by the server.
+  EXPECT_EQ(idle.Send(http::verb::post, "/validate", body).status, 0u);
+  EXPECT_NE(log_.str().find("stopped: every connection closed"), std::string::npos) << log_.str();
+}
+
+// The real binary: SIGTERM fails readiness, lets the in-flight request finish, exits 0.
+TEST_F(ServerTest, BinaryExitsZeroOnSigterm) {
+  int err_pipe[2];
+  ASSERT_EQ(pipe(err_pipe), 0);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    dup2(err_pipe[1], 2);
+    close(err_pipe[0]);
+    execl(PALISADE_BINARY, PALISADE_BINARY, "serve", "--policy-dir", policies_.path().c_str(),
+          "--tls-cert-file", cert_file_.c_str(), "--tls-key-file", key_file_.c_str(), "--listen",
+          "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--shutdown-delay", "300ms",
+          "--shutdown-grace", "10s", "--threads", "2", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(err_pipe[1]);
+  FILE* err = fdopen(err_pipe[0], "r");
+  std::uint16_t port = 0, metrics_port = 0;
+  char line[4096];
+  while (port == 0 && fgets(line, sizeof line, err) != nullptr) {
+    rapidjson::Document json;
+    json.Parse(line);
+    if (!json.HasParseError() && json.IsObject() && json.HasMember("msg") &&
+        std::string(json["msg"].GetString()) == "serving") {
+      port = static_cast<std::uint16_t>(json["port"].GetInt());
+      metrics_port = static_cast<std::uint16_t>(json["metrics_port"].GetInt());
+    }
+  }
+  ASSERT_NE(port, 0) << "the binary did not start";
+  EXPECT_EQ(PlainGet(metrics_port, "/readyz").status, 200u);
+
+  ApiServerClient busy(port, ca_.cert_pem);
+  ASSERT_FALSE(busy.handshake_error());
+  const std::string body = Review("admission.k8s.io/v1", "inflight", true);
+  const std::string head =
+      "POST /validate?timeout=10s HTTP/1.1\r\nHost: x\r\nContent-Type: "
+      "application/json\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n";
+  net::write(busy.stream(), net::buffer(head + body.substr(0, 10)));
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (PlainGet(metrics_port, "/readyz").status != 503 && Clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(PlainGet(metrics_port, "/readyz").status, 503u);
+  net::write(busy.stream(), net::buffer(body.substr(10)));
+  const Reply last = busy.ReadReply();
+  EXPECT_FALSE(ExpectReviewAnswer(last, "admission.k8s.io/v1", "inflight"));
+  EXPECT_FALSE(last.keep_alive);
+
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  fclose(err);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+}  // namespace
+}  // namespace palisade::server
