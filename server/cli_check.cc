@@ -308,7 +308,7 @@ class Checker {
 
   // The (defaulted) manifests as a YAML stream, in input order. Comments and anchors do not
   // survive: the output is the JSON tree the objects were read as.
-  void PrintManifestsYaml(std::ostream& out) const {
+  bool PrintManifestsYaml(std::ostream& out) const {
     YAML::Emitter emitter;
     emitter.SetNullFormat(YAML::LowerNull);
     for (const auto& file : files_) {
@@ -318,7 +318,13 @@ class Checker {
         EmitYaml(document.json, emitter);
       }
     }
+    if (!emitter.good()) {
+      std::cerr << "palisade check: cannot write the manifests as YAML: " << emitter.GetLastError()
+                << "\n";
+      return false;
+    }
     if (emitter.size() > 0) out << emitter.c_str() << "\n";
+    return true;
   }
 
   // The (defaulted) manifests as one `v1 List` (List documents contribute their items).
@@ -538,7 +544,7 @@ int Check(const CheckFlags& flags) {
     if (flags.output == "json") {
       checker.PrintManifestsJson(std::cout);
     } else {
-      checker.PrintManifestsYaml(std::cout);
+      if (!checker.PrintManifestsYaml(std::cout)) return kExitUsage;
     }
     checker.PrintText(std::cerr);
   } else if (flags.output == "json") {
