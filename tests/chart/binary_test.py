@@ -116,26 +116,28 @@ class ServeTest(unittest.TestCase):
             args.append(name + "=" + value)
         self.ca_file = os.path.join(tmp + mounts["tls"], "ca.crt")
         self.server = subprocess.Popen([ARGS.binary, "serve", *args], stdout=subprocess.PIPE,
-                                       stderr=subprocess.STDOUT, text=True)
+                                       stderr=subprocess.STDOUT)
         self.addCleanup(self.stop_server)
-        # Await the start-up line that names the bound ports.
+        # Await the start-up line that names the bound ports. Raw reads, so select() never misses
+        # lines already sitting in a reader's buffer.
         deadline = time.monotonic() + 30
-        self.log = []
+        output = b""
         while time.monotonic() < deadline:
             ready, _, _ = select.select([self.server.stdout], [], [], deadline - time.monotonic())
             if not ready:
                 break
-            line = self.server.stdout.readline()
-            if not line:
+            chunk = os.read(self.server.stdout.fileno(), 65536)
+            if not chunk:
                 break
-            self.log.append(line)
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if entry.get("msg", entry.get("message")) == "serving":
-                return entry["port"], entry["metrics_port"]
-        self.fail("the server did not start:\n" + "".join(self.log))
+            output += chunk
+            for line in output.split(b"\n"):
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(entry, dict) and entry.get("msg", entry.get("message")) == "serving":
+                    return entry["port"], entry["metrics_port"]
+        self.fail("the server did not start:\n" + output.decode(errors="replace"))
 
     def stop_server(self):
         if self.server.poll() is None:
