@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <utility>
 
 #include "policy/json_access.h"
 
@@ -318,7 +319,7 @@ Mutation ComputeDefaults(const Value& pod, const Pointer& base, const EffectiveP
     if (pod_sc == nullptr) {
       builder.Add({"spec", "securityContext"}, std::move(pod_sc_additions));
     } else {
-      for (auto& member : pod_sc_additions.GetObject()) {
+      for (const auto& member : std::as_const(pod_sc_additions).GetObject()) {
         builder.Add({"spec", "securityContext", json::View(member.name)},
                     Value(member.value, allocator));
       }
@@ -414,7 +415,7 @@ Mutation ComputeDefaults(const Value& pod, const Pointer& base, const EffectiveP
   } else if (annotations == nullptr) {
     builder.Add({"metadata", "annotations"}, std::move(annotation_values));
   } else {
-    for (auto& member : annotation_values.GetObject()) {
+    for (const auto& member : std::as_const(annotation_values).GetObject()) {
       builder.Add({"metadata", "annotations", json::View(member.name)},
                   Value(member.value, allocator));
     }

@@ -206,6 +206,48 @@ TEST(Review, BadRequestsGet400) {
   EXPECT_EQ(result.body.rfind("malformed JSON: ", 0), 0u) << result.body;
 }
 
+// The parser is recursive with a nesting limit: deep objects are judged up to the limit and a
+// 400 past it (a workload UPDATE compares templates recursively, so depth must stay bounded).
+TEST(Review, NestingLimitAndEmbeddedNul) {
+  Fixture f({Payments()});
+  auto nested = [](int depth) { return std::string(depth, '[') + "1" + std::string(depth, ']'); };
+  Request d;
+  d.group = "apps";
+  d.resource = "deployments";
+  d.operation = "UPDATE";
+  // 500 levels of the template's own, inside 7 of the review's: allowed, nothing changed.
+  d.object = d.old_object =
+      "{'metadata':{'name':'web'},'spec':{'template':{'spec':{'containers':[]},'deep':" +
+      nested(500) + "}}}";
+  EXPECT_TRUE(Call(Endpoint::kValidate, d.Body(), *f.set).allowed());
+
+  d.object = d.old_object =
+      "{'metadata':{'name':'web'},'spec':{'template':{'spec':{'containers':[]},'deep':" +
+      nested(600) + "}}}";
+  const std::string deep_body = d.Body();
+  // The 513th level is the 508th '[' (review, request, object, spec and template come first); the
+  // offset is just past it.
+  const std::size_t offset = deep_body.find("\"deep\":") + 7 + 508;
+  for (Endpoint e : {Endpoint::kValidate, Endpoint::kMutate}) {
+    const AdmissionResult result = Review(e, deep_body, *f.set, {});
+    EXPECT_EQ(result.http_status, 400);
+    EXPECT_EQ(result.body, "malformed JSON: nesting deeper than 512 levels (at offset " +
+                               std::to_string(offset) + ")");
+  }
+
+  // In situ parsing stops at a NUL byte; what follows must not be ignored.
+  Request r;
+  r.object = kGoodPod;
+  std::string with_nul = r.Body();
+  const std::size_t size = with_nul.size();
+  with_nul += std::string("\0{}", 3);
+  const AdmissionResult result = Review(Endpoint::kValidate, with_nul, *f.set, {});
+  EXPECT_EQ(result.http_status, 400);
+  EXPECT_EQ(result.body,
+            "malformed JSON: The document root must not be followed by other values. (at offset " +
+                std::to_string(size) + ")");
+}
+
 TEST(Review, DeleteConnectSubresourcesAndUnknownResourcesAllowed) {
   Fixture f({Payments()});
   for (const char* op : {"DELETE", "CONNECT"}) {

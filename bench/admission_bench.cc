@@ -1,0 +1,129 @@
+// The webhook's hot path on the shared realistic review (a 6.5 KB pod CREATE in "payments"):
+// decode + judge + encode through Review(). Target: Review(kValidate) <= 10 us median.
+// The namespace policy is the load test's: enforce baseline, warn restricted, defaults.
+//   build/bench/admission_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "policy/admission.h"
+#include "policy/review.h"
+#include "server/policy_loader.h"
+
+namespace {
+
+using palisade::policy::AdmissionConfig;
+using palisade::policy::Endpoint;
+using palisade::policy::PolicySet;
+
+constexpr const char* kLoadTestPolicy = R"(apiVersion: palisade.dev/v1
+kind: NamespacePolicy
+metadata:
+  name: payments
+spec:
+  namespaces: ["payments"]
+  podSecurity:
+    enforce: baseline
+    warn: restricted
+  defaults:
+    seccompProfile: {type: RuntimeDefault}
+    capabilities: {drop: [ALL]}
+    allowPrivilegeEscalation: false
+    runAsNonRoot: true
+)";
+
+const std::string& RealisticReview() {
+  static const std::string text = [] {
+    const std::string path = std::string(PALISADE_SHARED_DIR) + "/testdata/review_realistic.json";
+    std::ifstream in(path);
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    if (buffer.str().empty()) {
+      std::fprintf(stderr, "cannot read %s\n", path.c_str());
+      std::exit(1);
+    }
+    return buffer.str();
+  }();
+  return text;
+}
+
+const PolicySet& LoadTestPolicies() {
+  static const auto set = [] {
+    std::vector<palisade::policy::PolicyError> errors;
+    auto policies = palisade::server::ParsePolicyText(kLoadTestPolicy, "payments.yaml", &errors);
+    auto built = PolicySet::Build(std::move(policies), &errors);
+    if (built == nullptr || !errors.empty()) {
+      std::fprintf(stderr, "load-test policy: %s\n",
+                   errors.empty() ? "?" : errors.front().ToString().c_str());
+      std::exit(1);
+    }
+    return built;
+  }();
+  return *set;
+}
+
+// Fails the benchmark (rather than timing an error path) unless the review is judged.
+bool Judged(benchmark::State& state, Endpoint endpoint) {
+  const auto result = Review(endpoint, RealisticReview(), LoadTestPolicies(), AdmissionConfig{});
+  if (result.http_status != 200 || result.policy != "payments") {
+    state.SkipWithError(("not judged: " + result.body).c_str());
+    return false;
+  }
+  return true;
+}
+
+void BM_ReviewValidate(benchmark::State& state) {
+  if (!Judged(state, Endpoint::kValidate)) return;
+  const std::string& body = RealisticReview();
+  const PolicySet& policies = LoadTestPolicies();
+  for (auto _ : state) {
+    auto result = Review(Endpoint::kValidate, body, policies, AdmissionConfig{});
+    benchmark::DoNotOptimize(result);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
+}
+BENCHMARK(BM_ReviewValidate);
+
+void BM_ReviewMutate(benchmark::State& state) {
+  if (!Judged(state, Endpoint::kMutate)) return;
+  const std::string& body = RealisticReview();
+  const PolicySet& policies = LoadTestPolicies();
+  for (auto _ : state) {
+    auto result = Review(Endpoint::kMutate, body, policies, AdmissionConfig{});
+    benchmark::DoNotOptimize(result);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
+}
+BENCHMARK(BM_ReviewMutate);
+
+// The decode step alone, to see what the rest costs.
+void BM_DecodeReview(benchmark::State& state) {
+  const std::string& body = RealisticReview();
+  for (auto _ : state) {
+    palisade::policy::AdmissionRequest request;
+    std::string error;
+    const bool ok = request.Parse(body, &error);
+    benchmark::DoNotOptimize(ok);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * body.size()));
+}
+BENCHMARK(BM_DecodeReview);
+
+// A hostile body: 100,000 '[' must be turned away quickly (and without deep recursion).
+void BM_RejectDeepNesting(benchmark::State& state) {
+  const std::string body(100000, '[');
+  for (auto _ : state) {
+    auto result = Review(Endpoint::kValidate, body, LoadTestPolicies(), AdmissionConfig{});
+    benchmark::DoNotOptimize(result);
+  }
+}
+BENCHMARK(BM_RejectDeepNesting);
+
+}  // namespace
+
+BENCHMARK_MAIN();
