@@ -1,0 +1,303 @@
+#!/usr/bin/env bash
+# Load benchmark: palisade serve (one thread, pinned to CPU 0) under wrk (pinned to CPU 1) with 32
+# keep-alive TLS connections POSTing a realistic AdmissionReview to /validate and /mutate, and the
+# same load against nginx returning a canned answer of the same size, as the yardstick.
+#
+#   bench/load/run.sh [--build-dir DIR] [--duration SECONDS] [--connections N] [--wrk-threads N]
+#   bench/load/run.sh --soak SECONDS     # mixed /validate+/mutate load, RSS sampled every 10 s
+#
+# Needs: wrk, nginx (nginx-light), openssl, curl, taskset. Builds only the palisade target.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+build_dir="$repo/build"
+duration=15
+connections=32
+wrk_threads=1
+soak=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --build-dir) build_dir="$(cd "$2" && pwd)"; shift 2 ;;
+    --duration) duration="$2"; shift 2 ;;
+    --connections) connections="$2"; shift 2 ;;
+    --wrk-threads) wrk_threads="$2"; shift 2 ;;
+    --soak) soak="$2"; shift 2 ;;
+    -h | --help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+shared_dir="${PALISADE_SHARED_DIR:-$repo/../shared}"
+review="$shared_dir/testdata/review_realistic.json"
+[[ -f "$review" ]] || { echo "run.sh: $review not found (set PALISADE_SHARED_DIR)" >&2; exit 2; }
+for tool in wrk nginx openssl curl taskset; do
+  command -v "$tool" >/dev/null || { echo "run.sh: $tool is not installed" >&2; exit 2; }
+done
+if [[ "$(nproc)" -lt 2 ]]; then
+  echo "run.sh: needs 2 CPUs (server on 0, client on 1)" >&2
+  exit 2
+fi
+
+cmake --build "$build_dir" --target palisade >/dev/null
+palisade="$build_dir/server/palisade"
+[[ -x "$palisade" ]] || { echo "run.sh: $palisade was not built" >&2; exit 2; }
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/palisade-load-XXXXXX")"
+server_pid=""
+nginx_pid=""
+cleanup() {
+  [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  [[ -n "$nginx_pid" ]] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# --- Certificates: a CA and a serving certificate for localhost (ECDSA P-256, as cert-manager).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=load-ca" \
+  -keyout "$work/ca.key" -out "$work/ca.crt" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+  -keyout "$work/tls.key" -out "$work/tls.csr" 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$work/ext.cnf"
+openssl x509 -req -in "$work/tls.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" -CAcreateserial \
+  -days 2 -extfile "$work/ext.cnf" -out "$work/tls.crt" 2>/dev/null
+
+# --- The namespace policy of the review's namespace.
+mkdir "$work/policies"
+cat >"$work/policies/payments.yaml" <<'EOF'
+apiVersion: palisade.dev/v1
+kind: NamespacePolicy
+metadata:
+  name: payments
+spec:
+  namespaces: ["payments"]
+  podSecurity:
+    enforce: baseline
+    warn: restricted
+  defaults:
+    seccompProfile: {type: RuntimeDefault}
+    capabilities: {drop: [ALL]}
+    allowPrivilegeEscalation: false
+    runAsNonRoot: true
+EOF
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+port="$(free_port)"
+metrics_port="$(free_port)"
+nginx_port="$(free_port)"
+
+# --- /proc readings.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # utime + stime, clock ticks
+status_kib() { awk -v key="$2:" '$1 == key {print $2}' "/proc/$1/status"; }
+ticks_per_second="$(getconf CLK_TCK)"
+mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
+
+# --- wrk scripts: POST the review; print machine-readable totals from done().
+lua_body="$(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$review")"
+write_wrk_script() {  # $1 = file, $2 = request() body or empty
+  cat >"$1" <<EOF
+wrk.method = "POST"
+wrk.body = $lua_body
+wrk.headers["Content-Type"] = "application/json"
+$2
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT requests=%d duration_us=%d p50_us=%d p99_us=%d max_us=%d " ..
+    "non2xx=%d connect=%d read=%d write=%d timeout=%d\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), latency.max, e.status, e.connect, e.read,
+    e.write, e.timeout))
+end
+EOF
+}
+write_wrk_script "$work/post.lua" ""
+write_wrk_script "$work/mixed.lua" '
+local counter = 0
+function request()
+  counter = counter + 1
+  return wrk.format(nil, counter % 2 == 0 and "/validate?timeout=10s" or "/mutate?timeout=10s")
+end'
+
+field() { sed -n "s/.*[ ]$2=\([0-9]*\).*/\1/p" <<<"$1"; }
+
+# Runs wrk against $1 (URL) for $2 seconds with script $3, measuring process $4.
+# Sets: rate p50 p99 failures cpu_us_per_req cpu_share rss_kib hwm_kib.
+measure() {
+  local url="$1" seconds="$2" script="$3" pid="$4"
+  local ticks_before ticks_after out requests duration_us sampler rss_file="$work/rss.$pid"
+  ticks_before="$(cpu_ticks "$pid")"
+  # The RSS high point during the run, sampled every 0.5 s.
+  (
+    max=0
+    while kill -0 "$pid" 2>/dev/null; do
+      now="$(status_kib "$pid" VmRSS)"
+      [[ -n "$now" && "$now" -gt "$max" ]] && max="$now" && echo "$max" >"$rss_file"
+      sleep 0.5
+    done
+  ) &
+  sampler=$!
+  out="$(taskset -c 1 wrk -t "$wrk_threads" -c "$connections" -d "${seconds}s" --latency \
+    -s "$script" "$url" 2>&1)"
+  ticks_after="$(cpu_ticks "$pid")"
+  kill "$sampler" 2>/dev/null || true
+  wait "$sampler" 2>/dev/null || true
+  local result
+  result="$(grep '^RESULT' <<<"$out")" || { echo "$out" >&2; return 1; }
+  requests="$(field "$result" requests)"
+  duration_us="$(field "$result" duration_us)"
+  rate="$(awk -v r="$requests" -v d="$duration_us" 'BEGIN {printf "%.0f", r / (d / 1e6)}')"
+  p50="$(awk -v v="$(field "$result" p50_us)" 'BEGIN {printf "%.2f", v / 1000}')"
+  p99="$(awk -v v="$(field "$result" p99_us)" 'BEGIN {printf "%.2f", v / 1000}')"
+  failures=$(($(field "$result" non2xx) + $(field "$result" connect) + $(field "$result" read) +
+    $(field "$result" write) + $(field "$result" timeout)))
+  cpu_us_per_req="$(awk -v t=$((ticks_after - ticks_before)) -v hz="$ticks_per_second" \
+    -v r="$requests" 'BEGIN {printf "%.1f", t * 1e6 / hz / r}')"
+  cpu_share="$(awk -v t=$((ticks_after - ticks_before)) -v hz="$ticks_per_second" \
+    -v d="$duration_us" 'BEGIN {printf "%.0f%%", 100 * t / hz / (d / 1e6)}')"
+  rss_kib="$(cat "$rss_file" 2>/dev/null || status_kib "$pid" VmRSS)"
+  hwm_kib="$(status_kib "$pid" VmHWM)"
+}
+
+# --- palisade: one event-loop thread on CPU 0, default (info) logging thrown away.
+taskset -c 0 "$palisade" serve --policy-dir "$work/policies" --tls-cert-file "$work/tls.crt" \
+  --tls-key-file "$work/tls.key" --listen "127.0.0.1:$port" \
+  --metrics-listen "127.0.0.1:$metrics_port" --threads 1 --shutdown-delay 0s 2>/dev/null &
+server_pid=$!
+for _ in $(seq 1 200); do
+  curl -fs "http://127.0.0.1:$metrics_port/readyz" >/dev/null 2>&1 && break
+  kill -0 "$server_pid" 2>/dev/null || { echo "run.sh: palisade exited" >&2; exit 1; }
+  sleep 0.05
+done
+curl -fs "http://127.0.0.1:$metrics_port/readyz" >/dev/null || { echo "run.sh: not ready" >&2; exit 1; }
+
+idle_kib="$(status_kib "$server_pid" VmRSS)"  # after start, before any request
+
+post() {
+  curl -fsS --cacert "$work/ca.crt" -H 'Content-Type: application/json' \
+    --data-binary "@$review" "https://localhost:$port$1"
+}
+validate_answer="$(post /validate)"
+post /mutate >/dev/null
+# A short warm-up so the first measurement is not of page faults.
+taskset -c 1 wrk -t 1 -c "$connections" -d 1s -s "$work/post.lua" \
+  "https://localhost:$port/validate" >/dev/null 2>&1
+
+echo "load: $(uptime | sed 's/.*load average: //') (1/5/15 min) on $(nproc) CPUs;" \
+  "$connections connections, wrk -t $wrk_threads, ${duration}s per run"
+echo "review: $review ($(wc -c <"$review") bytes); /validate answer $(printf %s "$validate_answer" | wc -c) bytes"
+
+if [[ "$soak" -gt 0 ]]; then
+  echo "soak: mixed /validate and /mutate for ${soak}s, VmRSS every 10 s"
+  taskset -c 1 wrk -t "$wrk_threads" -c "$connections" -d "${soak}s" --latency \
+    -s "$work/mixed.lua" "https://localhost:$port" >"$work/soak.out" 2>&1 &
+  wrk_pid=$!
+  samples=()
+  start=$SECONDS
+  while kill -0 "$wrk_pid" 2>/dev/null; do
+    sleep 10
+    kill -0 "$wrk_pid" 2>/dev/null || break
+    rss="$(status_kib "$server_pid" VmRSS)"
+    samples+=("$rss")
+    echo "  t=$((SECONDS - start))s VmRSS $(mib "$rss") MiB"
+  done
+  wait "$wrk_pid" || true
+  grep '^RESULT' "$work/soak.out" || cat "$work/soak.out"
+  count=${#samples[@]}
+  if [[ "$count" -lt 4 ]]; then
+    echo "soak: too short to judge (need at least 40 s)"
+    exit 0
+  fi
+  # After the first quarter (allocator warm-up), RSS may not grow by more than 1 MiB.
+  reference="${samples[$((count / 4))]}"
+  highest="$reference"
+  for rss in "${samples[@]:$((count / 4))}"; do [[ "$rss" -gt "$highest" ]] && highest="$rss"; done
+  growth=$((highest - reference))
+  if [[ "$growth" -le 1024 ]]; then
+    echo "soak: RSS flat (grew ${growth} KiB after the first quarter; limit 1024 KiB)"
+  else
+    echo "soak: RSS GREW by ${growth} KiB after the first quarter"
+    exit 1
+  fi
+  exit 0
+fi
+
+measure "https://localhost:$port/validate?timeout=10s" "$duration" "$work/post.lua" "$server_pid"
+v=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib")
+measure "https://localhost:$port/mutate?timeout=10s" "$duration" "$work/post.lua" "$server_pid"
+m=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib")
+
+# --- nginx: one worker on CPU 0, same certificate, keep-alive, a canned answer of the same size.
+case "$validate_answer" in
+  *'$'*) echo "run.sh: the canned answer has a \$, which nginx would expand" >&2; exit 1 ;;
+esac
+# nginx's quoted strings take \\ and \' as escapes.
+canned="${validate_answer//\\/\\\\}"
+canned="${canned//\'/\\\'}"
+mkdir -p "$work/nginx"
+cat >"$work/nginx/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log /dev/null;
+  client_body_temp_path $work/nginx/body;
+  proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  keepalive_timeout 90s;
+  keepalive_requests 100000000;
+  client_max_body_size 8m;
+  client_body_buffer_size 64k;
+  server {
+    listen 127.0.0.1:$nginx_port ssl;
+    ssl_certificate $work/tls.crt;
+    ssl_certificate_key $work/tls.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location / {
+      default_type application/json;
+      return 200 '$canned';
+    }
+  }
+}
+EOF
+taskset -c 0 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
+nginx_pid=$!
+for _ in $(seq 1 200); do
+  [[ -s "$work/nginx/nginx.pid" ]] && curl -fs --cacert "$work/ca.crt" -X POST \
+    "https://localhost:$nginx_port/validate" -o /dev/null && break
+  sleep 0.05
+done
+nginx_worker="$(pgrep -P "$(cat "$work/nginx/nginx.pid")" | head -1)"
+[[ -n "$nginx_worker" ]] || { echo "run.sh: nginx did not start" >&2; cat "$work/nginx/error.log" >&2; exit 1; }
+nginx_answer="$(curl -fs --cacert "$work/ca.crt" -X POST "https://localhost:$nginx_port/validate")"
+[[ "$nginx_answer" == "$validate_answer" ]] || { echo "run.sh: nginx's canned answer differs" >&2; exit 1; }
+measure "https://localhost:$nginx_port/validate" "$duration" "$work/post.lua" "$nginx_worker"
+n=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib")
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+echo
+printf '%-10s %9s %9s %8s %8s %9s %10s %9s %9s %6s\n' target "req/s" "vs nginx" "p50 ms" "p99 ms" \
+  "CPU us/req" "CPU busy" "RSS MiB" "HWM MiB" fails
+row() {
+  local name="$1"; shift
+  printf '%-10s %9s %9s %8s %8s %9s %10s %9s %9s %6s\n' "$name" "$1" "$(ratio "$1" "${n[0]}")" \
+    "$2" "$3" "$5" "$6" "$(mib "$7")" "$(mib "$8")" "$4"
+}
+row /validate "${v[@]}"
+row /mutate "${m[@]}"
+row nginx "${n[@]}"
+echo "palisade idle RSS after start: $(mib "$idle_kib") MiB"
+echo
+ok=1
+check() { if awk "BEGIN {exit !($2)}"; then echo "  ok    $1"; else echo "  MISS  $1"; ok=0; fi; }
+echo "targets:"
+check "/validate >= 0.5x nginx ($(ratio "${v[0]}" "${n[0]}")x; aim 0.7x)" "${v[0]} >= 0.5 * ${n[0]}"
+check "/mutate >= 0.45x nginx ($(ratio "${m[0]}" "${n[0]}")x; aim 0.6x)" "${m[0]} >= 0.45 * ${n[0]}"
+check "p99 <= 2 ms at $connections connections (${v[2]} / ${m[2]} ms)" "${v[2]} <= 2 && ${m[2]} <= 2"
+check "RSS under load <= 30 MiB ($(mib "${m[7]}") MiB high-water)" "${m[7]} <= 30 * 1024"
+check "idle RSS <= 15 MiB ($(mib "$idle_kib") MiB)" "$idle_kib <= 15 * 1024"
+check "no failed requests" "${v[3]} + ${m[3]} == 0"
+[[ "$ok" -eq 1 ]]
