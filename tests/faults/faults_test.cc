@@ -216,7 +216,7 @@ TEST_F(FaultsTest, CertificateRotationUnderLoad) {
   for (const auto& connection : clients.outcomes()) {
     for (const Outcome& outcome : connection) {
       EXPECT_FALSE(outcome.allowed);
-      if (outcome.handshake > switched) {
+      if (outcome.connecting > switched) {
         EXPECT_EQ(outcome.serial, "02") << "a handshake after the reload got the old certificate";
         ++new_handshakes;
       } else if (outcome.serial == "01") {

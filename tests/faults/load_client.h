@@ -143,8 +143,8 @@ inline std::string PlainGet(std::uint16_t port, const std::string& target, unsig
 // One request's outcome as a load client saw it.
 struct Outcome {
   Clock::time_point started;
-  Clock::time_point handshake;  // when this request's connection was established
-  std::string serial;           // the serving certificate's serial on that connection
+  Clock::time_point connecting;  // when this request's connection began to connect
+  std::string serial;            // the serving certificate's serial on that connection
   bool allowed = false;
   bool keep_alive = false;
 };
@@ -222,26 +222,26 @@ class LoadClients {
 
   void Run(int index) {
     std::unique_ptr<TlsConnection> connection;
-    Clock::time_point handshake;
+    Clock::time_point connecting;
     std::string serial;
     int on_connection = 0;
     for (std::uint64_t n = 0; !stop_.load(); ++n) {
       if (connection == nullptr ||
           (options_.reconnect_every > 0 && on_connection >= options_.reconnect_every)) {
+        connecting = Clock::now();
         connection = std::make_unique<TlsConnection>(options_.port, options_.ca_pem);
         if (connection->error()) {
           Fail("connection " + std::to_string(index) + ": " + connection->error().message());
           connection.reset();
           continue;
         }
-        handshake = Clock::now();
         serial = connection->PeerSerial();
         on_connection = 0;
       }
       const std::string uid = "c" + std::to_string(index) + "-" + std::to_string(n);
       Outcome outcome;
       outcome.started = Clock::now();
-      outcome.handshake = handshake;
+      outcome.connecting = connecting;
       outcome.serial = serial;
       const Reply reply = connection->Post(options_.target, options_.review(uid));
       ++on_connection;
