@@ -105,7 +105,11 @@ class JsonBuilder final : public YAML::EventHandler {
   JsonBuilder(const YamlLimits& limits, std::vector<YamlDocument>* out)
       : limits_(limits), out_(out) {}
 
-  void OnDocumentStart(const YAML::Mark&) override {
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    // yaml-cpp 0.7 starts document after document at a stray top-level ',' without consuming it:
+    // stop there instead of looping forever (and growing without bound).
+    if (mark.pos == last_document_pos_) throw YAML::ParserException(mark, "unexpected character");
+    last_document_pos_ = mark.pos;
     current_ = YamlDocument();
     current_.index = next_index_++;
     in_document_ = true;
@@ -304,7 +308,9 @@ class JsonBuilder final : public YAML::EventHandler {
         for (Value& item : merge.GetArray()) sources.push_back(&item);
       }
       for (Value* source : sources) {
-        for (auto& member : source->GetObject()) {
+        // By index: clang rejects comparing RapidJSON's mutable member iterators in C++20.
+        for (rapidjson::SizeType i = 0, n = source->MemberCount(); i < n; ++i) {
+          auto& member = source->MemberBegin()[i];
           std::string key(member.name.GetString(), member.name.GetStringLength());
           if (!frame->keys.insert(key).second) continue;
           frame->value.AddMember(member.name, member.value, Alloc());
@@ -347,6 +353,7 @@ class JsonBuilder final : public YAML::EventHandler {
   std::vector<YamlDocument>* out_;
   YamlDocument current_;
   int next_index_ = 0;
+  int last_document_pos_ = -1;
   bool in_document_ = false;
   bool failed_ = false;
   bool have_root_ = false;

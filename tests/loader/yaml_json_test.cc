@@ -174,6 +174,21 @@ TEST(YamlJson, RecursiveAliasIsAnError) {
   EXPECT_FALSE(documents[0].ok());
 }
 
+// Found by fuzz/policy_fuzzer: yaml-cpp 0.7 loops on a stray top-level ',' (an endless stream of
+// empty documents at the same place).
+TEST(YamlJson, StrayCommaEndsTheStream) {
+  for (const std::string& text : {std::string(","), std::string("\n,\n"),
+                                  std::string("a: 1\n---\n,"), std::string("- x\n,")}) {
+    const auto documents = ParseYamlDocuments(text);
+    ASSERT_FALSE(documents.empty()) << text;
+    ASSERT_LE(documents.size(), 4u) << text;  // a document, empty ones, then the error
+    EXPECT_FALSE(documents.back().ok()) << text;
+    for (std::size_t i = 0; i + 1 < documents.size(); ++i) EXPECT_TRUE(documents[i].ok()) << text;
+  }
+  const auto documents = ParseYamlDocuments(",");
+  EXPECT_EQ(documents.back().ErrorString(), "line 1, column 1: unexpected character");
+}
+
 TEST(YamlJson, GarbageNeverThrows) {
   for (const std::string& text :
        {std::string("\0\1\2", 3), std::string("{{{{"), std::string("]]]"), std::string("*x"),
