@@ -55,13 +55,21 @@ output, traces = sys.argv[1], sys.argv[2:]
 # `strace -f -o` lines: "PID name(args) = result", "PID <... name resumed> ...", and signal
 # lines ("PID --- SIGTERM ... ---") that name no syscall.
 CALL = re.compile(r"^\d+\s+(?:<\.\.\. )?([a-z0-9_]+)(?:\(| resumed>)")
+# Paths the server opened or looked at, for deploy/apparmor/palisade (its mounts shown at the
+# chart's /etc/palisade paths, without the temporary root the workload lays them out under).
+PATH_CALL = re.compile(r'^\d+\s+(openat|open|access|faccessat2?|readlinkat|readlink|newfstatat|'
+                       r'inotify_add_watch)\((?:[^"]*, )?"([^"]+)"')
 recorded = set()
+paths = set()
 for trace in traces:
     with open(trace) as f:
         for line in f:
             match = CALL.match(line)
             if match:
                 recorded.add(match.group(1))
+            match = PATH_CALL.match(line)
+            if match and match.group(2):
+                paths.add(re.sub(r"^.*(?=/etc/palisade/)", "", match.group(2)))
 
 # Allowed without being recorded, each for a reason a recording on this machine cannot show.
 NOT_RECORDED = {
@@ -89,6 +97,8 @@ NOT_RECORDED = {
     "setuid": "runc: drops to the container's user",
     "tgkill": "runc's Go runtime preempts threads with signals",
     # glibc and the kernel, on paths the workload does not reach here.
+    "clock_gettime": "the vDSO answers here; a VM clock source without vDSO support makes it a syscall",
+    "gettimeofday": "as clock_gettime: a syscall where the clock source has no vDSO support",
     "clone": "glibc falls back to clone when the kernel has no clone3 (before Linux 5.3)",
     "mremap": "glibc realloc of a large (mmap'd) block: a big review or policy file",
     "restart_syscall": "the kernel restarts a sleep interrupted by SIGSTOP/SIGCONT (debuggers, freezer)",
@@ -123,4 +133,7 @@ for name in sorted(set(names) - previous):
 for name in sorted(previous - set(names)):
     print("  - " + name, file=sys.stderr)
 print("recorded: " + " ".join(sorted(recorded)), file=sys.stderr)
+print("paths (check deploy/apparmor/palisade allows them):", file=sys.stderr)
+for path in sorted(paths):
+    print("  " + path, file=sys.stderr)
 EOF

@@ -161,19 +161,23 @@ class ServerProcess:
         return result
 
     def await_entry(self, predicate, after=0, timeout=TIMEOUT):
-        """The first log entry at index >= after matching predicate, and its index."""
+        """The first log entry at index >= after matching predicate, and its index. Fails as
+        soon as the server logs a warning or an error: nothing in the workload should."""
         deadline = time.monotonic() + timeout
         with self.changed:
             while True:
-                for index in range(after, len(self.lines)):
-                    line = self.lines[index]
+                for index, line in enumerate(self.lines):
                     if line is None:
                         raise WorkloadError("the server stopped:\n" + self.output())
                     try:
                         entry = json.loads(line)
                     except ValueError:
                         continue
-                    if isinstance(entry, dict) and predicate(entry):
+                    if not isinstance(entry, dict):
+                        continue
+                    if entry.get("level") in ("warn", "error"):
+                        raise WorkloadError("the server logged a problem: " + line)
+                    if index >= after and predicate(entry):
                         return entry, index
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:

@@ -158,7 +158,7 @@ class LauncherEnforcesTest(TempRoot, unittest.TestCase):
 
 
 @unittest.skipUnless(shutil.which("apparmor_parser"), "apparmor_parser is not installed")
-class AppArmorProfileTest(TempRoot, unittest.TestCase):
+class ApparmorProfileTest(TempRoot, unittest.TestCase):
     def parse(self, path):
         # -Q: compile only, load nothing into the kernel; -K: no cache.
         return subprocess.run(["apparmor_parser", "-Q", "-K", path], capture_output=True, text=True,
