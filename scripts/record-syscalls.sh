@@ -97,11 +97,11 @@ NOT_RECORDED = {
     "setuid": "runc: drops to the container's user",
     "tgkill": "runc's Go runtime preempts threads with signals",
     # glibc and the kernel, on paths the workload does not reach here.
-    "clock_gettime": "the vDSO answers here; a VM clock source without vDSO support makes it a syscall",
+    "clock_gettime": "the vDSO answers here; a VM clock source without vDSO makes it a syscall",
     "gettimeofday": "as clock_gettime: a syscall where the clock source has no vDSO support",
     "clone": "glibc falls back to clone when the kernel has no clone3 (before Linux 5.3)",
     "mremap": "glibc realloc of a large (mmap'd) block: a big review or policy file",
-    "restart_syscall": "the kernel restarts a sleep interrupted by SIGSTOP/SIGCONT (debuggers, freezer)",
+    "restart_syscall": "the kernel resumes a sleep interrupted by SIGSTOP/SIGCONT",
     # aarch64 has no legacy calls; its glibc uses these where x86_64 recorded the left-hand ones.
     "ppoll": "aarch64: poll()",
     "readlinkat": "aarch64: readlink() (the ..data link of a ConfigMap mount)",

@@ -181,7 +181,8 @@ class ServerProcess:
                         return entry, index
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise WorkloadError("no awaited log line within %ds:\n%s" % (timeout, self.output()))
+                    raise WorkloadError("no awaited log line within %ds:\n%s"
+                                        % (timeout, self.output()))
                 self.changed.wait(remaining)
 
     def log_size(self):

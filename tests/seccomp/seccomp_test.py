@@ -28,7 +28,8 @@ ARGS = None
 
 # Calls a webhook server has no business making; none may ever be allowed.
 NEVER_ALLOWED = ["add_key", "bpf", "chroot", "delete_module", "finit_module", "init_module",
-                 "kexec_file_load", "kexec_load", "keyctl", "mount", "move_mount", "open_by_handle_at",
+                 "kexec_file_load", "kexec_load", "keyctl", "mount", "move_mount",
+                 "open_by_handle_at",
                  "perf_event_open", "personality", "pivot_root", "process_vm_readv",
                  "process_vm_writev", "ptrace", "reboot", "request_key", "setns", "swapon",
                  "umount2", "unshare", "userfaultfd"]
@@ -148,7 +149,8 @@ class LauncherEnforcesTest(TempRoot, unittest.TestCase):
         path = os.path.join(self.root, "unknown.json")
         with open(path, "w") as f:
             json.dump({"defaultAction": "SCMP_ACT_ERRNO",
-                       "syscalls": [{"names": ["read", "no_such_call"], "action": "SCMP_ACT_ALLOW"}]},
+                       "syscalls": [{"names": ["read", "no_such_call"],
+                                     "action": "SCMP_ACT_ALLOW"}]},
                       f)
         result = subprocess.run([ARGS.launcher, "--check", path], capture_output=True, text=True,
                                 timeout=30)
