@@ -15,7 +15,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   python3 python3-jsonpatch python3-yaml openssl curl
-  golang-go wrk nginx-light strace libseccomp-dev
+  golang-go wrk nginx-light strace libseccomp-dev apparmor
 )
 
 deps() {
