@@ -18,7 +18,9 @@ const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
   return buckets;
 }
 
-std::string OrUnknown(const std::string& value) { return value.empty() ? "unknown" : value; }
+std::string_view OrUnknown(const std::string& value) {
+  return value.empty() ? std::string_view("unknown") : std::string_view(value);
+}
 
 }  // namespace
 
@@ -70,24 +72,51 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
 
 Metrics::~Metrics() = default;
 
+prometheus::Counter& Metrics::CachedCounter(prometheus::Family<prometheus::Counter>* family,
+                                            std::initializer_list<std::string_view> values,
+                                            std::initializer_list<std::string_view> names) {
+  // The family's address and the label values, NUL-separated, name one series.
+  std::string key(reinterpret_cast<const char*>(&family), sizeof family);
+  for (std::string_view value : values) {
+    key += value;
+    key += '\0';
+  }
+  std::lock_guard<std::mutex> lock(series_mutex_);
+  auto found = counter_series_.find(key);
+  if (found != counter_series_.end()) return *found->second;
+  prometheus::Labels labels;
+  auto name = names.begin();
+  for (std::string_view value : values) labels.emplace(std::string(*name++), std::string(value));
+  prometheus::Counter* counter = &family->Add(labels);
+  counter_series_.emplace(std::move(key), counter);
+  return *counter;
+}
+
+prometheus::Histogram& Metrics::Duration(std::string_view endpoint) {
+  std::lock_guard<std::mutex> lock(series_mutex_);
+  auto found = duration_series_.find(std::string(endpoint));
+  if (found != duration_series_.end()) return *found->second;
+  prometheus::Histogram* histogram =
+      &request_duration_->Add({{"endpoint", std::string(endpoint)}}, LatencyBuckets());
+  duration_series_.emplace(std::string(endpoint), histogram);
+  return *histogram;
+}
+
 void Metrics::RecordAdmission(std::string_view endpoint, const policy::AdmissionResult& result,
                               std::chrono::nanoseconds latency) {
-  const std::string endpoint_label(endpoint);
-  requests_
-      ->Add({{"endpoint", endpoint_label},
-             {"operation", OrUnknown(result.operation)},
-             {"resource", OrUnknown(result.resource)},
-             {"decision", OrUnknown(result.decision)}})
+  CachedCounter(requests_,
+                {endpoint, OrUnknown(result.operation), OrUnknown(result.resource),
+                 OrUnknown(result.decision)},
+                {"endpoint", "operation", "resource", "decision"})
       .Increment();
-  request_duration_->Add({{"endpoint", endpoint_label}}, LatencyBuckets())
-      .Observe(std::chrono::duration<double>(latency).count());
+  Duration(endpoint).Observe(std::chrono::duration<double>(latency).count());
   for (const policy::ViolationRecord& violation : result.violations) {
-    pss_violations_
-        ->Add({{"level", violation.level}, {"check", violation.check}, {"mode", violation.mode}})
+    CachedCounter(pss_violations_, {violation.level, violation.check, violation.mode},
+                  {"level", "check", "mode"})
         .Increment();
   }
   for (const std::string& field : result.defaults_applied) {
-    defaults_applied_->Add({{"field", field}}).Increment();
+    CachedCounter(defaults_applied_, {field}, {"field"}).Increment();
   }
 }
 

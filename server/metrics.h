@@ -4,10 +4,13 @@
 // listener). Labels are low-cardinality: no namespace or pod names.
 
 #include <chrono>
+#include <initializer_list>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace prometheus {
 class Registry;
@@ -56,6 +59,16 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>* certificate_expiry_;
   prometheus::Family<prometheus::Counter>* http_errors_;
   std::map<std::string, std::string> policy_info_series_;  // guarded by the caller (one watcher)
+
+  // Family::Add builds a metric object and a label map on every call, even for a series that
+  // exists (about 6 us per request); the request path looks its series up here instead.
+  prometheus::Counter& CachedCounter(prometheus::Family<prometheus::Counter>* family,
+                                     std::initializer_list<std::string_view> values,
+                                     std::initializer_list<std::string_view> names);
+  prometheus::Histogram& Duration(std::string_view endpoint);
+  std::mutex series_mutex_;
+  std::unordered_map<std::string, prometheus::Counter*> counter_series_;
+  std::unordered_map<std::string, prometheus::Histogram*> duration_series_;
 };
 
 }  // namespace palisade::server
