@@ -60,7 +60,10 @@ struct CheckedObject {
   std::size_t document = 0;  // index into file->documents
   std::string pointer;       // JSON Pointer of the object in its document ("" or "/items/3")
   std::string item_path;     // "items[3]" for a List item, "" otherwise
-  std::string kind, namespace_name, name;
+  std::string kind, namespace_name;
+  std::string name;  // metadata.name, else metadata.generateName, as /validate names it
+
+  std::string DisplayName() const { return name.empty() ? "<unnamed>" : name; }
   std::optional<policy::ObjectType> type;
   Verdict verdict = Verdict::kSkipped;
   std::string policy;  // the most specific matching policy, "" when none
@@ -181,8 +184,8 @@ class Checker {
   void PrintText(std::ostream& out) const {
     int allowed = 0, denied = 0, skipped = 0;
     for (const CheckedObject& object : objects_) {
-      const std::string subject = object.kind + " " + object.namespace_name + "/" + object.name +
-                                  "  (" + object.Location() + ")";
+      const std::string subject = object.kind + " " + object.namespace_name + "/" +
+                                  object.DisplayName() + "  (" + object.Location() + ")";
       if (object.verdict == Verdict::kSkipped) {
         ++skipped;
         out << "SKIPPED " << subject << ": not a pod or workload\n";
@@ -392,7 +395,7 @@ class Checker {
     const Value* metadata = Metadata(value);
     std::string_view name = metadata ? StringMember(*metadata, "name") : "";
     if (name.empty() && metadata) name = StringMember(*metadata, "generateName");
-    object.name = name.empty() ? "<unnamed>" : std::string(name);
+    object.name = name;
     const std::string_view own_namespace = metadata ? StringMember(*metadata, "namespace") : "";
     object.namespace_name = !flags_.namespace_name.empty() ? flags_.namespace_name
                             : !own_namespace.empty()       ? std::string(own_namespace)

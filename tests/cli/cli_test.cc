@@ -131,6 +131,7 @@ const Case kCases[] = {
      {"check", "--policy-dir", "policies", "--namespace", "payments", "cluster-pods.yaml"},
      "",
      1},
+    {"check_generated_names", {"check", "--policy-dir", "policies", "generated.yaml"}, "", 1},
     {"check_json_input_allowed", {"check", "--policy-dir", "policies", "pod.json"}, "", 0},
     {"check_mutate_yaml",
      {"check", "--policy-dir", "policies", "--mutate", "workloads.yaml", "cluster-pods.yaml"},
@@ -382,7 +383,8 @@ TEST_P(CheckAgreesWithWebhook, Mutate) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Files, CheckAgreesWithWebhook,
-                         testing::Values("workloads.yaml", "cluster-pods.yaml", "pod.json"),
+                         testing::Values("workloads.yaml", "cluster-pods.yaml", "pod.json",
+                                         "generated.yaml"),
                          [](const testing::TestParamInfo<std::string>& info) {
                            std::string name = info.param;
                            for (char& c : name) {
