@@ -169,7 +169,7 @@ void CheckMutation(const AdmissionResult& result, const rapidjson::Document& ans
   object.CopyFrom(pod, request_doc.GetAllocator());
   const std::string again_body = Write(request_doc);
   const AdmissionResult again = palisade::policy::Review(Endpoint::kMutate, again_body,
-                                                         palisade::fuzz::ExamplePolicies(), {});
+                                                         palisade::fuzz::ExamplePolicies(), config);
   Check(again.http_status == 200 && again.patch_ops == 0, "defaults are idempotent",
         patch_text + "\nthen: " + again.body + "\nfor: " + again_body);
 }
