@@ -18,8 +18,8 @@ class AdmissionRequest {
   AdmissionRequest(const AdmissionRequest&) = delete;
   AdmissionRequest& operator=(const AdmissionRequest&) = delete;
 
-  // Parses `body` (iteratively: deep nesting cannot overflow the stack). On failure returns false
-  // and sets *error to a reason for a 400 answer.
+  // Parses `body` (nesting deeper than 512 levels is refused, so it cannot overflow the stack). On
+  // failure returns false and sets *error to a reason for a 400 answer.
   bool Parse(std::string_view body, std::string* error);
 
   std::string_view api_version;  // "admission.k8s.io/v1" or "admission.k8s.io/v1beta1"

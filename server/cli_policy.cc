@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "policy/level_version.h"
@@ -380,9 +381,9 @@ int Explain(const ExplainFlags& flags) {
   }
   std::cout << "effective policy:\n";
   for (const ExplainedField& field : ExplainedFields()) {
-    const auto it =
-        fields.FindMember(Value(rapidjson::StringRef(field.path.data(), field.path.size())));
-    if (it == fields.MemberEnd()) {
+    const auto it = std::as_const(fields).FindMember(
+        Value(rapidjson::StringRef(field.path.data(), field.path.size())));
+    if (it == std::as_const(fields).MemberEnd()) {
       if (!field.built_in.empty()) {
         std::cout << "  " << field.path << ": " << field.built_in << "  (built-in default)\n";
       }
