@@ -180,7 +180,11 @@ struct HttpsServer::Impl::Session : std::enable_shared_from_this<Session> {
   // Drain: a connection waiting for its next request is closed now; one mid-request finishes.
   void CloseIfIdle() {
     net::post(stream.get_executor(), [self = shared_from_this()] {
-      if (!self->busy) beast::get_lowest_layer(self->stream).cancel();
+      if (self->busy) return;
+      // Bytes already waiting are a request on its way: let it arrive and answer it with close.
+      beast::error_code ec;
+      const std::size_t waiting = beast::get_lowest_layer(self->stream).socket().available(ec);
+      if (ec || waiting == 0) beast::get_lowest_layer(self->stream).cancel();
     });
   }
 

@@ -133,6 +133,14 @@ std::uint64_t PolicyWatcher::WaitForLoad(std::uint64_t seen,
 void PolicyWatcher::Start() {
   if (thread_.joinable()) return;
   stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  // Watch before the thread runs and load once more after: no change can slip in between.
+  inotify_fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  watch_ = inotify_fd_ >= 0 ? inotify_add_watch(inotify_fd_, directory_.c_str(), kWatchMask) : -1;
+  if (watch_ < 0) {
+    logger_.Warn("cannot watch the policy directory; relying on periodic re-scans",
+                 {{"directory", directory_}});
+  }
+  LoadNow();
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -149,18 +157,13 @@ void PolicyWatcher::Stop() {
 
 void PolicyWatcher::Run() {
   using Clock = std::chrono::steady_clock;
-  const int inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  int watch = -1;
+  const int inotify_fd = inotify_fd_;
+  int& watch = watch_;
   auto add_watch = [&] {
     if (inotify_fd >= 0 && watch < 0) {
       watch = inotify_add_watch(inotify_fd, directory_.c_str(), kWatchMask);
     }
   };
-  add_watch();
-  if (watch < 0) {
-    logger_.Warn("cannot watch the policy directory; relying on periodic re-scans",
-                 {{"directory", directory_}});
-  }
   Clock::time_point next_rescan = Clock::now() + options_.rescan_interval;
   bool pending = false;  // an event arrived; reload at pending_deadline
   Clock::time_point pending_deadline = next_rescan;
@@ -198,6 +201,8 @@ void PolicyWatcher::Run() {
     }
   }
   if (inotify_fd >= 0) close(inotify_fd);
+  inotify_fd_ = -1;
+  watch_ = -1;
 }
 
 }  // namespace palisade::server

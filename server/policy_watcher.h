@@ -64,6 +64,8 @@ class PolicyWatcher {
   std::uint64_t loads_ = 0;
 
   int stop_fd_ = -1;  // eventfd that wakes the thread to stop
+  int inotify_fd_ = -1;
+  int watch_ = -1;  // owned by the thread once it runs
   std::thread thread_;
 };
 
