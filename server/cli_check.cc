@@ -43,6 +43,8 @@ struct CheckFlags {
   std::string namespace_name;
   bool mutate = false;
   std::string output = "text";
+  std::string kubernetes_version = "1.31";
+  int kubernetes_minor = 31;  // parsed from kubernetes_version
   std::vector<std::string> files;
 };
 
@@ -159,6 +161,7 @@ class Checker {
       options.name = object.name;
       options.level_override = level_;
       options.apply_defaults_to_pods = flags_.mutate;
+      options.kubernetes_minor = flags_.kubernetes_minor;
       object.decision = policy::JudgeObject(value, *object.type, *effective, options);
       object.verdict = object.decision.allowed ? Verdict::kAllowed : Verdict::kDenied;
     }
@@ -175,6 +178,7 @@ class Checker {
       const Value* pod = rapidjson::Pointer(base.c_str()).Get(document);
       if (pod == nullptr || !pod->IsObject() || RuntimeClassExempt(*pod, *effective)) continue;
       policy::MutationOptions options;
+      options.kubernetes_minor = flags_.kubernetes_minor;
       const policy::Mutation mutation =
           policy::ComputeDefaults(*pod, rapidjson::Pointer(base.c_str()), *effective, options);
       if (!mutation.empty()) policy::ApplyPatch(mutation.patch, document);
@@ -503,7 +507,7 @@ class Checker {
   std::vector<std::string> input_errors_;
 };
 
-int Check(const CheckFlags& flags) {
+int Check(CheckFlags flags) {
   auto usage = [](const std::string& message) {
     std::cerr << "palisade check: " << message << "\n";
     return kExitUsage;
@@ -517,6 +521,12 @@ int Check(const CheckFlags& flags) {
         "LEVEL[:VERSION] (e.g. --level restricted)");
   }
   if (flags.files.empty()) return usage("no input: give manifest files, or - for standard input");
+  const std::optional<int> minor = ParseKubernetesMinor(flags.kubernetes_version);
+  if (!minor) {
+    return usage("--kubernetes-version must look like 1.31, got \"" + flags.kubernetes_version +
+                 "\"");
+  }
+  flags.kubernetes_minor = *minor;
 
   std::optional<policy::LevelVersion> level;
   if (!flags.level.empty()) {
@@ -578,6 +588,11 @@ void RegisterCheckCommand(CLI::App& app, int* exit_code) {
                     "Print the manifests with the namespace defaults applied (verdicts go to "
                     "stderr); pods are judged as they arrive after /mutate");
   command->add_option("-o,--output", flags->output, "text or json")->capture_default_str();
+  command
+      ->add_option("--kubernetes-version", flags->kubernetes_version,
+                   "The cluster's version X.Y: AppArmor defaults as the field (1.30+) or the "
+                   "annotation")
+      ->capture_default_str();
   command->add_option("files", flags->files, "Manifest files (YAML or JSON), or - for stdin");
   command->callback([flags, exit_code] { *exit_code = Check(*flags); });
 }

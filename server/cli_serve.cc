@@ -31,17 +31,6 @@ struct ServeFlags {
   bool dev = false;
 };
 
-// "1.31" -> 31. Only 1.x clusters exist.
-std::optional<int> ParseKubernetesMinor(const std::string& text) {
-  if (!text.starts_with("1.") || text.size() < 3 || text.size() > 5) return std::nullopt;
-  int minor = 0;
-  for (char c : text.substr(2)) {
-    if (c < '0' || c > '9') return std::nullopt;
-    minor = minor * 10 + (c - '0');
-  }
-  return minor;
-}
-
 std::optional<std::chrono::milliseconds> ParseFlagDuration(const std::string& text) {
   const auto duration = ParseGoDuration(text);
   if (!duration) return std::nullopt;
@@ -130,6 +119,16 @@ int Serve(const ServeFlags& flags) {
 }
 
 }  // namespace
+
+std::optional<int> ParseKubernetesMinor(const std::string& text) {
+  if (!text.starts_with("1.") || text.size() < 3 || text.size() > 5) return std::nullopt;
+  int minor = 0;
+  for (char c : text.substr(2)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    minor = minor * 10 + (c - '0');
+  }
+  return minor;
+}
 
 void RegisterServeCommand(CLI::App& app, int* exit_code) {
   auto flags = std::make_shared<ServeFlags>();

@@ -14,6 +14,11 @@ int main(int argc, char** argv) {
   palisade::server::RegisterCheckCommand(app, &exit_code);
   palisade::server::RegisterPolicyCommand(app, &exit_code);
   palisade::server::RegisterVersionCommand(app, &exit_code);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help exits 0; any usage error exits 2, as every subcommand documents.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   return exit_code;
 }
