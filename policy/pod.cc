@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "policy/json_access.h"
+
 namespace palisade::policy {
 namespace {
 
@@ -58,9 +60,8 @@ class PodReader {
   void Fail(const Path& path, std::string_view want, const Value& got) {
     std::string rendered(prefix_);
     Render(&path, rendered);
-    errors_.push_back(
-        FieldError{std::move(rendered), "must be " + std::string(want) + ", got " +
-                                            std::string(TypeName(got))});
+    errors_.push_back(FieldError{std::move(rendered), "must be " + std::string(want) + ", got " +
+                                                          std::string(TypeName(got))});
   }
 
   void Missing(const Path& path) {
@@ -71,10 +72,7 @@ class PodReader {
 
   // Present and not null; nullptr otherwise.
   static const Value* Find(const Value& object, std::string_view key) {
-    const auto it = object.FindMember(
-        Value(rapidjson::StringRef(key.data(), static_cast<rapidjson::SizeType>(key.size()))));
-    if (it == object.MemberEnd() || it->value.IsNull()) return nullptr;
-    return &it->value;
+    return json::Member(object, key);
   }
 
   const Value* Object(const Value& parent, std::string_view key, const Path& path) {
@@ -107,9 +105,7 @@ class PodReader {
     return value->GetBool();
   }
 
-  static std::string_view View(const Value& value) {
-    return {value.GetString(), value.GetStringLength()};
-  }
+  static std::string_view View(const Value& value) { return json::View(value); }
 
   std::optional<std::string_view> String(const Value& parent, std::string_view key,
                                          const Path& path) {
