@@ -4,6 +4,7 @@
 # same load against nginx returning a canned answer of the same size, as the yardstick.
 #
 #   bench/load/run.sh [--build-dir DIR] [--duration SECONDS] [--connections N] [--wrk-threads N]
+#                     [--binary PATH]   # measure another palisade binary (before/after comparisons)
 #   bench/load/run.sh --soak SECONDS     # mixed /validate+/mutate load, RSS sampled every 10 s
 #
 # Needs: wrk, nginx (nginx-light), openssl, curl, taskset. Builds only the palisade target.
@@ -16,6 +17,7 @@ duration=15
 connections=32
 wrk_threads=1
 soak=0
+binary=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build-dir) build_dir="$(cd "$2" && pwd)"; shift 2 ;;
@@ -23,7 +25,8 @@ while [[ $# -gt 0 ]]; do
     --connections) connections="$2"; shift 2 ;;
     --wrk-threads) wrk_threads="$2"; shift 2 ;;
     --soak) soak="$2"; shift 2 ;;
-    -h | --help) sed -n '2,9p' "$0"; exit 0 ;;
+    --binary) binary="$2"; shift 2 ;;
+    -h | --help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -38,8 +41,12 @@ if [[ "$(nproc)" -lt 2 ]]; then
   exit 2
 fi
 
-cmake --build "$build_dir" --target palisade >/dev/null
-palisade="$build_dir/server/palisade"
+if [[ -n "$binary" ]]; then
+  palisade="$binary"
+else
+  cmake --build "$build_dir" --target palisade >/dev/null
+  palisade="$build_dir/server/palisade"
+fi
 [[ -x "$palisade" ]] || { echo "run.sh: $palisade was not built" >&2; exit 2; }
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/palisade-load-XXXXXX")"
