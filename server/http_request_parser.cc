@@ -1,0 +1,101 @@
+#include "server/http_request_parser.h"
+
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <optional>
+
+namespace palisade::server {
+
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+
+namespace {
+
+using Parser = http::request_parser<http::string_body>;
+
+// The request line and the fields the routers use; the body is moved in once complete. Same
+// conversion as the HTTPS session's (deadline = now + ?timeout= when it is a valid Go duration).
+HttpRequest ToHttpRequest(const Parser::value_type& message,
+                          std::chrono::steady_clock::time_point now) {
+  HttpRequest request;
+  request.method = std::string(message.method_string());
+  request.target = std::string(message.target());
+  request.content_type = std::string(message[http::field::content_type]);
+  if (auto timeout = QueryParameter(request.query(), "timeout")) {
+    if (auto duration = ParseGoDuration(*timeout)) request.deadline = now + *duration;
+  }
+  return request;
+}
+
+ParsedHttpRequest Refused(const beast::error_code& ec) {
+  ParsedHttpRequest result;
+  result.outcome = ParsedHttpRequest::Outcome::kRefused;
+  result.detail = ec.message();
+  if (ec == http::error::body_limit) {
+    result.status = 413;
+    result.reason = "request body too large";
+  } else if (ec == http::error::header_limit) {
+    result.status = 431;
+    result.reason = "request header fields too large";
+  } else {
+    result.status = 400;
+    result.reason = "malformed HTTP request";
+  }
+  return result;
+}
+
+}  // namespace
+
+HttpLimits AdmissionLimits(const ServerOptions& options) {
+  return HttpLimits{options.body_limit, options.header_limit};
+}
+
+ParsedHttpRequest ParseHttpRequestInPieces(std::span<const std::string_view> pieces,
+                                           const HttpLimits& limits,
+                                           std::chrono::steady_clock::time_point now) {
+  Parser parser;
+  parser.header_limit(static_cast<std::uint32_t>(
+      std::min<std::size_t>(limits.header_limit, std::numeric_limits<std::uint32_t>::max())));
+  parser.body_limit(limits.body_limit);
+  parser.eager(true);  // as http::read: the body in the same put as the header when it is there
+
+  // Unconsumed bytes stay here, like the session's flat_buffer, and are offered again with the
+  // next piece: Beast consumes only whole header lines and chunk headers.
+  std::string pending;
+  std::size_t total = 0;
+  for (const std::string_view piece : pieces) {
+    pending.append(piece);
+    total += piece.size();
+    for (;;) {
+      beast::error_code ec;
+      const std::size_t used =
+          parser.put(boost::asio::const_buffer(pending.data(), pending.size()), ec);
+      pending.erase(0, used);
+      if (ec == http::error::need_more) break;
+      if (ec) return Refused(ec);
+      if (parser.is_done()) {
+        ParsedHttpRequest result;
+        result.outcome = ParsedHttpRequest::Outcome::kComplete;
+        result.keep_alive = parser.keep_alive();
+        result.consumed = total - pending.size();
+        result.request = ToHttpRequest(parser.get(), now);
+        result.request.body = parser.release().body();
+        return result;
+      }
+      if (used == 0 || pending.empty()) break;
+    }
+  }
+  return ParsedHttpRequest{};
+}
+
+ParsedHttpRequest ParseHttpRequest(std::string_view bytes, const HttpLimits& limits,
+                                   std::chrono::steady_clock::time_point now) {
+  const std::string_view pieces[] = {bytes};
+  return ParseHttpRequestInPieces(pieces, limits, now);
+}
+
+}  // namespace palisade::server

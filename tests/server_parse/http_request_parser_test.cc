@@ -1,0 +1,227 @@
+// ParseHttpRequest: the listener's request parsing without a socket.
+
+#include "server/http_request_parser.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace palisade::server {
+namespace {
+
+using Outcome = ParsedHttpRequest::Outcome;
+using namespace std::chrono_literals;
+
+const HttpLimits kServerLimits = AdmissionLimits(ServerOptions{});
+const auto kNow = std::chrono::steady_clock::time_point(1000h);
+
+std::string ReviewRealistic() {
+  std::ifstream in(std::string(PALISADE_SHARED_DIR) + "/testdata/review_realistic.json",
+                   std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::string Post(std::string_view target, std::string_view body,
+                 std::string_view content_type = "application/json") {
+  return "POST " + std::string(target) +
+         " HTTP/1.1\r\nHost: palisade.palisade.svc:443\r\nContent-Type: " +
+         std::string(content_type) + "\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\n\r\n" + std::string(body);
+}
+
+std::string Chunked(std::string_view body, std::size_t chunk) {
+  std::string out;
+  for (std::size_t i = 0; i < body.size(); i += chunk) {
+    const std::string_view piece = body.substr(i, chunk);
+    char size[32];
+    std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
+    out += size;
+    out += piece;
+    out += "\r\n";
+  }
+  return out + "0\r\n\r\n";
+}
+
+TEST(ParseHttpRequest, LimitsAreTheServersDefaults) {
+  const ServerOptions options;
+  EXPECT_EQ(kServerLimits.body_limit, options.body_limit);
+  EXPECT_EQ(kServerLimits.header_limit, options.header_limit);
+}
+
+TEST(ParseHttpRequest, CompleteRequest) {
+  const std::string review = ReviewRealistic();
+  ASSERT_GT(review.size(), 1000u);
+  const std::string bytes = Post("/validate?timeout=10s", review);
+  const ParsedHttpRequest parsed = ParseHttpRequest(bytes, kServerLimits, kNow);
+  ASSERT_EQ(parsed.outcome, Outcome::kComplete) << parsed.detail;
+  EXPECT_EQ(parsed.request.method, "POST");
+  EXPECT_EQ(parsed.request.target, "/validate?timeout=10s");
+  EXPECT_EQ(parsed.request.path(), "/validate");
+  EXPECT_EQ(parsed.request.content_type, "application/json");
+  EXPECT_EQ(parsed.request.body, review);
+  EXPECT_EQ(parsed.consumed, bytes.size());
+  EXPECT_TRUE(parsed.keep_alive);
+  EXPECT_EQ(parsed.status, 0);
+}
+
+TEST(ParseHttpRequest, TimeoutQuerySetsTheDeadline) {
+  const auto parse = [](std::string_view target) {
+    return ParseHttpRequest(Post(target, "{}"), kServerLimits, kNow);
+  };
+  EXPECT_EQ(parse("/mutate?timeout=10s").request.deadline, kNow + 10s);
+  EXPECT_EQ(parse("/mutate?dryRun=1&timeout=1m30s").request.deadline, kNow + 90s);
+  EXPECT_EQ(parse("/mutate?timeout=500ms").request.deadline, kNow + 500ms);
+  EXPECT_FALSE(parse("/mutate").request.deadline.has_value());
+  EXPECT_FALSE(parse("/mutate?timeout=").request.deadline.has_value());
+  EXPECT_FALSE(parse("/mutate?timeout=10").request.deadline.has_value());
+  EXPECT_FALSE(parse("/mutate?timeout=-1s").request.deadline.has_value());
+  EXPECT_FALSE(parse("/mutate?timeout=25h").request.deadline.has_value());
+}
+
+TEST(ParseHttpRequest, ChunkedBody) {
+  const std::string review = ReviewRealistic();
+  const std::string bytes =
+      "POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json; charset=utf-8\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n" +
+      Chunked(review, 700);
+  const ParsedHttpRequest parsed = ParseHttpRequest(bytes, kServerLimits, kNow);
+  ASSERT_EQ(parsed.outcome, Outcome::kComplete) << parsed.detail;
+  EXPECT_EQ(parsed.request.body, review);
+  EXPECT_EQ(parsed.request.content_type, "application/json; charset=utf-8");
+  EXPECT_EQ(parsed.consumed, bytes.size());
+}
+
+TEST(ParseHttpRequest, SameOutcomeWhereverTheBytesAreCut) {
+  const std::string review = ReviewRealistic();
+  const std::string bytes =
+      "POST /validate?timeout=5s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n" +
+      Chunked(review, 333);
+  const ParsedHttpRequest whole = ParseHttpRequest(bytes, kServerLimits, kNow);
+  ASSERT_EQ(whole.outcome, Outcome::kComplete);
+  for (std::size_t cut = 0; cut <= bytes.size(); cut += 37) {
+    const std::string_view view(bytes);
+    const std::string_view pieces[] = {view.substr(0, cut), view.substr(cut)};
+    const ParsedHttpRequest split = ParseHttpRequestInPieces(pieces, kServerLimits, kNow);
+    ASSERT_EQ(split.outcome, Outcome::kComplete) << "cut at " << cut;
+    EXPECT_EQ(split.request.body, review) << "cut at " << cut;
+    EXPECT_EQ(split.request.target, whole.request.target);
+    EXPECT_EQ(split.request.deadline, kNow + 5s);
+    EXPECT_EQ(split.consumed, bytes.size());
+  }
+  // One byte at a time, as the slowest client sends.
+  std::vector<std::string_view> bytewise;
+  for (std::size_t i = 0; i < bytes.size(); ++i)
+    bytewise.push_back(std::string_view(bytes).substr(i, 1));
+  const ParsedHttpRequest slow = ParseHttpRequestInPieces(bytewise, kServerLimits, kNow);
+  ASSERT_EQ(slow.outcome, Outcome::kComplete);
+  EXPECT_EQ(slow.request.body, review);
+}
+
+TEST(ParseHttpRequest, PipelinedRequestIsLeftForTheNextRead) {
+  const std::string first = Post("/validate", "{\"a\":1}");
+  const std::string second = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  const std::string bytes = first + second;
+  const ParsedHttpRequest one = ParseHttpRequest(bytes, kServerLimits, kNow);
+  ASSERT_EQ(one.outcome, Outcome::kComplete);
+  EXPECT_EQ(one.request.body, "{\"a\":1}");
+  EXPECT_EQ(one.consumed, first.size());
+  EXPECT_TRUE(one.keep_alive);
+  const ParsedHttpRequest two =
+      ParseHttpRequest(std::string_view(bytes).substr(one.consumed), kServerLimits, kNow);
+  ASSERT_EQ(two.outcome, Outcome::kComplete);
+  EXPECT_EQ(two.request.method, "GET");
+  EXPECT_EQ(two.request.target, "/metrics");
+  EXPECT_EQ(two.request.body, "");
+  EXPECT_EQ(two.request.content_type, "");
+  EXPECT_FALSE(two.keep_alive);
+  EXPECT_EQ(two.consumed, second.size());
+}
+
+TEST(ParseHttpRequest, BodyOverTheLimitIs413) {
+  const HttpLimits small{.body_limit = 100, .header_limit = 1024};
+  const ParsedHttpRequest declared =
+      ParseHttpRequest(Post("/validate", std::string(101, ' ')), small);
+  EXPECT_EQ(declared.outcome, Outcome::kRefused);
+  EXPECT_EQ(declared.status, 413);
+  EXPECT_EQ(declared.reason, "request body too large");
+  EXPECT_FALSE(declared.detail.empty());
+  // Exactly at the limit is fine.
+  EXPECT_EQ(ParseHttpRequest(Post("/validate", std::string(100, ' ')), small).outcome,
+            Outcome::kComplete);
+  // Chunked: the sum of the chunks counts, not any one chunk.
+  const std::string chunked =
+      "POST /validate HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+      Chunked(std::string(150, 'x'), 60);
+  const ParsedHttpRequest streamed = ParseHttpRequest(chunked, small);
+  EXPECT_EQ(streamed.outcome, Outcome::kRefused);
+  EXPECT_EQ(streamed.status, 413);
+  // The server's own limit: refused on the header alone, before any body arrives.
+  const ParsedHttpRequest huge =
+      ParseHttpRequest("POST /validate HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                           std::to_string(kServerLimits.body_limit + 1) + "\r\n\r\n",
+                       kServerLimits);
+  EXPECT_EQ(huge.outcome, Outcome::kRefused);
+  EXPECT_EQ(huge.status, 413);
+}
+
+TEST(ParseHttpRequest, HeadersOverTheLimitAre431) {
+  const std::string padding(kServerLimits.header_limit, 'a');
+  const std::string bytes =
+      "POST /validate HTTP/1.1\r\nHost: x\r\nX-Padding: " + padding + "\r\n\r\n{}";
+  const ParsedHttpRequest parsed = ParseHttpRequest(bytes, kServerLimits);
+  EXPECT_EQ(parsed.outcome, Outcome::kRefused);
+  EXPECT_EQ(parsed.status, 431);
+  EXPECT_EQ(parsed.reason, "request header fields too large");
+  // Still 431 when the headers never end: the limit, not the missing blank line, decides.
+  const ParsedHttpRequest endless =
+      ParseHttpRequest("GET /metrics HTTP/1.1\r\nX-Padding: " + padding, kServerLimits);
+  EXPECT_EQ(endless.outcome, Outcome::kRefused);
+  EXPECT_EQ(endless.status, 431);
+  // Just under the limit is fine.
+  const std::string fits =
+      "POST /validate HTTP/1.1\r\nX: " + std::string(kServerLimits.header_limit - 40, 'a') +
+      "\r\n\r\n";
+  EXPECT_EQ(ParseHttpRequest(fits, kServerLimits).outcome, Outcome::kComplete);
+}
+
+TEST(ParseHttpRequest, MalformedIs400) {
+  for (const std::string& bytes : {
+           std::string("PO ST /validate HTTP/1.1\r\nHost: x\r\n\r\n"),
+           std::string("POST /validate HTTP/9.1\r\nHost: x\r\n\r\n"),
+           std::string("POST /validate HTTP/1.1\r\nHost x\r\n\r\n"),
+           std::string("POST /validate HTTP/1.1\r\nContent-Length: ten\r\n\r\n"),
+           std::string("POST /validate HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n"),
+           std::string("POST /validate HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
+           std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11),  // TLS on plain HTTP
+       }) {
+    const ParsedHttpRequest parsed = ParseHttpRequest(bytes, kServerLimits);
+    EXPECT_EQ(parsed.outcome, Outcome::kRefused) << bytes;
+    EXPECT_EQ(parsed.status, 400) << bytes;
+    EXPECT_EQ(parsed.reason, "malformed HTTP request") << bytes;
+    EXPECT_FALSE(parsed.detail.empty()) << bytes;
+  }
+}
+
+TEST(ParseHttpRequest, IncompleteWaitsForMore) {
+  const std::string bytes = Post("/validate", ReviewRealistic());
+  for (const std::size_t length : {std::size_t{0}, std::size_t{1}, std::size_t{20},
+                                   bytes.find("\r\n\r\n") + 2, bytes.size() - 1}) {
+    const ParsedHttpRequest parsed =
+        ParseHttpRequest(std::string_view(bytes).substr(0, length), kServerLimits);
+    EXPECT_EQ(parsed.outcome, Outcome::kIncomplete) << length;
+    EXPECT_EQ(parsed.status, 0);
+    EXPECT_EQ(parsed.consumed, 0u);
+  }
+  const std::string chunked_open =
+      "POST /validate HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n";
+  EXPECT_EQ(ParseHttpRequest(chunked_open, kServerLimits).outcome, Outcome::kIncomplete);
+}
+
+}  // namespace
+}  // namespace palisade::server
