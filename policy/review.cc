@@ -4,7 +4,10 @@
 #include <rapidjson/reader.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <string_view>
+#include <vector>
 
 #include "policy/json_access.h"
 
@@ -67,6 +70,43 @@ class NestingLimit {
   int depth_ = 0;
 };
 
+// The first key that appears twice in one object, anywhere in `value`, or nullptr. Go keeps the
+// last of duplicate keys and we would read the first: refusing them leaves nothing to disagree on.
+const rapidjson::Value* FindDuplicateKey(const rapidjson::Value& value,
+                                         std::vector<std::string_view>& scratch) {
+  if (value.IsArray()) {
+    for (const rapidjson::Value& item : value.GetArray()) {
+      if (const rapidjson::Value* duplicate = FindDuplicateKey(item, scratch)) return duplicate;
+    }
+    return nullptr;
+  }
+  if (!value.IsObject()) return nullptr;
+  const auto begin = value.MemberBegin();
+  const auto end = value.MemberEnd();
+  const auto count = static_cast<std::size_t>(end - begin);
+  if (count <= 16) {  // the usual object: pairwise is cheaper than sorting
+    for (auto i = begin; i != end; ++i) {
+      for (auto j = begin; j != i; ++j) {
+        if (i->name == j->name) return &i->name;
+      }
+    }
+  } else {
+    scratch.clear();
+    for (auto i = begin; i != end; ++i) scratch.push_back(json::View(i->name));
+    std::sort(scratch.begin(), scratch.end());
+    const auto repeated = std::adjacent_find(scratch.begin(), scratch.end());
+    if (repeated != scratch.end()) {
+      for (auto i = begin; i != end; ++i) {
+        if (json::View(i->name) == *repeated) return &i->name;
+      }
+    }
+  }
+  for (auto i = begin; i != end; ++i) {
+    if (const rapidjson::Value* duplicate = FindDuplicateKey(i->value, scratch)) return duplicate;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 bool AdmissionRequest::Parse(std::string_view body, std::string* error) {
@@ -77,7 +117,9 @@ bool AdmissionRequest::Parse(std::string_view body, std::string* error) {
   rapidjson::ParseResult parsed;
   auto generate = [&](rapidjson::Document& document) {
     NestingLimit handler(document);
-    parsed = reader.Parse<rapidjson::kParseInsituFlag>(stream, handler);
+    // Invalid UTF-8 is refused: it could not be echoed back in a valid JSON answer.
+    parsed = reader.Parse<rapidjson::kParseInsituFlag | rapidjson::kParseValidateEncodingFlag>(
+        stream, handler);
     too_deep = handler.too_deep();
     // In situ, a NUL byte ends the text early: whatever follows it is left over.
     if (parsed && stream.Tell() != body.size()) {
@@ -95,6 +137,11 @@ bool AdmissionRequest::Parse(std::string_view body, std::string* error) {
   }
   if (!document_.IsObject()) {
     *error = "not an AdmissionReview: the body is not a JSON object";
+    return false;
+  }
+  std::vector<std::string_view> scratch;
+  if (const rapidjson::Value* duplicate = FindDuplicateKey(document_, scratch)) {
+    *error = "malformed JSON: duplicate key \"" + std::string(json::View(*duplicate)) + "\"";
     return false;
   }
   api_version = json::String(document_, "apiVersion");

@@ -248,6 +248,40 @@ TEST(Review, NestingLimitAndEmbeddedNul) {
                 std::to_string(size) + ")");
 }
 
+// Go keeps the last of duplicate keys, so `privileged:false,privileged:true` is privileged to the
+// cluster; invalid UTF-8 could not be echoed back as JSON. Both are refused before judging.
+TEST(Review, DuplicateKeysAndInvalidUtf8Refused) {
+  Fixture f({Payments()});
+  Request r;
+  r.object =
+      "{'metadata':{'name':'p'},'spec':{'containers':[{'name':'app','image':'nginx',"
+      "'securityContext':{'privileged':false,'privileged':true}}]}}";
+  for (Endpoint e : {Endpoint::kValidate, Endpoint::kMutate}) {
+    const AdmissionResult result = Review(e, r.Body(), *f.set, {});
+    EXPECT_EQ(result.http_status, 400);
+    EXPECT_EQ(result.body, "malformed JSON: duplicate key \"privileged\"");
+  }
+
+  // An object too big for the pairwise comparison takes the sorted path.
+  std::string labels;
+  for (int i = 0; i < 40; ++i) labels += "'l" + std::to_string(i) + "':'v',";
+  r.object = "{'metadata':{'name':'p','labels':{" + labels +
+             "'l7':'again'}},'spec':{'containers':[{'name':'app','image':'nginx'}]}}";
+  const AdmissionResult labelled = Review(Endpoint::kValidate, r.Body(), *f.set, {});
+  EXPECT_EQ(labelled.http_status, 400);
+  EXPECT_EQ(labelled.body, "malformed JSON: duplicate key \"l7\"");
+
+  Request bad_utf8;
+  bad_utf8.object = kGoodPod;
+  std::string body = bad_utf8.Body();
+  const std::size_t at = body.find("\"app\"") + 1;
+  body.replace(at, 3, "\xff\xfe\xc3");
+  const AdmissionResult invalid = Review(Endpoint::kValidate, body, *f.set, {});
+  EXPECT_EQ(invalid.http_status, 400);
+  EXPECT_EQ(invalid.body,
+            "malformed JSON: Invalid encoding in string. (at offset " + std::to_string(at) + ")");
+}
+
 TEST(Review, DeleteConnectSubresourcesAndUnknownResourcesAllowed) {
   Fixture f({Payments()});
   for (const char* op : {"DELETE", "CONNECT"}) {

@@ -509,8 +509,7 @@ TEST_F(FaultsTest, HostileInputIsAnsweredAndTheServerStaysUp) {
 // (e, continued) Strings the API server could never have sent. Go's decoder keeps the last of
 // duplicate keys, so `privileged:false,privileged:true` is a privileged pod to the cluster; and a
 // reason that echoes invalid UTF-8 is not JSON. Each must be a 400 or a denial in valid JSON.
-// DISABLED until policy/review.cc validates UTF-8 and refuses duplicate keys (reported).
-TEST_F(FaultsTest, DISABLED_UntrustworthyStringsAreRefusedOrDenied) {
+TEST_F(FaultsTest, UntrustworthyStringsAreRefusedOrDenied) {
   auto service = Start(Options());
   const std::vector<std::pair<std::string, std::string>> specs = {
       {"non-UTF-8 container name",
