@@ -22,6 +22,35 @@ std::string_view OrUnknown(const std::string& value) {
   return value.empty() ? std::string_view("unknown") : std::string_view(value);
 }
 
+// Label values come from the request; anything outside the known set is "other", so a client
+// cannot mint new series.
+std::string_view BoundedOperation(const std::string& operation) {
+  static constexpr std::string_view kKnown[] = {"CREATE", "UPDATE", "DELETE", "CONNECT"};
+  if (operation.empty()) return "unknown";
+  for (std::string_view known : kKnown) {
+    if (operation == known) return known;
+  }
+  return "other";
+}
+
+std::string_view BoundedResource(const std::string& resource) {
+  static constexpr std::string_view kKnown[] = {"pods",
+                                                "pods/ephemeralcontainers",
+                                                "deployments",
+                                                "replicasets",
+                                                "statefulsets",
+                                                "daemonsets",
+                                                "jobs",
+                                                "cronjobs",
+                                                "replicationcontrollers",
+                                                "podtemplates"};
+  if (resource.empty()) return "unknown";
+  for (std::string_view known : kKnown) {
+    if (resource == known) return known;
+  }
+  return "other";
+}
+
 }  // namespace
 
 Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
@@ -105,7 +134,7 @@ prometheus::Histogram& Metrics::Duration(std::string_view endpoint) {
 void Metrics::RecordAdmission(std::string_view endpoint, const policy::AdmissionResult& result,
                               std::chrono::nanoseconds latency) {
   CachedCounter(requests_,
-                {endpoint, OrUnknown(result.operation), OrUnknown(result.resource),
+                {endpoint, BoundedOperation(result.operation), BoundedResource(result.resource),
                  OrUnknown(result.decision)},
                 {"endpoint", "operation", "resource", "decision"})
       .Increment();

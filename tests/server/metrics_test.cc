@@ -1,0 +1,41 @@
+#include "server/metrics.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "policy/admission.h"
+
+namespace palisade::server {
+namespace {
+
+// Labels taken from the request stay within a fixed set: a client cannot mint series.
+TEST(Metrics, RequestLabelsAreBounded) {
+  Metrics metrics;
+  policy::AdmissionResult known;
+  known.operation = "CREATE";
+  known.resource = "pods/ephemeralcontainers";
+  known.decision = "allowed";
+  metrics.RecordAdmission("validate", known, std::chrono::microseconds(80));
+  for (int i = 0; i < 3; ++i) {
+    policy::AdmissionResult odd;
+    odd.operation = "PATCH" + std::to_string(i);
+    odd.resource = "secrets/" + std::to_string(i);
+    odd.decision = "allowed";
+    metrics.RecordAdmission("validate", odd, std::chrono::microseconds(80));
+  }
+  const std::string text = metrics.Serialize();
+  EXPECT_NE(text.find("palisade_requests_total{decision=\"allowed\",endpoint=\"validate\","
+                      "operation=\"CREATE\",resource=\"pods/ephemeralcontainers\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("palisade_requests_total{decision=\"allowed\",endpoint=\"validate\","
+                      "operation=\"other\",resource=\"other\"} 3\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("secrets/"), std::string::npos);
+  EXPECT_EQ(text.find("PATCH"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace palisade::server
