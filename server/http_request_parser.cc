@@ -61,7 +61,14 @@ ParsedHttpRequest ParseHttpRequestInPieces(std::span<const std::string_view> pie
   parser.header_limit(static_cast<std::uint32_t>(
       std::min<std::size_t>(limits.header_limit, std::numeric_limits<std::uint32_t>::max())));
   parser.body_limit(limits.body_limit);
-  parser.eager(true);  // as http::read: the body in the same put as the header when it is there
+
+  // Beast applies header_limit only to the bytes a put() leaves unconsumed: a header arriving in
+  // reads that each end just past a field's line break is never refused. So the header's bytes
+  // are counted here, across reads, and the limit holds however the bytes are cut.
+  std::size_t header_bytes = 0;
+  const auto header_too_large = [] {
+    return Refused(http::make_error_code(http::error::header_limit));
+  };
 
   // Unconsumed bytes stay here, like the session's flat_buffer, and are offered again with the
   // next piece: Beast consumes only whole header lines and chunk headers.
@@ -71,12 +78,22 @@ ParsedHttpRequest ParseHttpRequestInPieces(std::span<const std::string_view> pie
     pending.append(piece);
     total += piece.size();
     for (;;) {
+      const bool header_was_done = parser.is_header_done();
       beast::error_code ec;
+      // Not eager until the header is done (as async_read_header), so `used` ends at the header.
       const std::size_t used =
           parser.put(boost::asio::const_buffer(pending.data(), pending.size()), ec);
       pending.erase(0, used);
-      if (ec == http::error::need_more) break;
-      if (ec) return Refused(ec);
+      if (!header_was_done) header_bytes += used;
+      if (ec && ec != http::error::need_more) return Refused(ec);
+      if (!parser.is_header_done()) {
+        if (header_bytes + pending.size() >= limits.header_limit) return header_too_large();
+        break;  // need more
+      }
+      if (!header_was_done) {
+        if (header_bytes > limits.header_limit) return header_too_large();
+        parser.eager(true);  // as http::async_read: the body in as few puts as it arrived in
+      }
       if (parser.is_done()) {
         ParsedHttpRequest result;
         result.outcome = ParsedHttpRequest::Outcome::kComplete;
@@ -86,7 +103,8 @@ ParsedHttpRequest ParseHttpRequestInPieces(std::span<const std::string_view> pie
         result.request.body = parser.release().body();
         return result;
       }
-      if (used == 0 || pending.empty()) break;
+      if (ec == http::error::need_more || pending.empty()) break;
+      if (used == 0 && header_was_done) break;
     }
   }
   return ParsedHttpRequest{};

@@ -17,7 +17,7 @@ namespace palisade::server {
 
 struct HttpLimits {
   std::size_t body_limit = 0;    // 413 above
-  std::size_t header_limit = 0;  // 431 at or above (start line and fields, as Beast counts)
+  std::size_t header_limit = 0;  // 431 above: request line, fields and blank line, all reads
 };
 
 // The admission listener's limits (ServerOptions is the one place their defaults live).
@@ -46,9 +46,11 @@ ParsedHttpRequest ParseHttpRequest(
     std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());
 
 // The same, with the bytes arriving in pieces (as reads from a socket do). The outcome does not
-// depend on where the pieces are cut, with one exception from Beast: once a piece ended inside the
-// header, the header is checked again only when its blank line (or the header limit) arrives, so
-// a malformed line can be kIncomplete in pieces where the whole bytes are already a 400.
+// depend on where the pieces are cut, with two exceptions from Beast. Once a piece ended inside
+// the header, Beast checks the header again only when its blank line arrives: a malformed line is
+// kIncomplete in pieces where the whole bytes are already a 400 (or a 431: Beast also answers
+// header_limit for a folded field value over 4 KiB). And an oversized header that is also
+// malformed is a 400 or a 431 depending on which Beast sees first.
 ParsedHttpRequest ParseHttpRequestInPieces(
     std::span<const std::string_view> pieces, const HttpLimits& limits,
     std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());

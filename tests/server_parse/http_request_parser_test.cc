@@ -190,6 +190,45 @@ TEST(ParseHttpRequest, HeadersOverTheLimitAre431) {
   EXPECT_EQ(ParseHttpRequest(fits, kServerLimits).outcome, Outcome::kComplete);
 }
 
+// Beast alone limits only the bytes one read leaves unparsed: reads that each end one byte past a
+// field's line break would let a header of any size through. The limit counts across reads.
+TEST(ParseHttpRequest, HeaderLimitHoldsAcrossReads) {
+  std::string bytes = "POST /validate HTTP/1.1\r\nHost: x\r\n";
+  while (bytes.size() < 4 * kServerLimits.header_limit) {
+    bytes += "X-Padding: " + std::string(1000, 'a') + "\r\n";
+  }
+  bytes += "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+  std::vector<std::string_view> reads;
+  std::size_t start = 0;
+  for (std::size_t eol = bytes.find("\r\n"); eol != std::string::npos && eol + 3 < bytes.size();
+       eol = bytes.find("\r\n", eol + 2)) {
+    reads.push_back(std::string_view(bytes).substr(start, eol + 3 - start));
+    start = eol + 3;
+  }
+  reads.push_back(std::string_view(bytes).substr(start));
+  ASSERT_GT(reads.size(), 60u);
+  const ParsedHttpRequest parsed = ParseHttpRequestInPieces(reads, kServerLimits);
+  EXPECT_EQ(parsed.outcome, Outcome::kRefused);
+  EXPECT_EQ(parsed.status, 431);
+  EXPECT_EQ(ParseHttpRequest(bytes, kServerLimits).status, 431);
+  // A header of exactly the limit passes, one byte more does not, however it is cut.
+  const std::string head = "POST /validate HTTP/1.1\r\nX: ";
+  const std::string tail = "\r\n\r\n";
+  const std::string exact =
+      head + std::string(kServerLimits.header_limit - head.size() - tail.size(), 'a') + tail;
+  ASSERT_EQ(exact.size(), kServerLimits.header_limit);
+  const std::string over = head + "a" + exact.substr(head.size());
+  for (std::size_t cut = 0; cut <= exact.size(); cut += 1021) {
+    const std::string_view exact_pieces[] = {std::string_view(exact).substr(0, cut),
+                                             std::string_view(exact).substr(cut)};
+    EXPECT_EQ(ParseHttpRequestInPieces(exact_pieces, kServerLimits).outcome, Outcome::kComplete)
+        << cut;
+    const std::string_view over_pieces[] = {std::string_view(over).substr(0, cut),
+                                            std::string_view(over).substr(cut)};
+    EXPECT_EQ(ParseHttpRequestInPieces(over_pieces, kServerLimits).status, 431) << cut;
+  }
+}
+
 TEST(ParseHttpRequest, MalformedIs400) {
   for (const std::string& bytes : {
            std::string("PO ST /validate HTTP/1.1\r\nHost: x\r\n\r\n"),
@@ -206,6 +245,19 @@ TEST(ParseHttpRequest, MalformedIs400) {
     EXPECT_EQ(parsed.reason, "malformed HTTP request") << bytes;
     EXPECT_FALSE(parsed.detail.empty()) << bytes;
   }
+}
+
+// Beast checks a header that arrived in several reads again only when it is complete: a bad
+// request line is a 400 at once when it arrives whole, and once the blank line follows otherwise.
+TEST(ParseHttpRequest, MalformedHeaderInPiecesIs400OnceComplete) {
+  const std::string_view bytes = "PO ST /validate HTTP/1.1\r\nHost: x\r\n";
+  EXPECT_EQ(ParseHttpRequest(bytes, kServerLimits).status, 400);
+  const std::string_view cut[] = {bytes.substr(0, 10), bytes.substr(10)};
+  EXPECT_EQ(ParseHttpRequestInPieces(cut, kServerLimits).outcome, Outcome::kIncomplete);
+  const std::string_view completed[] = {bytes.substr(0, 10), bytes.substr(10), "\r\n"};
+  const ParsedHttpRequest parsed = ParseHttpRequestInPieces(completed, kServerLimits);
+  EXPECT_EQ(parsed.outcome, Outcome::kRefused);
+  EXPECT_EQ(parsed.status, 400);
 }
 
 TEST(ParseHttpRequest, IncompleteWaitsForMore) {
