@@ -56,4 +56,7 @@ std::string EncodeResponse(std::string_view api_version, std::string_view uid,
 
 std::string Base64(std::string_view data);
 
+// Appends `text` to `out` as a quoted JSON string, escaped as rapidjson::Writer does by default.
+void AppendJsonString(std::string& out, std::string_view text);
+
 }  // namespace palisade::policy

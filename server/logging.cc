@@ -1,11 +1,11 @@
 #include "server/logging.h"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
+#include <charconv>
 #include <chrono>
 #include <ctime>
 #include <iostream>
+
+#include "policy/review.h"
 
 namespace palisade::server {
 namespace {
@@ -79,39 +79,43 @@ std::string Logger::Format(LogLevel level, std::string_view message,
                            const std::vector<LogField>& fields) const {
   const std::string ts = Timestamp();
   if (format_ == LogFormat::kJson) {
-    rapidjson::StringBuffer buffer;
-    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-    writer.StartObject();
-    writer.Key("ts");
-    writer.String(ts.data(), static_cast<rapidjson::SizeType>(ts.size()));
-    writer.Key("level");
-    const std::string_view name = LogLevelName(level);
-    writer.String(name.data(), static_cast<rapidjson::SizeType>(name.size()));
-    writer.Key("msg");
-    writer.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+    // The same bytes rapidjson::Writer wrote, without its character-at-a-time stream.
+    using policy::AppendJsonString;
+    std::string line;
+    line.reserve(512);
+    line += R"({"ts":)";
+    AppendJsonString(line, ts);
+    line += R"(,"level":)";
+    AppendJsonString(line, LogLevelName(level));
+    line += R"(,"msg":)";
+    AppendJsonString(line, message);
     for (const LogField& field : fields) {
-      writer.Key(field.key.data(), static_cast<rapidjson::SizeType>(field.key.size()));
+      line += ',';
+      AppendJsonString(line, field.key);
+      line += ':';
       std::visit(
-          [&writer](const auto& value) {
+          [&line](const auto& value) {
             using T = std::decay_t<decltype(value)>;
             if constexpr (std::is_same_v<T, std::string>) {
-              writer.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+              AppendJsonString(line, value);
             } else if constexpr (std::is_same_v<T, std::int64_t>) {
-              writer.Int64(value);
+              char digits[24];
+              line.append(digits, std::to_chars(digits, digits + sizeof digits, value).ptr);
             } else if constexpr (std::is_same_v<T, bool>) {
-              writer.Bool(value);
+              line += value ? "true" : "false";
             } else {
-              writer.StartArray();
-              for (const std::string& item : value) {
-                writer.String(item.data(), static_cast<rapidjson::SizeType>(item.size()));
+              line += '[';
+              for (std::size_t i = 0; i < value.size(); ++i) {
+                if (i > 0) line += ',';
+                AppendJsonString(line, value[i]);
               }
-              writer.EndArray();
+              line += ']';
             }
           },
           field.value);
     }
-    writer.EndObject();
-    return std::string(buffer.GetString(), buffer.GetSize());
+    line += '}';
+    return line;
   }
   std::string line = ts;
   line.push_back(' ');
