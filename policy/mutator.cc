@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "policy/json_access.h"
+#include "policy/review.h"
 
 namespace palisade::policy {
 namespace {
@@ -435,11 +436,65 @@ void ApplyPatch(const Value& patch, rapidjson::Document& target) {
   }
 }
 
+namespace {
+
+// `value` as rapidjson::Writer writes it, a run at a time rather than a character at a time.
+void AppendJson(std::string& out, const Value& value) {
+  switch (value.GetType()) {
+    case rapidjson::kNullType:
+      out += "null";
+      return;
+    case rapidjson::kFalseType:
+      out += "false";
+      return;
+    case rapidjson::kTrueType:
+      out += "true";
+      return;
+    case rapidjson::kStringType:
+      AppendJsonString(out, json::View(value));
+      return;
+    case rapidjson::kObjectType: {
+      out += '{';
+      bool first = true;
+      for (const auto& member : value.GetObject()) {
+        if (!first) out += ',';
+        first = false;
+        AppendJsonString(out, json::View(member.name));
+        out += ':';
+        AppendJson(out, member.value);
+      }
+      out += '}';
+      return;
+    }
+    case rapidjson::kArrayType: {
+      out += '[';
+      bool first = true;
+      for (const Value& item : value.GetArray()) {
+        if (!first) out += ',';
+        first = false;
+        AppendJson(out, item);
+      }
+      out += ']';
+      return;
+    }
+    case rapidjson::kNumberType: {
+      // Rare in a patch; the writer's own formatting (doubles especially).
+      rapidjson::StringBuffer buffer;
+      rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+      value.Accept(writer);
+      out.append(buffer.GetString(), buffer.GetSize());
+      return;
+    }
+  }
+}
+
+}  // namespace
+
 std::string PatchJson(const Value& patch) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  patch.Accept(writer);
-  return std::string(buffer.GetString(), buffer.GetSize());
+  std::string out;
+  out.reserve(1024);
+  AppendJson(out, patch);
+  return out;
 }
 
 }  // namespace palisade::policy
