@@ -72,6 +72,7 @@ std::optional<std::chrono::nanoseconds> ParseGoDuration(std::string_view text) {
       }
     }
     if (unit == 0) return std::nullopt;
+    if (whole > kDay / unit) return std::nullopt;  // before the multiply can overflow
     total += whole * unit + static_cast<std::int64_t>(fraction * static_cast<double>(unit));
     if (total > kDay) return std::nullopt;
   }

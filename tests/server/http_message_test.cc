@@ -26,6 +26,10 @@ TEST(ParseGoDuration, AcceptsWhatTheApiServerSends) {
       {"-1s", std::nullopt},
       {"10x", std::nullopt},
       {"99999999999999h", std::nullopt},
+      {"9999999999999h", std::nullopt},  // below a day's nanoseconds, but the product overflows
+      {"25h", std::nullopt},
+      {"24h", std::chrono::hours(24)},
+      {"86401s", std::nullopt},
   };
   for (const Case& c : cases) {
     EXPECT_EQ(ParseGoDuration(c.text), c.want) << c.text;
