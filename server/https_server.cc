@@ -227,12 +227,34 @@ struct HttpsServer::Impl::Session : std::enable_shared_from_this<Session> {
     parser.emplace();
     parser->header_limit(static_cast<std::uint32_t>(server->options.header_limit));
     parser->body_limit(server->options.body_limit);
+    header_bytes = 0;
     beast::get_lowest_layer(stream).expires_after(server->options.header_timeout);
-    http::async_read_header(stream, buffer, *parser,
-                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                              if (ec) return self->ReadFailed(ec);
-                              self->ReadBody();
-                            });
+    ContinueHeader();
+  }
+
+  // Parses what has arrived and reads more until the header is complete. Beast's header_limit
+  // only bounds what one read leaves unparsed, so a client ending every TLS record on a line
+  // break could send headers without end: every header byte is counted here.
+  void ContinueHeader() {
+    while (buffer.size() > 0) {
+      beast::error_code ec;
+      const std::size_t used = parser->put(buffer.data(), ec);
+      buffer.consume(used);
+      header_bytes += used;
+      if (ec == http::error::need_more) break;
+      if (ec) return ReadFailed(ec);
+      if (parser->is_header_done()) return ReadBody();
+      if (used == 0) break;
+    }
+    if (header_bytes + buffer.size() > server->options.header_limit) {
+      return ReadFailed(http::error::header_limit);
+    }
+    stream.async_read_some(buffer.prepare(4096),
+                           [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                             if (ec) return self->ReadFailed(ec);
+                             self->buffer.commit(n);
+                             self->ContinueHeader();
+                           });
   }
 
   void ReadBody() {
@@ -322,7 +344,8 @@ struct HttpsServer::Impl::Session : std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser;
   HttpRequest request;
   http::response<http::string_body> reply;
-  bool busy = false;  // between the first byte of a request and the end of its response
+  bool busy = false;             // between the first byte of a request and the end of its response
+  std::size_t header_bytes = 0;  // of the request being read, across reads
   bool registered = false;
   std::list<std::weak_ptr<Session>>::iterator slot;
 };
