@@ -86,13 +86,13 @@ bool UsernameExempt(std::string_view username, const EffectivePolicy& policy) {
              policy.exempt_usernames.end();
 }
 
-void Finish(AdmissionResult& result, const AdmissionRequest& request,
-            const AdmissionResponse& response) {
+// The last use of `response`: its warnings move to the result once the answer is encoded.
+void Finish(AdmissionResult& result, const AdmissionRequest& request, AdmissionResponse& response) {
   result.http_status = 200;
   result.decision = response.allowed ? "allowed" : "denied";
-  result.warnings = response.warnings;
   result.body = EncodeResponse(request.api_version, request.uid, response);
   result.worth_logging = !response.allowed || !response.warnings.empty() || result.patch_ops > 0;
+  result.warnings = std::move(response.warnings);
 }
 
 void Mutate(const AdmissionRequest& request, const EffectivePolicy& policy,
