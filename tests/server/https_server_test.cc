@@ -3,6 +3,7 @@
 // connection alive, and the real policy loader and admission review behind it.
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <rapidjson/document.h>
@@ -10,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -305,6 +307,71 @@ TEST_F(ServerTest, AnswersReviewsLikeTheApiServerExpectsOnOneConnection) {
           R"("msg":"admission","endpoint":"validate","decision":"denied","uid":"uid-2","namespace":"shop","name":"web","kind":"Pod","operation":"CREATE","user":"alice","policy":"cluster-default","checks":["privileged"])"),
       std::string::npos)
       << log_.str();
+}
+
+// The mutating and validating webhooks in sequence, as the API server runs them: the pod fails
+// `restricted` as written, /mutate's patch (applied by python3-jsonpatch, an independent RFC 6902
+// implementation) fills in the namespace defaults, /validate then allows the result, and a second
+// /mutate of it has nothing left to add.
+TEST_F(ServerTest, MutatedPodPassesValidationEndToEnd) {
+  policies_.Publish(
+      {{"default.yaml", DefaultPolicy("restricted") +
+                            "  defaults:\n    seccompProfile: {type: RuntimeDefault}\n"
+                            "    capabilities: {drop: [ALL]}\n"
+                            "    allowPrivilegeEscalation: false\n    runAsNonRoot: true\n"}});
+  auto service = StartService();
+  ApiServerClient client(service->port(), ca_.cert_pem);
+  ASSERT_FALSE(client.handshake_error()) << client.handshake_error().message();
+  const std::string pod =
+      R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"shop"},)"
+      R"("spec":{"containers":[{"name":"app","image":"nginx:1.27"}]}})";
+  auto review = [](const std::string& uid, const std::string& object) {
+    return R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":")" +
+           uid +
+           R"(","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"name":"web","namespace":"shop","operation":"CREATE","userInfo":{"username":"alice"},"object":)" +
+           object + "}}";
+  };
+  EXPECT_FALSE(ExpectReviewAnswer(client.Admit("/validate", review("v1", pod)),
+                                  "admission.k8s.io/v1", "v1"));
+
+  const Reply mutated = client.Admit("/mutate", review("m1", pod));
+  ASSERT_EQ(mutated.status, 200u) << mutated.body;
+  rapidjson::Document answer;
+  answer.Parse(mutated.body.c_str());
+  ASSERT_TRUE(answer.IsObject() && answer.HasMember("response")) << mutated.body;
+  const rapidjson::Value& response = answer["response"];
+  EXPECT_STREQ(response["uid"].GetString(), "m1");
+  EXPECT_TRUE(response["allowed"].GetBool());
+  ASSERT_TRUE(response.HasMember("patch")) << mutated.body;
+  EXPECT_STREQ(response["patchType"].GetString(), "JSONPatch");
+  const std::string encoded = response["patch"].GetString();
+  std::string patch(encoded.size(), '\0');
+  const int decoded = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(patch.data()),
+                                      reinterpret_cast<const unsigned char*>(encoded.data()),
+                                      static_cast<int>(encoded.size()));
+  ASSERT_GT(decoded, 0);
+  patch.resize(static_cast<std::size_t>(decoded) - std::count(encoded.begin(), encoded.end(), '='));
+
+  WriteFile(dir_.path() + "/pod.json", pod);
+  WriteFile(dir_.path() + "/patch.json", patch);
+  const std::string command =
+      "python3 -c 'import json,sys,jsonpatch; "
+      "print(json.dumps(jsonpatch.apply_patch(json.load(open(sys.argv[1])), "
+      "json.load(open(sys.argv[2])))))' " +
+      dir_.path() + "/pod.json " + dir_.path() + "/patch.json";
+  FILE* python = popen(command.c_str(), "r");
+  ASSERT_NE(python, nullptr);
+  std::string patched;
+  char chunk[4096];
+  while (const std::size_t n = fread(chunk, 1, sizeof(chunk), python)) patched.append(chunk, n);
+  ASSERT_EQ(pclose(python), 0) << patch;
+
+  const Reply validated = client.Admit("/validate", review("v2", patched));
+  EXPECT_TRUE(ExpectReviewAnswer(validated, "admission.k8s.io/v1", "v2")) << patched;
+  const Reply again = client.Admit("/mutate", review("m2", patched));
+  EXPECT_EQ(again.status, 200u);
+  EXPECT_NE(again.body.find(R"("uid":"m2","allowed":true)"), std::string::npos) << again.body;
+  EXPECT_EQ(again.body.find("\"patch\""), std::string::npos) << again.body;
 }
 
 TEST_F(ServerTest, RefusesWhatIsNotAnAdmissionRequest) {
