@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <map>
 #include <optional>
-#include <string>
 #include <utility>
 
 #include "policy/json_access.h"
@@ -86,73 +85,51 @@ struct ContainerDefaults {
   }
 };
 
-// Appends "/" and `token` to a JSON Pointer path, escaped as RFC 6901 (and rapidjson::Pointer's
-// Stringify) do: '~' as "~0", '/' as "~1".
-void AppendToken(std::string& path, std::string_view token) {
-  path += '/';
-  for (char c : token) {
-    if (c == '~') {
-      path += "~0";
-    } else if (c == '/') {
-      path += "~1";
-    } else {
-      path += c;
-    }
-  }
-}
-
-// Patch paths are built as text: a rapidjson::Pointer per op cost an allocation per Append and
-// another to Stringify.
-std::string Child(const std::string& path, std::string_view token) {
-  std::string child = path;
-  AppendToken(child, token);
-  return child;
-}
-
 class PatchBuilder {
  public:
-  PatchBuilder(Mutation& mutation, const Pointer& base) : mutation_(mutation) {
-    rapidjson::StringBuffer text;
-    base.Stringify(text);
-    base_.assign(text.GetString(), text.GetSize());
-  }
+  PatchBuilder(Mutation& mutation, const Pointer& base) : mutation_(mutation), base_(base) {}
 
   Allocator& allocator() { return mutation_.patch.GetAllocator(); }
 
-  // `tokens` are appended to the base path; "-" appends to a list.
+  // `tokens` are appended to the base pointer; "-" appends to a list.
   void Add(std::initializer_list<std::string_view> tokens, Value value) {
-    std::string path = base_;
-    for (std::string_view token : tokens) AppendToken(path, token);
-    AddAt(path, std::move(value));
+    Pointer pointer = base_;
+    for (std::string_view token : tokens) {
+      pointer = pointer.Append(token.data(), static_cast<rapidjson::SizeType>(token.size()));
+    }
+    AddAt(pointer, std::move(value));
   }
 
-  void AddAt(std::string_view path, Value value) {
+  void AddAt(const Pointer& pointer, Value value) {
+    rapidjson::StringBuffer path;
+    pointer.Stringify(path);  // escapes '~' and '/' in tokens
     Value op(rapidjson::kObjectType);
     op.AddMember("op", "add", allocator());
-    op.AddMember("path",
-                 Value(path.data(), static_cast<rapidjson::SizeType>(path.size()), allocator()),
-                 allocator());
+    op.AddMember("path", Value(path.GetString(), path.GetSize(), allocator()), allocator());
     op.AddMember("value", value, allocator());
     mutation_.patch.PushBack(op, allocator());
   }
 
-  std::string ContainerPointer(const ContainerEntry& container) const {
-    std::string path = base_;
-    AppendToken(path, "spec");
-    AppendToken(path, container.list);
-    AppendToken(path, std::to_string(container.index));
-    return path;
+  Pointer ContainerPointer(const ContainerEntry& container) const {
+    return base_.Append("spec", 4)
+        .Append(container.list.data(), static_cast<rapidjson::SizeType>(container.list.size()))
+        .Append(container.index);
   }
 
  private:
   Mutation& mutation_;
-  std::string base_;  // the base pointer as text
+  const Pointer& base_;
 };
+
+Pointer Child(const Pointer& pointer, std::string_view token) {
+  return pointer.Append(token.data(), static_cast<rapidjson::SizeType>(token.size()));
+}
 
 void EmitContainer(PatchBuilder& builder, const ContainerEntry& container,
                    const ContainerDefaults& defaults) {
   Allocator& allocator = builder.allocator();
-  const std::string sc_pointer = Child(builder.ContainerPointer(container), "securityContext");
+  const Pointer container_pointer = builder.ContainerPointer(container);
+  const Pointer sc_pointer = Child(container_pointer, "securityContext");
   const Value* sc = json::Object(*container.json, "securityContext");
 
   auto capabilities_value = [&]() {
@@ -196,7 +173,7 @@ void EmitContainer(PatchBuilder& builder, const ContainerEntry& container,
                   ProfileValue(*defaults.app_armor_profile, allocator));
   }
   if (caps_needed) {
-    const std::string caps_pointer = Child(sc_pointer, "capabilities");
+    const Pointer caps_pointer = Child(sc_pointer, "capabilities");
     const Value* caps = json::Object(*sc, "capabilities");
     if (caps == nullptr) {
       builder.AddAt(caps_pointer, capabilities_value());
@@ -204,7 +181,7 @@ void EmitContainer(PatchBuilder& builder, const ContainerEntry& container,
       for (std::string_view list_name : {std::string_view("add"), std::string_view("drop")}) {
         const auto& items = list_name == "add" ? defaults.add_append : defaults.drop_append;
         if (items.empty()) continue;
-        const std::string list_pointer = Child(caps_pointer, list_name);
+        const Pointer list_pointer = Child(caps_pointer, list_name);
         if (json::Array(*caps, list_name) == nullptr) {
           builder.AddAt(list_pointer, StringList(items, allocator));
         } else {
