@@ -121,7 +121,11 @@ const rapidjson::Value* FindDuplicateKey(const rapidjson::Value& value,
 }  // namespace
 
 bool AdmissionRequest::Parse(std::string_view body, std::string* error) {
+  // RapidJSON's UTF-8 validation takes a multi-byte sequence's continuation bytes without looking
+  // for the end: three more NULs keep a sequence cut off at the end of the body inside the buffer.
+  buffer_.reserve(body.size() + 3);
   buffer_.assign(body.data(), body.size());
+  buffer_.append(3, '\0');
   rapidjson::Reader reader;
   rapidjson::InsituStringStream stream(buffer_.data());
   bool too_deep = false;

@@ -280,6 +280,17 @@ TEST(Review, DuplicateKeysAndInvalidUtf8Refused) {
   EXPECT_EQ(invalid.http_status, 400);
   EXPECT_EQ(invalid.body,
             "malformed JSON: Invalid encoding in string. (at offset " + std::to_string(at) + ")");
+
+  // Multi-byte sequences cut off by the end of the body, or by the quote that closes the string
+  // (found by http_fuzzer: the validating parser read past the buffer; ASan in CI catches a
+  // regression).
+  for (const char* tail :
+       {"\xc3", "\xe2\x82", "\xf0", "\xf0\x9f\x98", "\xf4\xf4\xf4\xf4\xf4\"}", "\xf4\xf4\"}"}) {
+    const std::string cut = std::string(R"({"apiVersion":")") + tail;
+    const AdmissionResult truncated = Review(Endpoint::kValidate, cut, *f.set, {});
+    EXPECT_EQ(truncated.http_status, 400) << truncated.body;
+    EXPECT_EQ(truncated.body.rfind("malformed JSON: ", 0), 0u) << truncated.body;
+  }
 }
 
 TEST(Review, DeleteConnectSubresourcesAndUnknownResourcesAllowed) {
