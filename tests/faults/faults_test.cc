@@ -18,6 +18,7 @@
 #include "server/logging.h"
 #include "server/service.h"
 #include "tests/faults/load_client.h"
+#include "tests/support/test_files.h"
 
 namespace palisade::faults {
 namespace {
@@ -26,20 +27,9 @@ using server::AdmissionService;
 using server::IssuedCertificate;
 using server::Logger;
 using server::ServeOptions;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "palisade-faults-XXXXXX").string();
-    path_ = mkdtemp(pattern.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using test::DefaultPolicy;
+using test::KubeletDir;
+using test::TempDir;
 
 IssuedCertificate Issue(std::string common_name, bool is_ca, long serial,
                         const IssuedCertificate* issuer) {
@@ -52,42 +42,6 @@ IssuedCertificate Issue(std::string common_name, bool is_ca, long serial,
   auto issued = server::IssueCertificate(request, issuer, &error);
   EXPECT_TRUE(issued) << error;
   return issued.value_or(IssuedCertificate{});
-}
-
-// A ConfigMap or Secret mount as the kubelet lays it out: <name> -> ..data/<name>,
-// ..data -> ..<version>, swapped atomically with a rename.
-class KubeletDir {
- public:
-  explicit KubeletDir(std::string root) : root_(std::move(root)) {
-    std::filesystem::create_directories(root_);
-  }
-
-  void Publish(const std::map<std::string, std::string>& files) {
-    const std::string version = "..v" + std::to_string(++version_);
-    std::filesystem::create_directory(root_ + "/" + version);
-    for (const auto& [name, content] : files) {
-      std::ofstream(root_ + "/" + version + "/" + name) << content;
-      const std::string link = root_ + "/" + name;
-      if (!std::filesystem::is_symlink(link)) {
-        std::filesystem::create_symlink("..data/" + name, link);
-      }
-    }
-    std::filesystem::create_symlink(version, root_ + "/..data_tmp");
-    std::filesystem::rename(root_ + "/..data_tmp", root_ + "/..data");
-  }
-
-  std::string file(const std::string& name) const { return root_ + "/" + name; }
-  const std::string& path() const { return root_; }
-
- private:
-  std::string root_;
-  int version_ = 0;
-};
-
-std::string DefaultPolicy(const std::string& enforce) {
-  return "apiVersion: palisade.dev/v1\nkind: NamespacePolicy\nmetadata:\n  name: cluster-default\n"
-         "spec:\n  namespaces: [\"*\"]\n  podSecurity:\n    enforce: " +
-         enforce + "\n";
 }
 
 // A pod CREATE review; `pod_spec` is the pod's spec object.

@@ -29,9 +29,15 @@
 #include "server/certificates.h"
 #include "server/logging.h"
 #include "server/service.h"
+#include "tests/support/test_files.h"
 
 namespace palisade::server {
 namespace {
+
+using test::DefaultPolicy;
+using test::KubeletDir;
+using test::TempDir;
+using test::WriteFile;
 
 namespace net = boost::asio;
 namespace ssl = boost::asio::ssl;
@@ -41,26 +47,6 @@ using tcp = boost::asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kServiceHost = "palisade.palisade-system.svc";
-
-void WriteFile(const std::string& path, const std::string& content) {
-  const std::string temp = path + ".tmp";
-  std::ofstream(temp, std::ios::binary | std::ios::trunc) << content;
-  std::filesystem::rename(temp, path);  // atomic, like a Secret update
-}
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "palisade-test-XXXXXX").string();
-    path_ = mkdtemp(pattern.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 IssuedCertificate Issue(std::string common_name, std::vector<std::string> dns_names, bool is_ca,
                         long serial, const IssuedCertificate* issuer) {
@@ -73,38 +59,6 @@ IssuedCertificate Issue(std::string common_name, std::vector<std::string> dns_na
   auto issued = IssueCertificate(request, issuer, &error);
   EXPECT_TRUE(issued) << error;
   return issued.value_or(IssuedCertificate{});
-}
-
-// A ConfigMap mount as the kubelet lays it out: <name> -> ..data/<name>, ..data -> ..<version>.
-class KubeletPolicyDir {
- public:
-  explicit KubeletPolicyDir(std::string root) : root_(std::move(root)) {}
-
-  void Publish(const std::map<std::string, std::string>& files) {
-    const std::string version = "..v" + std::to_string(++version_);
-    std::filesystem::create_directory(root_ + "/" + version);
-    for (const auto& [name, content] : files) {
-      std::ofstream(root_ + "/" + version + "/" + name) << content;
-      const std::string link = root_ + "/" + name;
-      if (!std::filesystem::is_symlink(link)) {
-        std::filesystem::create_symlink("..data/" + name, link);
-      }
-    }
-    std::filesystem::create_symlink(version, root_ + "/..data_tmp");
-    std::filesystem::rename(root_ + "/..data_tmp", root_ + "/..data");
-  }
-
-  const std::string& path() const { return root_; }
-
- private:
-  std::string root_;
-  int version_ = 0;
-};
-
-std::string DefaultPolicy(const std::string& enforce) {
-  return "apiVersion: palisade.dev/v1\nkind: NamespacePolicy\nmetadata:\n  name: cluster-default\n"
-         "spec:\n  namespaces: [\"*\"]\n  podSecurity:\n    enforce: " +
-         enforce + "\n";
 }
 
 std::string Review(const std::string& api_version, const std::string& uid, bool privileged) {
@@ -282,7 +236,7 @@ class ServerTest : public ::testing::Test {
   TempDir dir_;
   IssuedCertificate ca_, serving_;
   std::string cert_file_, key_file_, ca_file_;
-  KubeletPolicyDir policies_{dir_.path() + "/policies"};
+  KubeletDir policies_{dir_.path() + "/policies"};
 };
 
 TEST_F(ServerTest, AnswersReviewsLikeTheApiServerExpectsOnOneConnection) {
