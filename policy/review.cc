@@ -1,3 +1,10 @@
+// RapidJSON's SSE2 string and whitespace scans, for the in-situ parse of reviews only: they load
+// aligned 16-byte blocks up to 15 bytes past the text's end, which the review buffer has room for
+// (see AdmissionRequest::Parse). No other file parses in situ, so these overloads are used here
+// alone. Defined before the first RapidJSON include (review.h includes document.h).
+#if defined(__SSE2__) && !defined(RAPIDJSON_SSE2)
+#define RAPIDJSON_SSE2
+#endif
 #include "policy/review.h"
 
 #include <rapidjson/error/en.h>
@@ -123,7 +130,8 @@ const rapidjson::Value* FindDuplicateKey(const rapidjson::Value& value,
 bool AdmissionRequest::Parse(std::string_view body, std::string* error) {
   // RapidJSON's UTF-8 validation takes a multi-byte sequence's continuation bytes without looking
   // for the end: three more NULs keep a sequence cut off at the end of the body inside the buffer.
-  buffer_.reserve(body.size() + 3);
+  // The SIMD scans read the aligned 16-byte block holding the first NUL: 16 more bytes of room.
+  buffer_.reserve(body.size() + 3 + 16);
   buffer_.assign(body.data(), body.size());
   buffer_.append(3, '\0');
   rapidjson::Reader reader;
