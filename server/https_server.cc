@@ -2,12 +2,12 @@
 
 #include <openssl/ssl.h>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -31,6 +31,13 @@ namespace ssl = boost::asio::ssl;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
+
+// Each thread runs its own io_context and a connection stays on the one it was accepted onto, so
+// handlers of one connection never run concurrently: no strands, and a concrete executor type
+// instead of the type-erased any_io_executor (both cost per operation).
+using Executor = net::io_context::executor_type;
+using TcpStream = beast::basic_stream<tcp, Executor>;
+using Socket = TcpStream::socket_type;
 
 std::optional<HostPort> ParseHostPort(std::string_view text, std::string* error) {
   const std::size_t colon = text.rfind(':');
@@ -121,10 +128,24 @@ struct HttpsServer::Impl {
         admission(std::move(a)),
         probes(std::move(p)),
         ssl_context(ssl::context::tls_server),
-        io(std::max(1, options.threads)),
-        acceptor(net::make_strand(io)),
-        metrics_acceptor(net::make_strand(io)),
-        tls_timer(io) {}
+        loops(MakeLoops(std::max(1, options.threads))),
+        acceptor(loops.front()->io),
+        metrics_acceptor(loops.front()->io),
+        tls_timer(loops.front()->io) {}
+
+  // One event loop: an io_context for one thread (the hint lets Asio skip cross-thread
+  // bookkeeping), kept running while it has no connection.
+  struct Loop {
+    net::io_context io{1};
+    net::executor_work_guard<Executor> keep_running{io.get_executor()};
+  };
+  static std::vector<std::unique_ptr<Loop>> MakeLoops(int count) {
+    std::vector<std::unique_ptr<Loop>> made;
+    for (int i = 0; i < count; ++i) made.push_back(std::make_unique<Loop>());
+    return made;
+  }
+  // The loop for the next connection: round robin.
+  Executor NextLoop() { return loops[next_loop++ % loops.size()]->io.get_executor(); }
 
   struct Session;
   struct ProbeSession;
@@ -156,7 +177,8 @@ struct HttpsServer::Impl {
   std::vector<std::thread> threads;
   // Declared last among I/O objects' owners: destroyed first, so pending sessions release while
   // the members above still exist.
-  net::io_context io;
+  std::vector<std::unique_ptr<Loop>> loops;
+  std::size_t next_loop = 0;  // touched by the accept handler only
   tcp::acceptor acceptor;
   tcp::acceptor metrics_acceptor;
   net::steady_timer tls_timer;
@@ -164,9 +186,9 @@ struct HttpsServer::Impl {
   std::uint16_t bound_metrics_port = 0;
 };
 
-// One HTTPS connection: handshake, then read a request, answer, repeat, on its own strand.
+// One HTTPS connection: handshake, then read a request, answer, repeat, all on one event loop.
 struct HttpsServer::Impl::Session : std::enable_shared_from_this<Session> {
-  Session(tcp::socket&& socket, Impl* server)
+  Session(Socket&& socket, Impl* server)
       : server(server), stream(std::move(socket), server->ssl_context) {}
 
   ~Session() {
@@ -180,12 +202,17 @@ struct HttpsServer::Impl::Session : std::enable_shared_from_this<Session> {
   // Drain: a connection waiting for its next request is closed now; one mid-request finishes.
   void CloseIfIdle() {
     net::post(stream.get_executor(), [self = shared_from_this()] {
-      if (self->busy) return;
-      // Bytes already waiting are a request on its way: let it arrive and answer it with close.
-      beast::error_code ec;
-      const std::size_t waiting = beast::get_lowest_layer(self->stream).socket().available(ec);
-      if (ec || waiting == 0) beast::get_lowest_layer(self->stream).cancel();
+      if (self->busy || self->RequestArriving()) return;
+      beast::get_lowest_layer(self->stream).cancel();
     });
+  }
+
+  // Bytes of a request already here (read, decrypted but unread, or waiting in the socket): the
+  // client sent it before it could know of the drain, so it is answered (with close), not dropped.
+  bool RequestArriving() {
+    if (buffer.size() > 0 || SSL_pending(stream.native_handle()) > 0) return true;
+    beast::error_code ec;
+    return beast::get_lowest_layer(stream).socket().available(ec) > 0 && !ec;
   }
 
   void Handshake() {
@@ -205,7 +232,9 @@ struct HttpsServer::Impl::Session : std::enable_shared_from_this<Session> {
   }
 
   void WaitForRequest() {
-    if (server->draining.load()) return Shutdown();
+    // A connection that finishes its handshake or its last answer after the drain began is closed,
+    // unless its next request is already arriving.
+    if (server->draining.load() && !RequestArriving()) return Shutdown();
     if (buffer.size() > 0) return ReadHeader();
     // Idle keep-alive: wait for the first byte with the idle timeout, then the header deadline.
     beast::get_lowest_layer(stream).expires_after(server->options.idle_timeout);
@@ -339,7 +368,7 @@ struct HttpsServer::Impl::Session : std::enable_shared_from_this<Session> {
   }
 
   Impl* server;  // outlives every session: the io_context is destroyed first
-  ssl::stream<beast::tcp_stream> stream;
+  ssl::stream<TcpStream> stream;
   beast::flat_buffer buffer;
   std::optional<http::request_parser<http::string_body>> parser;
   HttpRequest request;
@@ -352,7 +381,7 @@ struct HttpsServer::Impl::Session : std::enable_shared_from_this<Session> {
 
 // One plain-HTTP connection on the metrics port.
 struct HttpsServer::Impl::ProbeSession : std::enable_shared_from_this<ProbeSession> {
-  ProbeSession(tcp::socket&& socket, Impl* server) : server(server), stream(std::move(socket)) {}
+  ProbeSession(Socket&& socket, Impl* server) : server(server), stream(std::move(socket)) {}
 
   void Run() {
     net::dispatch(stream.get_executor(), [self = shared_from_this()] { self->Read(); });
@@ -400,46 +429,45 @@ struct HttpsServer::Impl::ProbeSession : std::enable_shared_from_this<ProbeSessi
   }
 
   Impl* server;  // outlives every session: the io_context is destroyed first
-  beast::tcp_stream stream;
+  TcpStream stream;
   beast::flat_buffer buffer;
   std::optional<http::request_parser<http::string_body>> parser;
   http::response<http::string_body> reply;
 };
 
 void HttpsServer::Impl::Accept() {
-  acceptor.async_accept(
-      net::make_strand(io), [self = this](beast::error_code ec, tcp::socket socket) {
-        if (ec) {
-          if (ec == net::error::operation_aborted || !self->acceptor.is_open()) return;
-          self->logger.Warn("accept failed", {{"error", ec.message()}});
-          return self->Accept();
-        }
-        if (self->draining.load()) return;
-        beast::error_code ignored;
-        socket.set_option(tcp::no_delay(true), ignored);
-        auto session = std::make_shared<Session>(std::move(socket), self);
-        {
-          std::lock_guard<std::mutex> lock(self->connections_mutex);
-          if (self->sessions.size() >= self->options.max_connections) {
-            session.reset();  // closes the socket: the cap protects memory and file descriptors
-          } else {
-            session->slot = self->sessions.insert(self->sessions.end(), session);
-            session->registered = true;
-          }
-        }
-        if (session) {
-          session->Run();
-        } else {
-          self->logger.Warn("connection refused: too many open connections",
-                            {{"limit", static_cast<std::int64_t>(self->options.max_connections)}});
-        }
-        self->Accept();
-      });
+  acceptor.async_accept(NextLoop(), [self = this](beast::error_code ec, Socket socket) {
+    if (ec) {
+      if (ec == net::error::operation_aborted || !self->acceptor.is_open()) return;
+      self->logger.Warn("accept failed", {{"error", ec.message()}});
+      return self->Accept();
+    }
+    if (self->draining.load()) return;
+    beast::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    auto session = std::make_shared<Session>(std::move(socket), self);
+    {
+      std::lock_guard<std::mutex> lock(self->connections_mutex);
+      if (self->sessions.size() >= self->options.max_connections) {
+        session.reset();  // closes the socket: the cap protects memory and file descriptors
+      } else {
+        session->slot = self->sessions.insert(self->sessions.end(), session);
+        session->registered = true;
+      }
+    }
+    if (session) {
+      session->Run();
+    } else {
+      self->logger.Warn("connection refused: too many open connections",
+                        {{"limit", static_cast<std::int64_t>(self->options.max_connections)}});
+    }
+    self->Accept();
+  });
 }
 
 void HttpsServer::Impl::AcceptProbe() {
   metrics_acceptor.async_accept(
-      net::make_strand(io), [self = this](beast::error_code ec, tcp::socket socket) {
+      loops.front()->io.get_executor(), [self = this](beast::error_code ec, Socket socket) {
         if (ec) {
           if (ec == net::error::operation_aborted || !self->metrics_acceptor.is_open()) return;
           return self->AcceptProbe();
@@ -499,13 +527,12 @@ bool HttpsServer::Start(std::string* error) {
   impl.Accept();
   impl.AcceptProbe();
   impl.ScheduleTlsReload();
-  const int count = std::max(1, impl.options.threads);
-  for (int i = 0; i < count; ++i) {
-    impl.threads.emplace_back([impl = impl_.get()] {
+  for (const auto& loop : impl.loops) {
+    impl.threads.emplace_back([impl = impl_.get(), io = &loop->io] {
       // A handler that throws must not end the thread; sessions catch their own, this is the net.
       for (;;) {
         try {
-          impl->io.run();
+          io->run();
           return;
         } catch (const std::exception& e) {
           impl->logger.Error("event loop error", {{"error", e.what()}});
@@ -551,7 +578,7 @@ std::size_t HttpsServer::open_connections() const {
 
 void HttpsServer::Stop() {
   if (!impl_) return;
-  impl_->io.stop();
+  for (const auto& loop : impl_->loops) loop->io.stop();
   for (std::thread& thread : impl_->threads) {
     if (thread.joinable()) thread.join();
   }
