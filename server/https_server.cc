@@ -13,6 +13,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include <atomic>
+#include <charconv>
 #include <condition_variable>
 #include <exception>
 #include <list>
@@ -94,6 +95,34 @@ void FillResponse(http::response<Body>* out, const HttpResponse& in, bool keep_a
   out->body() = in.body;
   out->keep_alive(keep_alive);
   out->prepare_payload();
+}
+
+// The response's bytes, as Beast would serialize them, into `wire` (reused: no allocation once it
+// has grown to the usual answer).
+void SerializeResponse(const HttpResponse& in, bool keep_alive, std::string& wire) {
+  const auto status = static_cast<unsigned>(in.status);
+  const std::string_view reason = http::obsolete_reason(http::int_to_status(status));
+  wire.clear();
+  wire.reserve(128 + in.content_type.size() + in.body.size());
+  char number[24];
+  wire += "HTTP/1.1 ";
+  wire.append(number, std::to_chars(number, number + sizeof number, status).ptr);
+  wire += ' ';
+  wire += reason;
+  wire += "\r\nContent-Type: ";
+  wire += in.content_type;
+  wire += "\r\n";
+  for (const auto& [name, value] : in.headers) {
+    wire += name;
+    wire += ": ";
+    wire += value;
+    wire += "\r\n";
+  }
+  if (!keep_alive) wire += "Connection: close\r\n";
+  wire += "Content-Length: ";
+  wire.append(number, std::to_chars(number, number + sizeof number, in.body.size()).ptr);
+  wire += "\r\n\r\n";
+  wire += in.body;
 }
 
 // The status for a request the parser refused, or 0 when the peer just went away.
@@ -253,7 +282,9 @@ struct HttpsServer::Impl::Session : std::enable_shared_from_this<Session> {
 
   void ReadHeader() {
     busy = true;
-    parser.emplace();
+    // The last request's body string, emptied, takes this one: no allocation per request.
+    spare_body.clear();
+    parser.emplace(std::piecewise_construct, std::forward_as_tuple(std::move(spare_body)));
     parser->header_limit(static_cast<std::uint32_t>(server->options.header_limit));
     parser->body_limit(server->options.body_limit);
     header_bytes = 0;
@@ -335,21 +366,23 @@ struct HttpsServer::Impl::Session : std::enable_shared_from_this<Session> {
       server->metrics.RecordHttpError(500);
       response = TextResponse(500, "internal error");
     }
+    // Kept for the next request unless it is large: an idle connection should not hold megabytes.
+    if (request.body.capacity() <= kSpareBodyCapacity) spare_body = std::move(request.body);
     Write(response, keep_alive);
   }
 
   void Write(const HttpResponse& response, bool keep_alive) {
     // A draining server tells the client on this response, then closes.
     keep_alive = keep_alive && !server->closing.load();
-    FillResponse(&reply, response, keep_alive);
+    SerializeResponse(response, keep_alive, wire);
     beast::get_lowest_layer(stream).expires_after(server->options.write_timeout);
-    http::async_write(stream, reply,
-                      [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
-                        if (ec) return self->Close();
-                        self->busy = false;
-                        if (!keep_alive) return self->Shutdown();
-                        self->WaitForRequest();
-                      });
+    net::async_write(stream, net::buffer(wire),
+                     [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+                       if (ec) return self->Close();
+                       self->busy = false;
+                       if (!keep_alive) return self->Shutdown();
+                       self->WaitForRequest();
+                     });
   }
 
   void Shutdown() {
@@ -372,7 +405,9 @@ struct HttpsServer::Impl::Session : std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer;
   std::optional<http::request_parser<http::string_body>> parser;
   HttpRequest request;
-  http::response<http::string_body> reply;
+  static constexpr std::size_t kSpareBodyCapacity = 64 * 1024;
+  std::string spare_body;        // the buffer for the next request's body
+  std::string wire;              // the response being written
   bool busy = false;             // between the first byte of a request and the end of its response
   std::size_t header_bytes = 0;  // of the request being read, across reads
   bool registered = false;
