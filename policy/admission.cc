@@ -115,16 +115,16 @@ void Mutate(const AdmissionRequest& request, const EffectivePolicy& policy,
     options.ephemeral_update = true;
     options.old_ephemeral_names = EphemeralNames(request.old_object);
   }
-  const Mutation mutation = ComputeDefaults(pod, rapidjson::Pointer(""), policy, options);
+  PatchText mutation = ComputeDefaultsText(pod, rapidjson::Pointer(""), policy, options);
   if (mutation.empty()) return;
-  response.patch = PatchJson(mutation.patch);
-  result.patch_ops = mutation.ops();
-  result.defaults_applied = mutation.fields;
+  response.patch = std::move(mutation.json);
+  result.patch_ops = mutation.ops;
   std::string fields;
   for (const std::string& field : mutation.fields) {
     if (!fields.empty()) fields += ',';
     fields += field;
   }
+  result.defaults_applied = std::move(mutation.fields);
   response.audit_annotations.emplace_back(std::string(kDefaultedAnnotation), std::move(fields));
 }
 

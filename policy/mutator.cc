@@ -4,7 +4,9 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
-#include <map>
+#include <array>
+#include <bit>
+#include <charconv>
 #include <optional>
 #include <utility>
 
@@ -16,19 +18,18 @@ namespace {
 
 using rapidjson::Pointer;
 using rapidjson::Value;
-using Allocator = rapidjson::Document::AllocatorType;
+
+// Whether the JSON array `list` holds the string `item` (not an array: no).
+bool ListContains(const Value* list, std::string_view item) {
+  if (list == nullptr || !list->IsArray()) return false;
+  for (const Value& entry : list->GetArray()) {
+    if (entry.IsString() && json::View(entry) == item) return true;
+  }
+  return false;
+}
 
 bool Contains(const std::vector<std::string_view>& list, std::string_view item) {
   return std::find(list.begin(), list.end(), item) != list.end();
-}
-
-std::vector<std::string_view> Strings(const Value* list) {
-  std::vector<std::string_view> out;
-  if (list == nullptr || !list->IsArray()) return out;
-  for (const Value& item : list->GetArray()) {
-    if (item.IsString()) out.push_back(json::View(item));
-  }
-  return out;
 }
 
 bool ImageExempt(const Value& container, const EffectivePolicy& policy) {
@@ -39,13 +40,17 @@ bool ImageExempt(const Value& container, const EffectivePolicy& policy) {
   return false;
 }
 
-Value ProfileValue(const Profile& profile, Allocator& allocator) {
-  Value value(rapidjson::kObjectType);
-  if (profile.type == "Localhost") {
-    value.AddMember("localhostProfile", Value(profile.localhost_profile, allocator), allocator);
+// As json::Member(annotations, kAppArmorAnnotationPrefix + container_name), without building the
+// key: the first member of that name, unset when null.
+const Value* AppArmorAnnotation(const Value& annotations, std::string_view container_name) {
+  for (const auto& member : annotations.GetObject()) {
+    const std::string_view name = json::View(member.name);
+    if (name.size() == kAppArmorAnnotationPrefix.size() + container_name.size() &&
+        name.starts_with(kAppArmorAnnotationPrefix) && name.ends_with(container_name)) {
+      return member.value.IsNull() ? nullptr : &member.value;
+    }
   }
-  value.AddMember("type", Value(profile.type, allocator), allocator);
-  return value;
+  return nullptr;
 }
 
 std::string AppArmorAnnotationValue(const Profile& profile) {
@@ -54,157 +59,334 @@ std::string AppArmorAnnotationValue(const Profile& profile) {
   return "runtime/default";
 }
 
-Value StringList(const std::vector<std::string_view>& items, Allocator& allocator) {
-  Value list(rapidjson::kArrayType);
-  for (std::string_view item : items) {
-    list.PushBack(Value(item.data(), static_cast<rapidjson::SizeType>(item.size()), allocator),
-                  allocator);
+// Output stream for Pointer::Stringify.
+struct StringStream {
+  using Ch = char;
+  std::string& out;
+  void Put(char c) { out.push_back(c); }
+  void Flush() {}
+};
+
+// Compact JSON text, written as rapidjson::Writer writes it (strings through AppendJsonString).
+class JsonText {
+ public:
+  explicit JsonText(std::string& out) : out_(out) {}
+
+  void StartObject() {
+    Separate();
+    out_ += '{';
+    first_ = true;
   }
-  return list;
+  void EndObject() {
+    out_ += '}';
+    first_ = false;
+  }
+  void StartArray() {
+    Separate();
+    out_ += '[';
+    first_ = true;
+  }
+  void EndArray() {
+    out_ += ']';
+    first_ = false;
+  }
+  void Key(std::string_view name) {
+    Separate();
+    AppendJsonString(out_, name);
+    out_ += ':';
+    first_ = true;
+  }
+  void String(std::string_view text) {
+    Separate();
+    AppendJsonString(out_, text);
+    first_ = false;
+  }
+  void Bool(bool value) {
+    Separate();
+    out_ += value ? "true" : "false";
+    first_ = false;
+  }
+  // A raw value follows a key or starts a list with no comma of its own.
+  void ExpectValue() { first_ = true; }
+  std::string& out() { return out_; }
+
+ private:
+  void Separate() {
+    if (!first_) out_ += ',';
+  }
+
+  std::string& out_;
+  bool first_ = true;
+};
+
+void WriteProfile(JsonText& json, const Profile& profile) {
+  json.StartObject();
+  if (profile.type == "Localhost") {
+    json.Key("localhostProfile");
+    json.String(profile.localhost_profile);
+  }
+  json.Key("type");
+  json.String(profile.type);
+  json.EndObject();
 }
+
+// The patch as JSON text, one "add" op at a time. Paths are the base pointer followed by an op's
+// tokens, escaped by rapidjson::Pointer::Stringify (`~0`, `~1`).
+class PatchWriter {
+ public:
+  PatchWriter(const Pointer& base, std::string& out) : json_(out) {
+    StringStream stream{base_path_};
+    base.Stringify(stream);
+    out.reserve(1024);
+    out += '[';
+  }
+
+  JsonText& json() { return json_; }
+  int ops() const { return ops_; }
+
+  // Writes `{"op":"add","path":...,"value":` for base + `tokens`; the caller writes the value and
+  // calls EndOp.
+  void StartOp(std::initializer_list<std::string_view> tokens) {
+    std::array<Pointer::Token, 8> suffix{};
+    std::size_t count = 0;
+    for (std::string_view token : tokens) {
+      suffix[count++] = {token.data(), static_cast<rapidjson::SizeType>(token.size()),
+                         rapidjson::kPointerInvalidIndex};
+    }
+    path_.assign(base_path_);
+    StringStream stream{path_};
+    Pointer(suffix.data(), count).Stringify(stream);
+    std::string& out = json_.out();
+    if (ops_ > 0) out += ',';
+    out += R"({"op":"add","path":)";
+    AppendJsonString(out, path_);
+    out += R"(,"value":)";
+    json_.ExpectValue();
+  }
+  void EndOp() {
+    json_.out() += '}';
+    ++ops_;
+  }
+  void Finish() { json_.out() += ']'; }
+
+ private:
+  JsonText json_;
+  std::string base_path_;
+  std::string path_;
+  int ops_ = 0;
+};
+
+enum Field : unsigned {  // in alphabetical order of their names
+  kAllowPrivilegeEscalation,
+  kAppArmorProfile,
+  kCapabilitiesAdd,
+  kCapabilitiesDrop,
+  kRunAsNonRoot,
+  kRuntimeClassName,
+  kSeccompProfile,
+  kFieldCount,
+};
+constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
+    "allowPrivilegeEscalation", "appArmorProfile", "capabilities.add",
+    "capabilities.drop",        "runAsNonRoot",    "runtimeClassName",
+    "seccompProfile",
+};
 
 struct ContainerEntry {
   const Value* json = nullptr;
-  std::string_view list;  // "initContainers", "containers", "ephemeralContainers"
+  const Value* sc = nullptr;  // securityContext, when an object
+  std::string_view list;      // "initContainers", "containers", "ephemeralContainers"
   rapidjson::SizeType index = 0;
   std::string_view name;
   bool patchable = false;  // not exempt, and changeable by this request
+  bool needs = false;      // scratch: lacks the field being placed
+  // Pod-level fields placed on this container.
+  bool app_armor_profile = false;
+  bool run_as_non_root = false;
+  bool seccomp_profile = false;
 };
+
+// A default capability list minus what the container already has: `skip` says which to leave out;
+// a name repeated in the list is written once.
+template <typename Skip>
+bool AnyCapability(const std::optional<std::vector<std::string>>& defaults, Skip skip) {
+  if (!defaults) return false;
+  for (const std::string& cap : *defaults) {
+    if (!skip(cap)) return true;
+  }
+  return false;
+}
+
+template <typename Skip>
+void WriteCapabilities(JsonText& json, const std::vector<std::string>& defaults, Skip skip) {
+  for (std::size_t i = 0; i < defaults.size(); ++i) {
+    const std::string& cap = defaults[i];
+    if (skip(cap) || std::find(defaults.begin(), defaults.begin() + static_cast<std::ptrdiff_t>(i),
+                               cap) != defaults.begin() + static_cast<std::ptrdiff_t>(i)) {
+      continue;
+    }
+    json.String(cap);
+  }
+}
 
 // What one container gets; fields in the alphabetical order they are written.
 struct ContainerDefaults {
   std::optional<bool> allow_privilege_escalation;
   const Profile* app_armor_profile = nullptr;
-  std::vector<std::string_view> add_append, drop_append;
+  bool add = false, drop = false;  // capabilities to append
   std::optional<bool> run_as_non_root;
   const Profile* seccomp_profile = nullptr;
 
   bool empty() const {
-    return !allow_privilege_escalation && app_armor_profile == nullptr && add_append.empty() &&
-           drop_append.empty() && !run_as_non_root && seccomp_profile == nullptr;
+    return !allow_privilege_escalation && app_armor_profile == nullptr && !add && !drop &&
+           !run_as_non_root && seccomp_profile == nullptr;
   }
 };
 
-class PatchBuilder {
- public:
-  PatchBuilder(Mutation& mutation, const Pointer& base) : mutation_(mutation), base_(base) {}
+// Capabilities of one container: the lists it already has, and the defaults left to append.
+struct CapabilityLists {
+  const EffectivePolicy& policy;
+  const Value* has_add;   // the container's capabilities.add (any type)
+  const Value* has_drop;  // the container's capabilities.drop (any type)
 
-  Allocator& allocator() { return mutation_.patch.GetAllocator(); }
-
-  // `tokens` are appended to the base pointer; "-" appends to a list.
-  void Add(std::initializer_list<std::string_view> tokens, Value value) {
-    Pointer pointer = base_;
-    for (std::string_view token : tokens) {
-      pointer = pointer.Append(token.data(), static_cast<rapidjson::SizeType>(token.size()));
-    }
-    AddAt(pointer, std::move(value));
+  bool SkipDrop(std::string_view cap) const { return ListContains(has_drop, cap); }
+  bool SkipAdd(std::string_view cap) const {
+    return ListContains(has_add, cap) || ListContains(has_drop, cap);
   }
-
-  void AddAt(const Pointer& pointer, Value value) {
-    rapidjson::StringBuffer path;
-    pointer.Stringify(path);  // escapes '~' and '/' in tokens
-    Value op(rapidjson::kObjectType);
-    op.AddMember("op", "add", allocator());
-    op.AddMember("path", Value(path.GetString(), path.GetSize(), allocator()), allocator());
-    op.AddMember("value", value, allocator());
-    mutation_.patch.PushBack(op, allocator());
+  void WriteAdd(JsonText& json) const {
+    json.StartArray();
+    WriteCapabilities(json, *policy.default_capabilities_add,
+                      [&](std::string_view cap) { return SkipAdd(cap); });
+    json.EndArray();
   }
-
-  Pointer ContainerPointer(const ContainerEntry& container) const {
-    return base_.Append("spec", 4)
-        .Append(container.list.data(), static_cast<rapidjson::SizeType>(container.list.size()))
-        .Append(container.index);
+  void WriteDrop(JsonText& json) const {
+    json.StartArray();
+    WriteCapabilities(json, *policy.default_capabilities_drop,
+                      [&](std::string_view cap) { return SkipDrop(cap); });
+    json.EndArray();
   }
-
- private:
-  Mutation& mutation_;
-  const Pointer& base_;
 };
 
-Pointer Child(const Pointer& pointer, std::string_view token) {
-  return pointer.Append(token.data(), static_cast<rapidjson::SizeType>(token.size()));
-}
+void EmitContainer(PatchWriter& writer, const ContainerEntry& container,
+                   const ContainerDefaults& defaults, const CapabilityLists& caps_lists) {
+  JsonText& json = writer.json();
+  char index_text[16];
+  const auto index_end =
+      std::to_chars(index_text, index_text + sizeof index_text, container.index).ptr;
+  const std::string_view index(index_text, static_cast<std::size_t>(index_end - index_text));
+  const std::string_view list = container.list;
+  const Value* sc = container.sc;
 
-void EmitContainer(PatchBuilder& builder, const ContainerEntry& container,
-                   const ContainerDefaults& defaults) {
-  Allocator& allocator = builder.allocator();
-  const Pointer container_pointer = builder.ContainerPointer(container);
-  const Pointer sc_pointer = Child(container_pointer, "securityContext");
-  const Value* sc = json::Object(*container.json, "securityContext");
-
-  auto capabilities_value = [&]() {
-    Value caps(rapidjson::kObjectType);
-    if (!defaults.add_append.empty()) {
-      caps.AddMember("add", StringList(defaults.add_append, allocator), allocator);
+  auto capabilities_value = [&] {
+    json.StartObject();
+    if (defaults.add) {
+      json.Key("add");
+      caps_lists.WriteAdd(json);
     }
-    if (!defaults.drop_append.empty()) {
-      caps.AddMember("drop", StringList(defaults.drop_append, allocator), allocator);
+    if (defaults.drop) {
+      json.Key("drop");
+      caps_lists.WriteDrop(json);
     }
-    return caps;
+    json.EndObject();
   };
-  const bool caps_needed = !defaults.add_append.empty() || !defaults.drop_append.empty();
+  const bool caps_needed = defaults.add || defaults.drop;
 
   if (sc == nullptr) {  // one op creating the whole securityContext
-    Value value(rapidjson::kObjectType);
+    writer.StartOp({"spec", list, index, "securityContext"});
+    json.StartObject();
     if (defaults.allow_privilege_escalation) {
-      value.AddMember("allowPrivilegeEscalation", *defaults.allow_privilege_escalation, allocator);
+      json.Key("allowPrivilegeEscalation");
+      json.Bool(*defaults.allow_privilege_escalation);
     }
     if (defaults.app_armor_profile != nullptr) {
-      value.AddMember("appArmorProfile", ProfileValue(*defaults.app_armor_profile, allocator),
-                      allocator);
+      json.Key("appArmorProfile");
+      WriteProfile(json, *defaults.app_armor_profile);
     }
-    if (caps_needed) value.AddMember("capabilities", capabilities_value(), allocator);
+    if (caps_needed) {
+      json.Key("capabilities");
+      capabilities_value();
+    }
     if (defaults.run_as_non_root) {
-      value.AddMember("runAsNonRoot", *defaults.run_as_non_root, allocator);
+      json.Key("runAsNonRoot");
+      json.Bool(*defaults.run_as_non_root);
     }
     if (defaults.seccomp_profile != nullptr) {
-      value.AddMember("seccompProfile", ProfileValue(*defaults.seccomp_profile, allocator),
-                      allocator);
+      json.Key("seccompProfile");
+      WriteProfile(json, *defaults.seccomp_profile);
     }
-    builder.AddAt(sc_pointer, std::move(value));
+    json.EndObject();
+    writer.EndOp();
     return;
   }
   if (defaults.allow_privilege_escalation) {
-    builder.AddAt(Child(sc_pointer, "allowPrivilegeEscalation"),
-                  Value(*defaults.allow_privilege_escalation));
+    writer.StartOp({"spec", list, index, "securityContext", "allowPrivilegeEscalation"});
+    json.Bool(*defaults.allow_privilege_escalation);
+    writer.EndOp();
   }
   if (defaults.app_armor_profile != nullptr) {
-    builder.AddAt(Child(sc_pointer, "appArmorProfile"),
-                  ProfileValue(*defaults.app_armor_profile, allocator));
+    writer.StartOp({"spec", list, index, "securityContext", "appArmorProfile"});
+    WriteProfile(json, *defaults.app_armor_profile);
+    writer.EndOp();
   }
   if (caps_needed) {
-    const Pointer caps_pointer = Child(sc_pointer, "capabilities");
     const Value* caps = json::Object(*sc, "capabilities");
     if (caps == nullptr) {
-      builder.AddAt(caps_pointer, capabilities_value());
+      writer.StartOp({"spec", list, index, "securityContext", "capabilities"});
+      capabilities_value();
+      writer.EndOp();
     } else {
-      for (std::string_view list_name : {std::string_view("add"), std::string_view("drop")}) {
-        const auto& items = list_name == "add" ? defaults.add_append : defaults.drop_append;
-        if (items.empty()) continue;
-        const Pointer list_pointer = Child(caps_pointer, list_name);
+      for (const bool add : {true, false}) {
+        if (add ? !defaults.add : !defaults.drop) continue;
+        const std::string_view list_name = add ? "add" : "drop";
         if (json::Array(*caps, list_name) == nullptr) {
-          builder.AddAt(list_pointer, StringList(items, allocator));
+          writer.StartOp({"spec", list, index, "securityContext", "capabilities", list_name});
+          if (add) {
+            caps_lists.WriteAdd(json);
+          } else {
+            caps_lists.WriteDrop(json);
+          }
+          writer.EndOp();
         } else {
-          for (std::string_view item : items) {
-            builder.AddAt(
-                Child(list_pointer, "-"),
-                Value(item.data(), static_cast<rapidjson::SizeType>(item.size()), allocator));
+          auto append = [&](std::string_view cap) {
+            writer.StartOp(
+                {"spec", list, index, "securityContext", "capabilities", list_name, "-"});
+            json.String(cap);
+            writer.EndOp();
+          };
+          const auto& items = add ? *caps_lists.policy.default_capabilities_add
+                                  : *caps_lists.policy.default_capabilities_drop;
+          for (std::size_t i = 0; i < items.size(); ++i) {
+            const std::string& cap = items[i];
+            const bool skip = add ? caps_lists.SkipAdd(cap) : caps_lists.SkipDrop(cap);
+            if (skip || std::find(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(i),
+                                  cap) != items.begin() + static_cast<std::ptrdiff_t>(i)) {
+              continue;
+            }
+            append(cap);
           }
         }
       }
     }
   }
   if (defaults.run_as_non_root) {
-    builder.AddAt(Child(sc_pointer, "runAsNonRoot"), Value(*defaults.run_as_non_root));
+    writer.StartOp({"spec", list, index, "securityContext", "runAsNonRoot"});
+    json.Bool(*defaults.run_as_non_root);
+    writer.EndOp();
   }
   if (defaults.seccomp_profile != nullptr) {
-    builder.AddAt(Child(sc_pointer, "seccompProfile"),
-                  ProfileValue(*defaults.seccomp_profile, allocator));
+    writer.StartOp({"spec", list, index, "securityContext", "seccompProfile"});
+    WriteProfile(json, *defaults.seccomp_profile);
+    writer.EndOp();
   }
 }
 
-std::vector<std::string_view> SplitComma(std::string_view text) {
-  std::vector<std::string_view> out;
+std::size_t ListSize(const Value& spec, std::string_view name) {
+  const Value* list = json::Array(spec, name);
+  return list == nullptr ? 0 : list->Size();
+}
+
+// Appends the comma-separated items of `text` (empty ones dropped) to `out`.
+void SplitComma(std::string_view text, std::vector<std::string_view>& out) {
   while (!text.empty()) {
     const std::size_t comma = text.find(',');
     std::string_view item = text.substr(0, comma);
@@ -212,17 +394,30 @@ std::vector<std::string_view> SplitComma(std::string_view text) {
     if (comma == std::string_view::npos) break;
     text.remove_prefix(comma + 1);
   }
-  return out;
 }
+
+// One annotation the patch writes: `prefix` + `suffix` = value.
+struct NewAnnotation {
+  std::string_view prefix;
+  std::string_view suffix;
+  std::string_view value;
+};
 
 }  // namespace
 
-Mutation ComputeDefaults(const Value& pod, const Pointer& base, const EffectivePolicy& policy,
-                         const MutationOptions& options) {
-  Mutation mutation;
-  if (!policy.HasDefaults() || !pod.IsObject()) return mutation;
+PatchText ComputeDefaultsText(const Value& pod, const Pointer& base, const EffectivePolicy& policy,
+                              const MutationOptions& options) {
+  PatchText result;
+  PatchWriter writer(base, result.json);
+  JsonText& json = writer.json();
+  auto finish = [&] {
+    writer.Finish();
+    result.ops = writer.ops();
+    return std::move(result);
+  };
+  if (!policy.HasDefaults() || !pod.IsObject()) return finish();
   const Value* spec = json::Object(pod, "spec");
-  if (spec == nullptr) return mutation;
+  if (spec == nullptr) return finish();
   const Value* metadata = json::Object(pod, "metadata");
   const Value* annotations = metadata ? json::Object(*metadata, "annotations") : nullptr;
   const Value* pod_sc = json::Object(*spec, "securityContext");
@@ -231,13 +426,20 @@ Mutation ComputeDefaults(const Value& pod, const Pointer& base, const EffectiveP
   const bool field_apparmor = options.kubernetes_minor >= 30;
 
   std::vector<ContainerEntry> containers;
+  containers.reserve(ListSize(*spec, "initContainers") + ListSize(*spec, "containers") +
+                     ListSize(*spec, "ephemeralContainers"));
   for (std::string_view list_name : {"initContainers", "containers", "ephemeralContainers"}) {
     const Value* list = json::Array(*spec, list_name);
     if (list == nullptr) continue;
     for (rapidjson::SizeType i = 0; i < list->Size(); ++i) {
       const Value& item = (*list)[i];
       if (!item.IsObject()) continue;
-      ContainerEntry entry{&item, list_name, i, json::String(item, "name"), false};
+      ContainerEntry entry;
+      entry.json = &item;
+      entry.sc = json::Object(item, "securityContext");
+      entry.list = list_name;
+      entry.index = i;
+      entry.name = json::String(item, "name");
       const bool ephemeral = list_name == "ephemeralContainers";
       entry.patchable = !ImageExempt(item, policy) &&
                         (!options.ephemeral_update ||
@@ -246,181 +448,232 @@ Mutation ComputeDefaults(const Value& pod, const Pointer& base, const EffectiveP
     }
   }
 
-  auto annotation_of = [&](std::string_view container_name) -> const Value* {
-    if (annotations == nullptr) return nullptr;
-    const std::string key = std::string(kAppArmorAnnotationPrefix) + std::string(container_name);
-    return json::Member(*annotations, key);
-  };
-  auto container_sc = [](const ContainerEntry& c) {
-    return json::Object(*c.json, "securityContext");
-  };
   auto container_has = [&](const ContainerEntry& c, std::string_view field) {
-    const Value* sc = container_sc(c);
-    if (sc != nullptr && json::Member(*sc, field) != nullptr) return true;
-    return field == "appArmorProfile" && annotation_of(c.name) != nullptr;
+    if (c.sc != nullptr && json::Member(*c.sc, field) != nullptr) return true;
+    return field == "appArmorProfile" && annotations != nullptr &&
+           AppArmorAnnotation(*annotations, c.name) != nullptr;
   };
 
-  std::vector<ContainerDefaults> per_container(containers.size());
-  std::vector<std::string> fields;
-  PatchBuilder builder(mutation, base);
-  Allocator& allocator = mutation.patch.GetAllocator();
+  unsigned fields = 0;  // bits of Field
+  auto add_field = [&](Field field) { fields |= 1U << field; };
 
   // runtimeClassName: pod level only, and not changeable after creation.
   const bool pod_patchable = !options.ephemeral_update;
   if (pod_patchable && policy.default_runtime_class_name &&
       json::Member(*spec, "runtimeClassName") == nullptr) {
-    builder.Add({"spec", "runtimeClassName"}, Value(*policy.default_runtime_class_name, allocator));
-    fields.push_back("runtimeClassName");
+    writer.StartOp({"spec", "runtimeClassName"});
+    json.String(*policy.default_runtime_class_name);
+    writer.EndOp();
+    add_field(kRuntimeClassName);
   }
 
   // Fields that exist at pod level and per container (a container's value wins): set at pod level
   // unless that would reach a container we must not touch; then on each container that needs it.
-  Value pod_sc_additions(rapidjson::kObjectType);
-  auto place = [&](std::string_view field, auto assign_container, auto pod_value) {
-    if (pod_sc != nullptr && json::Member(*pod_sc, field) != nullptr) return;
+  auto place = [&](Field field, bool ContainerEntry::*on_container) {
+    const std::string_view name = kFieldNames[field];
+    if (pod_sc != nullptr && json::Member(*pod_sc, name) != nullptr) return false;
     bool untouchable_needs = false;
-    std::vector<std::size_t> needing;
-    for (std::size_t i = 0; i < containers.size(); ++i) {
-      if (container_has(containers[i], field)) continue;
-      if (containers[i].patchable) {
-        needing.push_back(i);
+    bool any_needing = false;
+    for (ContainerEntry& container : containers) {
+      container.needs = false;
+      if (container_has(container, name)) continue;
+      if (container.patchable) {
+        container.needs = true;
+        any_needing = true;
       } else {
         untouchable_needs = true;
       }
     }
-    if (needing.empty()) return;
-    fields.emplace_back(field);
+    if (!any_needing) return false;
+    add_field(field);
     if (untouchable_needs || !pod_patchable) {
-      for (std::size_t i : needing) assign_container(per_container[i]);
-    } else {
-      pod_sc_additions.AddMember(
-          Value(field.data(), static_cast<rapidjson::SizeType>(field.size()), allocator),
-          pod_value(), allocator);
-    }
-  };
-  if (!windows && field_apparmor && policy.default_app_armor_profile) {
-    const Profile& profile = *policy.default_app_armor_profile;
-    place(
-        "appArmorProfile", [&](ContainerDefaults& d) { d.app_armor_profile = &profile; },
-        [&] { return ProfileValue(profile, allocator); });
-  }
-  if (policy.default_run_as_non_root) {
-    const bool value = *policy.default_run_as_non_root;
-    place(
-        "runAsNonRoot", [&](ContainerDefaults& d) { d.run_as_non_root = value; },
-        [&] { return Value(value); });
-  }
-  if (!windows && policy.default_seccomp_profile) {
-    const Profile& profile = *policy.default_seccomp_profile;
-    place(
-        "seccompProfile", [&](ContainerDefaults& d) { d.seccomp_profile = &profile; },
-        [&] { return ProfileValue(profile, allocator); });
-  }
-  if (!pod_sc_additions.ObjectEmpty()) {
-    if (pod_sc == nullptr) {
-      builder.Add({"spec", "securityContext"}, std::move(pod_sc_additions));
-    } else {
-      for (const auto& member : std::as_const(pod_sc_additions).GetObject()) {
-        builder.Add({"spec", "securityContext", json::View(member.name)},
-                    Value(member.value, allocator));
+      for (ContainerEntry& container : containers) {
+        if (container.needs) container.*on_container = true;
       }
+      return false;
+    }
+    return true;  // at pod level
+  };
+  const bool pod_app_armor = !windows && field_apparmor && policy.default_app_armor_profile &&
+                             place(kAppArmorProfile, &ContainerEntry::app_armor_profile);
+  const bool pod_run_as_non_root =
+      policy.default_run_as_non_root && place(kRunAsNonRoot, &ContainerEntry::run_as_non_root);
+  const bool pod_seccomp = !windows && policy.default_seccomp_profile &&
+                           place(kSeccompProfile, &ContainerEntry::seccomp_profile);
+  if (pod_app_armor || pod_run_as_non_root || pod_seccomp) {
+    // Pod-level members in the order they were placed.
+    auto write_members = [&](bool one_op) {
+      auto member = [&](std::string_view name, auto write_value) {
+        if (one_op) {
+          json.Key(name);
+        } else {
+          writer.StartOp({"spec", "securityContext", name});
+        }
+        write_value();
+        if (!one_op) writer.EndOp();
+      };
+      if (pod_app_armor) {
+        member("appArmorProfile", [&] { WriteProfile(json, *policy.default_app_armor_profile); });
+      }
+      if (pod_run_as_non_root) {
+        member("runAsNonRoot", [&] { json.Bool(*policy.default_run_as_non_root); });
+      }
+      if (pod_seccomp) {
+        member("seccompProfile", [&] { WriteProfile(json, *policy.default_seccomp_profile); });
+      }
+    };
+    if (pod_sc == nullptr) {
+      writer.StartOp({"spec", "securityContext"});
+      json.StartObject();
+      write_members(true);
+      json.EndObject();
+      writer.EndOp();
+    } else {
+      write_members(false);
     }
   }
 
   // Container-level fields.
-  std::map<std::string, std::string> new_annotations;
+  std::vector<std::string_view> apparmor_annotated;  // container names, for the beta annotation
   const bool annotation_apparmor =
       !windows && !field_apparmor && pod_patchable && policy.default_app_armor_profile.has_value();
   const bool pod_apparmor_field = pod_sc != nullptr && json::Member(*pod_sc, "appArmorProfile");
-  for (std::size_t i = 0; i < containers.size(); ++i) {
-    const ContainerEntry& container = containers[i];
+  for (const ContainerEntry& container : containers) {
     if (!container.patchable) continue;
-    ContainerDefaults& d = per_container[i];
-    const Value* sc = container_sc(container);
+    ContainerDefaults d;
+    if (container.app_armor_profile) d.app_armor_profile = &*policy.default_app_armor_profile;
+    if (container.run_as_non_root) d.run_as_non_root = *policy.default_run_as_non_root;
+    if (container.seccomp_profile) d.seccomp_profile = &*policy.default_seccomp_profile;
+    const Value* sc = container.sc;
     const Value* caps = sc ? json::Object(*sc, "capabilities") : nullptr;
-    const std::vector<std::string_view> has_add =
-        Strings(caps ? json::Member(*caps, "add") : nullptr);
-    const std::vector<std::string_view> has_drop =
-        Strings(caps ? json::Member(*caps, "drop") : nullptr);
+    const CapabilityLists caps_lists{policy, caps ? json::Member(*caps, "add") : nullptr,
+                                     caps ? json::Member(*caps, "drop") : nullptr};
     if (!windows) {
-      if (policy.default_capabilities_drop) {
-        for (const std::string& cap : *policy.default_capabilities_drop) {
-          if (!Contains(has_drop, cap) && !Contains(d.drop_append, cap))
-            d.drop_append.push_back(cap);
-        }
-      }
-      if (policy.default_capabilities_add) {
-        for (const std::string& cap : *policy.default_capabilities_add) {
-          if (!Contains(has_add, cap) && !Contains(has_drop, cap) && !Contains(d.add_append, cap)) {
-            d.add_append.push_back(cap);
-          }
-        }
-      }
+      d.drop = AnyCapability(policy.default_capabilities_drop,
+                             [&](std::string_view cap) { return caps_lists.SkipDrop(cap); });
+      d.add = AnyCapability(policy.default_capabilities_add,
+                            [&](std::string_view cap) { return caps_lists.SkipAdd(cap); });
       if (policy.default_allow_privilege_escalation &&
           (sc == nullptr || json::Member(*sc, "allowPrivilegeEscalation") == nullptr)) {
         const Value* privileged = sc ? json::Member(*sc, "privileged") : nullptr;
         const bool is_privileged =
             privileged != nullptr && privileged->IsBool() && privileged->GetBool();
-        auto adds_sys_admin = [](const std::vector<std::string_view>& list) {
-          return Contains(list, "SYS_ADMIN") || Contains(list, "CAP_SYS_ADMIN");
+        auto sys_admin = [](std::string_view cap) {
+          return cap == "SYS_ADMIN" || cap == "CAP_SYS_ADMIN";
+        };
+        auto has_sys_admin = [&] {
+          return ListContains(caps_lists.has_add, "SYS_ADMIN") ||
+                 ListContains(caps_lists.has_add, "CAP_SYS_ADMIN");
+        };
+        auto appends_sys_admin = [&] {
+          if (!d.add) return false;
+          for (const std::string& cap : *policy.default_capabilities_add) {
+            if (sys_admin(cap) && !caps_lists.SkipAdd(cap)) return true;
+          }
+          return false;
         };
         // The API server rejects allowPrivilegeEscalation=false with privileged or CAP_SYS_ADMIN.
-        const bool conflicts =
-            *policy.default_allow_privilege_escalation == false &&
-            (is_privileged || adds_sys_admin(has_add) || adds_sys_admin(d.add_append));
+        const bool conflicts = *policy.default_allow_privilege_escalation == false &&
+                               (is_privileged || has_sys_admin() || appends_sys_admin());
         if (!conflicts) d.allow_privilege_escalation = *policy.default_allow_privilege_escalation;
       }
       if (annotation_apparmor && container.list != "ephemeralContainers" && !pod_apparmor_field &&
           !container_has(container, "appArmorProfile")) {
-        new_annotations.emplace(
-            std::string(kAppArmorAnnotationPrefix) + std::string(container.name),
-            AppArmorAnnotationValue(*policy.default_app_armor_profile));
+        apparmor_annotated.push_back(container.name);
       }
     }
-    if (!d.drop_append.empty()) fields.push_back("capabilities.drop");
-    if (!d.add_append.empty()) fields.push_back("capabilities.add");
-    if (d.allow_privilege_escalation) fields.push_back("allowPrivilegeEscalation");
+    if (d.drop) add_field(kCapabilitiesDrop);
+    if (d.add) add_field(kCapabilitiesAdd);
+    if (d.allow_privilege_escalation) add_field(kAllowPrivilegeEscalation);
     if (d.empty()) continue;
-    EmitContainer(builder, container, d);
+    EmitContainer(writer, container, d, caps_lists);
   }
-  if (!new_annotations.empty()) fields.push_back("appArmorProfile");
+  if (!apparmor_annotated.empty()) add_field(kAppArmorProfile);
 
-  std::sort(fields.begin(), fields.end());
-  fields.erase(std::unique(fields.begin(), fields.end()), fields.end());
-  mutation.fields = fields;
-  if (fields.empty() || !pod_patchable) return mutation;
+  result.fields.reserve(static_cast<std::size_t>(std::popcount(fields)));
+  for (unsigned field = 0; field < kFieldCount; ++field) {
+    if ((fields & (1U << field)) != 0) result.fields.emplace_back(kFieldNames[field]);
+  }
+  if (fields == 0 || !pod_patchable) return finish();
 
   // Record what was filled in, merged with what an earlier invocation recorded.
-  std::vector<std::string> recorded(fields.begin(), fields.end());
   std::string_view existing;
   if (annotations != nullptr) existing = json::String(*annotations, kDefaultedAnnotation);
-  for (std::string_view item : SplitComma(existing)) recorded.emplace_back(item);
-  std::sort(recorded.begin(), recorded.end());
-  recorded.erase(std::unique(recorded.begin(), recorded.end()), recorded.end());
   std::string joined;
-  for (const std::string& item : recorded) {
-    if (!joined.empty()) joined += ',';
-    joined += item;
-  }
-  if (joined != existing) new_annotations.emplace(std::string(kDefaultedAnnotation), joined);
-  if (new_annotations.empty()) return mutation;
-
-  Value annotation_values(rapidjson::kObjectType);
-  for (const auto& [key, value] : new_annotations) {
-    annotation_values.AddMember(Value(key, allocator), Value(value, allocator), allocator);
-  }
-  if (metadata == nullptr) {
-    Value value(rapidjson::kObjectType);
-    value.AddMember("annotations", annotation_values, allocator);
-    builder.Add({"metadata"}, std::move(value));
-  } else if (annotations == nullptr) {
-    builder.Add({"metadata", "annotations"}, std::move(annotation_values));
+  auto join = [&](const auto& items) {
+    for (const auto& item : items) {
+      if (!joined.empty()) joined += ',';
+      joined += item;
+    }
+  };
+  if (existing.empty()) {
+    join(result.fields);  // already sorted and unique
   } else {
-    for (const auto& member : std::as_const(annotation_values).GetObject()) {
-      builder.Add({"metadata", "annotations", json::View(member.name)},
-                  Value(member.value, allocator));
+    std::vector<std::string_view> recorded(result.fields.begin(), result.fields.end());
+    SplitComma(existing, recorded);
+    std::sort(recorded.begin(), recorded.end());
+    recorded.erase(std::unique(recorded.begin(), recorded.end()), recorded.end());
+    join(recorded);
+  }
+
+  // Sorted by key, as the annotations map: every AppArmor key sorts before "palisade.dev/...".
+  std::sort(apparmor_annotated.begin(), apparmor_annotated.end());
+  apparmor_annotated.erase(std::unique(apparmor_annotated.begin(), apparmor_annotated.end()),
+                           apparmor_annotated.end());
+  static_assert(kAppArmorAnnotationPrefix < kDefaultedAnnotation);
+  const std::string apparmor_value =
+      apparmor_annotated.empty() ? std::string()
+                                 : AppArmorAnnotationValue(*policy.default_app_armor_profile);
+  std::vector<NewAnnotation> new_annotations;
+  new_annotations.reserve(apparmor_annotated.size() + 1);
+  for (std::string_view name : apparmor_annotated) {
+    new_annotations.push_back({kAppArmorAnnotationPrefix, name, apparmor_value});
+  }
+  if (joined != existing) new_annotations.push_back({kDefaultedAnnotation, {}, joined});
+  if (new_annotations.empty()) return finish();
+
+  std::string key;
+  auto key_of = [&](const NewAnnotation& annotation) -> std::string_view {
+    if (annotation.suffix.empty()) return annotation.prefix;
+    key.assign(annotation.prefix);
+    key += annotation.suffix;
+    return key;
+  };
+  auto write_annotations = [&] {
+    json.StartObject();
+    for (const NewAnnotation& annotation : new_annotations) {
+      json.Key(key_of(annotation));
+      json.String(annotation.value);
+    }
+    json.EndObject();
+  };
+  if (metadata == nullptr) {
+    writer.StartOp({"metadata"});
+    json.StartObject();
+    json.Key("annotations");
+    write_annotations();
+    json.EndObject();
+    writer.EndOp();
+  } else if (annotations == nullptr) {
+    writer.StartOp({"metadata", "annotations"});
+    write_annotations();
+    writer.EndOp();
+  } else {
+    for (const NewAnnotation& annotation : new_annotations) {
+      writer.StartOp({"metadata", "annotations", key_of(annotation)});
+      json.String(annotation.value);
+      writer.EndOp();
     }
   }
+  return finish();
+}
+
+Mutation ComputeDefaults(const Value& pod, const Pointer& base, const EffectivePolicy& policy,
+                         const MutationOptions& options) {
+  PatchText text = ComputeDefaultsText(pod, base, policy, options);
+  Mutation mutation;
+  mutation.patch.Parse(text.json.data(), text.json.size());
+  mutation.fields = std::move(text.fields);
   return mutation;
 }
 

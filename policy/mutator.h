@@ -42,6 +42,17 @@ struct Mutation {
 Mutation ComputeDefaults(const rapidjson::Value& pod, const rapidjson::Pointer& base,
                          const EffectivePolicy& policy, const MutationOptions& options);
 
+// The same patch as compact JSON text (byte for byte what PatchJson(ComputeDefaults(...).patch)
+// gives), written directly: the webhook's /mutate answers with it and needs no Document.
+struct PatchText {
+  std::string json;                 // "[...]"; "[]" when there is nothing to add
+  std::vector<std::string> fields;  // as Mutation::fields
+  int ops = 0;
+  bool empty() const { return ops == 0; }
+};
+PatchText ComputeDefaultsText(const rapidjson::Value& pod, const rapidjson::Pointer& base,
+                              const EffectivePolicy& policy, const MutationOptions& options);
+
 // Applies a patch made by ComputeDefaults ("add" ops only) to `target`.
 void ApplyPatch(const rapidjson::Value& patch, rapidjson::Document& target);
 
