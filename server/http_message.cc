@@ -15,6 +15,18 @@ std::string_view HttpRequest::query() const {
   return mark == std::string_view::npos ? std::string_view() : full.substr(mark + 1);
 }
 
+void HttpRequest::SetHead(std::string_view method_text, std::string_view target_text,
+                          std::string_view content_type_text,
+                          std::chrono::steady_clock::time_point now) {
+  method.assign(method_text);
+  target.assign(target_text);
+  content_type.assign(content_type_text);
+  deadline.reset();
+  if (auto timeout = QueryParameter(query(), "timeout")) {
+    if (auto duration = ParseGoDuration(*timeout)) deadline = now + *duration;
+  }
+}
+
 std::optional<std::string_view> QueryParameter(std::string_view query, std::string_view name) {
   while (!query.empty()) {
     const std::size_t amp = query.find('&');

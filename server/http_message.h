@@ -22,6 +22,11 @@ struct HttpRequest {
 
   std::string_view path() const;   // target without the query
   std::string_view query() const;  // after '?', "" when none
+
+  // Sets the request line's fields and the deadline (now + `?timeout=` when it is a valid Go
+  // duration); keeps the strings' capacity. The body is left as it is.
+  void SetHead(std::string_view method_text, std::string_view target_text,
+               std::string_view content_type_text, std::chrono::steady_clock::time_point now);
 };
 
 struct HttpResponse {

@@ -17,20 +17,6 @@ namespace {
 
 using Parser = http::request_parser<http::string_body>;
 
-// The request line and the fields the routers use; the body is moved in once complete. Same
-// conversion as the HTTPS session's (deadline = now + ?timeout= when it is a valid Go duration).
-HttpRequest ToHttpRequest(const Parser::value_type& message,
-                          std::chrono::steady_clock::time_point now) {
-  HttpRequest request;
-  request.method = std::string(message.method_string());
-  request.target = std::string(message.target());
-  request.content_type = std::string(message[http::field::content_type]);
-  if (auto timeout = QueryParameter(request.query(), "timeout")) {
-    if (auto duration = ParseGoDuration(*timeout)) request.deadline = now + *duration;
-  }
-  return request;
-}
-
 ParsedHttpRequest Refused(const beast::error_code& ec) {
   ParsedHttpRequest result;
   result.outcome = ParsedHttpRequest::Outcome::kRefused;
@@ -99,7 +85,9 @@ ParsedHttpRequest ParseHttpRequestInPieces(std::span<const std::string_view> pie
         result.outcome = ParsedHttpRequest::Outcome::kComplete;
         result.keep_alive = parser.keep_alive();
         result.consumed = total - pending.size();
-        result.request = ToHttpRequest(parser.get(), now);
+        const auto& message = parser.get();
+        result.request.SetHead(message.method_string(), message.target(),
+                               message[http::field::content_type], now);
         result.request.body = parser.release().body();
         return result;
       }

@@ -319,17 +319,11 @@ struct HttpsServer::Impl::Session : std::enable_shared_from_this<Session> {
 
   void ReadBody() {
     const auto& header = parser->get();
-    request.method = std::string(header.method_string());
-    request.target = std::string(header.target());
-    request.content_type = std::string(header[http::field::content_type]);
-    request.deadline.reset();
-    auto body_deadline = std::chrono::steady_clock::now() + server->options.body_timeout;
-    if (auto timeout = QueryParameter(request.query(), "timeout")) {
-      if (auto duration = ParseGoDuration(*timeout)) {
-        request.deadline = std::chrono::steady_clock::now() + *duration;
-        body_deadline = std::min(body_deadline, *request.deadline);
-      }
-    }
+    const auto now = std::chrono::steady_clock::now();
+    request.SetHead(header.method_string(), header.target(), header[http::field::content_type],
+                    now);
+    auto body_deadline = now + server->options.body_timeout;
+    if (request.deadline) body_deadline = std::min(body_deadline, *request.deadline);
     beast::get_lowest_layer(stream).expires_at(body_deadline);
     http::async_read(stream, buffer, *parser,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
@@ -441,8 +435,8 @@ struct HttpsServer::Impl::ProbeSession : std::enable_shared_from_this<ProbeSessi
   void Respond() {
     HttpRequest request;
     const auto& message = parser->get();
-    request.method = std::string(message.method_string());
-    request.target = std::string(message.target());
+    request.SetHead(message.method_string(), message.target(), message[http::field::content_type],
+                    std::chrono::steady_clock::now());
     HttpResponse response;
     try {
       response = server->probes(request);
