@@ -67,6 +67,37 @@ struct StringStream {
   void Flush() {}
 };
 
+// Output stream for Pointer::Stringify into a stack buffer; a long path spills into a string.
+class PathBuffer {
+ public:
+  using Ch = char;
+  void Clear() {
+    size_ = 0;
+    spill_.clear();
+  }
+  void Put(char c) {
+    if (size_ < sizeof inline_) {
+      inline_[size_++] = c;
+      return;
+    }
+    if (spill_.empty()) spill_.assign(inline_, size_);
+    spill_.push_back(c);
+    ++size_;
+  }
+  void Append(std::string_view text) {
+    for (char c : text) Put(c);
+  }
+  void Flush() {}
+  std::string_view View() const {
+    return size_ <= sizeof inline_ ? std::string_view(inline_, size_) : std::string_view(spill_);
+  }
+
+ private:
+  char inline_[256];
+  std::size_t size_ = 0;
+  std::string spill_;
+};
+
 // Compact JSON text, written as rapidjson::Writer writes it (strings through AppendJsonString).
 class JsonText {
  public:
@@ -153,13 +184,13 @@ class PatchWriter {
       suffix[count++] = {token.data(), static_cast<rapidjson::SizeType>(token.size()),
                          rapidjson::kPointerInvalidIndex};
     }
-    path_.assign(base_path_);
-    StringStream stream{path_};
-    Pointer(suffix.data(), count).Stringify(stream);
+    path_.Clear();
+    path_.Append(base_path_);
+    Pointer(suffix.data(), count).Stringify(path_);
     std::string& out = json_.out();
     if (ops_ > 0) out += ',';
     out += R"({"op":"add","path":)";
-    AppendJsonString(out, path_);
+    AppendJsonString(out, path_.View());
     out += R"(,"value":)";
     json_.ExpectValue();
   }
@@ -172,7 +203,7 @@ class PatchWriter {
  private:
   JsonText json_;
   std::string base_path_;
-  std::string path_;
+  PathBuffer path_;
   int ops_ = 0;
 };
 
