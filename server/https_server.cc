@@ -86,20 +86,10 @@ bool IsQuietDisconnect(const beast::error_code& ec) {
          ec == net::error::broken_pipe;
 }
 
-template <class Body>
-void FillResponse(http::response<Body>* out, const HttpResponse& in, bool keep_alive) {
-  out->version(11);
-  out->result(static_cast<unsigned>(in.status));
-  out->set(http::field::content_type, in.content_type);
-  for (const auto& [name, value] : in.headers) out->set(name, value);
-  out->body() = in.body;
-  out->keep_alive(keep_alive);
-  out->prepare_payload();
-}
-
-// The response's bytes, as Beast would serialize them, into `wire` (reused: no allocation once it
-// has grown to the usual answer).
-void SerializeResponse(const HttpResponse& in, bool keep_alive, std::string& wire) {
+// The response's bytes into `wire` (reused: no allocation once it has grown to the usual answer).
+// An answer to HEAD has the headers of the answer to GET and no body.
+void SerializeResponse(const HttpResponse& in, bool keep_alive, std::string& wire,
+                       bool head = false) {
   const auto status = static_cast<unsigned>(in.status);
   const std::string_view reason = http::obsolete_reason(http::int_to_status(status));
   wire.clear();
@@ -122,7 +112,7 @@ void SerializeResponse(const HttpResponse& in, bool keep_alive, std::string& wir
   wire += "Content-Length: ";
   wire.append(number, std::to_chars(number, number + sizeof number, in.body.size()).ptr);
   wire += "\r\n\r\n";
-  wire += in.body;
+  if (!head) wire += in.body;
 }
 
 // The status for a request the parser refused, or 0 when the peer just went away.
@@ -196,6 +186,8 @@ struct HttpsServer::Impl {
   HttpHandler probes;
   std::atomic<bool> closing{false};   // responses say `Connection: close`
   std::atomic<bool> draining{false};  // no new connections; idle ones are closed
+  static constexpr int kMaxProbeConnections = 64;
+  std::atomic<int> probe_connections{0};  // open on the metrics port
 
   // Touched only when a connection opens or closes, never per request.
   mutable std::mutex connections_mutex;
@@ -416,20 +408,24 @@ struct HttpsServer::Impl::ProbeSession : std::enable_shared_from_this<ProbeSessi
     net::dispatch(stream.get_executor(), [self = shared_from_this()] { self->Read(); });
   }
 
+  ~ProbeSession() { --server->probe_connections; }
+
+  // Probes and scrapes are GETs: the body limit is small. The whole request must arrive within the
+  // header timeout, so a slow client cannot hold the port's connections.
+  static constexpr std::size_t kBodyLimit = 64 * 1024;
+
   void Read() {
     parser.emplace();
-    parser->header_limit(16 * 1024);
-    parser->body_limit(64 * 1024);
-    stream.expires_after(server->options.idle_timeout);
-    http::async_read(stream, buffer, *parser,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                       if (ec) {
-                         beast::error_code ignored;
-                         self->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-                         return;
-                       }
-                       self->Respond();
-                     });
+    parser->header_limit(static_cast<std::uint32_t>(server->options.header_limit));
+    parser->body_limit(kBodyLimit);
+    stream.expires_after(server->options.header_timeout);
+    http::async_read(
+        stream, buffer, *parser, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          if (!ec) return self->Respond();
+          const int status = ParseErrorStatus(ec);
+          if (status == 0) return self->Close();
+          self->Write(TextResponse(status, std::string(ParseErrorText(status))), false, false);
+        });
   }
 
   void Respond() {
@@ -443,25 +439,29 @@ struct HttpsServer::Impl::ProbeSession : std::enable_shared_from_this<ProbeSessi
     } catch (const std::exception& e) {
       response = TextResponse(500, e.what());
     }
-    const bool keep_alive = parser->keep_alive();
-    FillResponse(&reply, response, keep_alive);
+    Write(response, parser->keep_alive(), request.method == "HEAD");
+  }
+
+  void Write(const HttpResponse& response, bool keep_alive, bool head) {
+    SerializeResponse(response, keep_alive, wire, head);
     stream.expires_after(server->options.write_timeout);
-    http::async_write(stream, reply,
-                      [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
-                        if (ec || !keep_alive) {
-                          beast::error_code ignored;
-                          self->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-                          return;
-                        }
-                        self->Read();
-                      });
+    net::async_write(stream, net::buffer(wire),
+                     [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+                       if (ec || !keep_alive) return self->Close();
+                       self->Read();
+                     });
+  }
+
+  void Close() {
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
   }
 
   Impl* server;  // outlives every session: the io_context is destroyed first
   TcpStream stream;
   beast::flat_buffer buffer;
   std::optional<http::request_parser<http::string_body>> parser;
-  http::response<http::string_body> reply;
+  std::string wire;
 };
 
 void HttpsServer::Impl::Accept() {
@@ -501,7 +501,11 @@ void HttpsServer::Impl::AcceptProbe() {
           if (ec == net::error::operation_aborted || !self->metrics_acceptor.is_open()) return;
           return self->AcceptProbe();
         }
-        std::make_shared<ProbeSession>(std::move(socket), self)->Run();
+        // Scrapes and probes need few connections; the cap keeps file descriptors for admission.
+        if (self->probe_connections < kMaxProbeConnections) {
+          ++self->probe_connections;
+          std::make_shared<ProbeSession>(std::move(socket), self)->Run();
+        }
         self->AcceptProbe();
       });
 }

@@ -178,6 +178,24 @@ Reply PlainGet(std::uint16_t port, const std::string& target) {
                std::string(response[http::field::content_type]), "", response.keep_alive()};
 }
 
+// Sends `bytes` to the plain-HTTP port and returns everything read until the server closes.
+std::string PlainExchange(std::uint16_t port, const std::string& bytes) {
+  net::io_context io;
+  beast::tcp_stream stream(io);
+  stream.expires_after(std::chrono::seconds(10));
+  stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  net::write(stream, net::buffer(bytes));
+  std::string received;
+  beast::error_code ec;
+  char chunk[4096];
+  for (;;) {
+    const std::size_t n = stream.read_some(net::buffer(chunk), ec);
+    received.append(chunk, n);
+    if (ec) break;
+  }
+  return received;
+}
+
 // Checks a 200 AdmissionReview answer strictly and returns response.allowed.
 bool ExpectReviewAnswer(const Reply& reply, const std::string& api_version,
                         const std::string& uid) {
@@ -420,6 +438,21 @@ TEST_F(ServerTest, MetricsAndProbes) {
   EXPECT_EQ(PlainGet(service->metrics_port(), "/healthz").status, 200u);
   EXPECT_EQ(PlainGet(service->metrics_port(), "/nope").status, 404u);
 
+  // HEAD: the headers of GET, no body. A request the parser refuses gets its 4xx, then close.
+  EXPECT_EQ(PlainExchange(service->metrics_port(),
+                          "HEAD /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"
+            "Content-Length: 3\r\n\r\n");
+  EXPECT_EQ(
+      PlainExchange(service->metrics_port(), "GET /readyz HTTP/1.1\r\nHost: x\r\nX-Pad: " +
+                                                 std::string(20 * 1024, 'a') + "\r\n\r\n"),
+      "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n"
+      "Connection: close\r\nContent-Length: 32\r\n\r\nrequest header fields too large\n");
+  EXPECT_EQ(
+      PlainExchange(service->metrics_port(), "GET /readyz HTTP/9\r\n\r\n"),
+      "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"
+      "Content-Length: 23\r\n\r\nmalformed HTTP request\n");
+
   const Reply metrics = PlainGet(service->metrics_port(), "/metrics");
   EXPECT_EQ(metrics.status, 200u);
   EXPECT_EQ(metrics.content_type, "text/plain; version=0.0.4; charset=utf-8");
@@ -557,6 +590,46 @@ TEST_F(ServerTest, ShutdownFailsReadinessFinishesInFlightAndClosesKeepAlive) {
   // The idle keep-alive connection was closed by the server.
   EXPECT_EQ(idle.Send(http::verb::post, "/validate", body).status, 0u);
   EXPECT_NE(log_.str().find("stopped: every connection closed"), std::string::npos) << log_.str();
+}
+
+// The metrics port holds at most 64 connections, so scrapers cannot use up file descriptors; a
+// slot frees when one closes.
+TEST_F(ServerTest, MetricsPortCapsConnections) {
+  auto service = StartService();
+  net::io_context io;
+  const tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"), service->metrics_port());
+  auto healthz = [&](beast::tcp_stream& stream) {
+    http::request<http::empty_body> request{http::verb::get, "/healthz", 11};
+    request.set(http::field::host, "127.0.0.1");
+    beast::error_code ec;
+    http::write(stream, request, ec);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> response;
+    if (!ec) http::read(stream, buffer, response, ec);
+    return ec ? 0u : response.result_int();
+  };
+  std::vector<std::unique_ptr<beast::tcp_stream>> open;
+  for (int i = 0; i < 64; ++i) {
+    open.push_back(std::make_unique<beast::tcp_stream>(io));
+    open.back()->expires_after(std::chrono::seconds(10));
+    open.back()->connect(endpoint);
+    ASSERT_EQ(healthz(*open.back()), 200u) << "connection " << i;  // kept alive
+  }
+  beast::tcp_stream refused(io);
+  refused.expires_after(std::chrono::seconds(10));
+  refused.connect(endpoint);
+  EXPECT_EQ(healthz(refused), 0u) << "the 65th connection is closed at once";
+
+  open.pop_back();  // closes one
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  unsigned status = 0;
+  while (status != 200u && Clock::now() < deadline) {
+    beast::tcp_stream again(io);
+    again.expires_after(std::chrono::seconds(10));
+    again.connect(endpoint);
+    status = healthz(again);
+  }
+  EXPECT_EQ(status, 200u);
 }
 
 // The real binary: SIGTERM fails readiness, lets the in-flight request finish, exits 0.
