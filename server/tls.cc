@@ -53,12 +53,44 @@ BioPtr MemoryBio(const std::string& bytes) {
   return BioPtr(BIO_new_mem_buf(bytes.data(), static_cast<int>(bytes.size())));
 }
 
+// Every certificate in `pem` (a CA bundle) into a new store and name list. On failure returns false
+// with *error set.
+bool LoadClientCas(const std::string& pem, const std::string& file, X509_STORE** store,
+                   STACK_OF(X509_NAME) * *names, std::string* error) {
+  *store = X509_STORE_new();
+  *names = sk_X509_NAME_new_null();
+  BioPtr bio = MemoryBio(pem);
+  int count = 0;
+  while (X509* ca = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    ++count;
+    const bool added = X509_STORE_add_cert(*store, ca) == 1;
+    X509_NAME* name = X509_NAME_dup(X509_get_subject_name(ca));
+    X509_free(ca);
+    if (!added || name == nullptr) {
+      X509_NAME_free(name);
+      *error = file + ": cannot use client CA: " + OpenSslError();
+      return false;
+    }
+    sk_X509_NAME_push(*names, name);
+  }
+  ERR_clear_error();  // the loop ends on "no start line"
+  if (count == 0) {
+    *error = file + ": no PEM CA certificate";
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 struct TlsCredentials::CertifiedKey {
   X509* leaf = nullptr;
   STACK_OF(X509) * chain = nullptr;
   EVP_PKEY* key = nullptr;
+  // With --client-ca-file: the CAs client certificates are verified against, and their names (sent
+  // to clients, which pick their certificate by them).
+  X509_STORE* client_store = nullptr;
+  STACK_OF(X509_NAME) * client_names = nullptr;
   std::int64_t not_after = 0;
   std::string serial_hex;
 
@@ -69,6 +101,8 @@ struct TlsCredentials::CertifiedKey {
     X509_free(leaf);
     sk_X509_pop_free(chain, X509_free);
     EVP_PKEY_free(key);
+    X509_STORE_free(client_store);
+    sk_X509_NAME_pop_free(client_names, X509_NAME_free);
   }
 };
 
@@ -80,21 +114,30 @@ TlsCredentials::~TlsCredentials() = default;
 bool TlsCredentials::ReloadIfChanged() {
   const std::optional<std::string> cert_bytes = ReadFile(files_.cert_file);
   const std::optional<std::string> key_bytes = ReadFile(files_.key_file);
+  const bool verify_clients = !files_.client_ca_file.empty();
+  const std::optional<std::string> ca_bytes =
+      verify_clients ? ReadFile(files_.client_ca_file) : std::optional<std::string>("");
   std::string error;
-  if (!cert_bytes || !key_bytes) {
+  if (!cert_bytes || !key_bytes || !ca_bytes) {
     // A Secret mount mid-swap can briefly miss a file: report only when nothing is served.
     if (!attempted_) {
       attempted_ = true;
-      error = "cannot read " + (!cert_bytes ? files_.cert_file : files_.key_file);
+      error = "cannot read " + (!cert_bytes  ? files_.cert_file
+                                : !key_bytes ? files_.key_file
+                                             : files_.client_ca_file);
       if (metrics_ != nullptr) metrics_->RecordTlsReload(false);
       if (logger_ != nullptr) logger_->Error("TLS certificate not loaded", {{"error", error}});
     }
     return false;
   }
-  if (attempted_ && *cert_bytes == last_cert_bytes_ && *key_bytes == last_key_bytes_) return false;
+  if (attempted_ && *cert_bytes == last_cert_bytes_ && *key_bytes == last_key_bytes_ &&
+      *ca_bytes == last_ca_bytes_) {
+    return false;
+  }
   attempted_ = true;
   last_cert_bytes_ = *cert_bytes;
   last_key_bytes_ = *key_bytes;
+  last_ca_bytes_ = *ca_bytes;
 
   auto pair = std::make_shared<CertifiedKey>();
   ERR_clear_error();
@@ -120,6 +163,10 @@ bool TlsCredentials::ReloadIfChanged() {
       error = files_.key_file + ": key does not match the certificate in " + files_.cert_file;
       ERR_clear_error();
     }
+  }
+  if (error.empty() && verify_clients) {
+    LoadClientCas(*ca_bytes, files_.client_ca_file, &pair->client_store, &pair->client_names,
+                  &error);
   }
   if (error.empty()) {
     std::tm not_after{};
@@ -190,7 +237,17 @@ bool TlsCredentials::ConfigureContext(SSL_CTX* context, std::string* error) cons
 bool TlsCredentials::ApplyTo(SSL* connection) const {
   const std::shared_ptr<const CertifiedKey> pair = current_.load();
   if (pair == nullptr) return false;
-  return SSL_use_cert_and_key(connection, pair->leaf, pair->key, pair->chain, 1) == 1;
+  if (SSL_use_cert_and_key(connection, pair->leaf, pair->key, pair->chain, 1) != 1) return false;
+  if (pair->client_store != nullptr) {
+    // The client CAs loaded with this pair, so a rotated CA bundle applies to new connections.
+    STACK_OF(X509_NAME)* names = SSL_dup_CA_list(pair->client_names);
+    if (names == nullptr || SSL_set1_verify_cert_store(connection, pair->client_store) != 1) {
+      sk_X509_NAME_pop_free(names, X509_NAME_free);
+      return false;
+    }
+    SSL_set_client_CA_list(connection, names);
+  }
+  return true;
 }
 
 std::optional<std::int64_t> TlsCredentials::certificate_expiry() const {

@@ -1,8 +1,8 @@
 #pragma once
 
-// Serving certificate and key, reloaded when the files change (the last good pair stays when new
-// files are bad), and the TLS policy: TLS 1.2/1.3, ECDHE with AEAD ciphers, optional client
-// certificate verification.
+// Serving certificate and key, and the client CA bundle when set, reloaded when the files change
+// (the last good set stays when new files are bad), and the TLS policy: TLS 1.2/1.3, ECDHE with
+// AEAD ciphers, optional client certificate verification.
 
 #include <openssl/types.h>
 
@@ -55,7 +55,7 @@ class TlsCredentials {
   TlsFiles files_;
   Metrics* metrics_;
   Logger* logger_;
-  std::string last_cert_bytes_, last_key_bytes_;  // only touched by the reload caller
+  std::string last_cert_bytes_, last_key_bytes_, last_ca_bytes_;  // only the reload caller's
   bool attempted_ = false;
   std::atomic<std::shared_ptr<const CertifiedKey>> current_;
 };

@@ -425,6 +425,45 @@ TEST_F(ServerTest, ClientCertificateRequiredWhenClientCaIsSet) {
                          "admission.k8s.io/v1", "u"));
 }
 
+// cert-manager rotates the CA that signs the API server's client certificate: the new bundle
+// applies to new connections without a restart, and a bad bundle keeps the last good one.
+TEST_F(ServerTest, ClientCaBundleReloadedWhenItChanges) {
+  const std::string client_ca_file = dir_.path() + "/client-ca.crt";
+  WriteFile(client_ca_file, ca_.cert_pem);
+  auto service = StartService(client_ca_file);
+  const IssuedCertificate other_ca = Issue("other-ca", {}, true, 200, nullptr);
+  const IssuedCertificate old_client = Issue("kube-apiserver", {}, false, 8, &ca_);
+  const IssuedCertificate new_client = Issue("kube-apiserver", {}, false, 9, &other_ca);
+  auto answered = [&](const IssuedCertificate& client_cert) {
+    ApiServerClient client(service->port(), ca_.cert_pem, &client_cert);
+    if (client.handshake_error()) return false;
+    return client.Admit("/validate", Review("admission.k8s.io/v1", "u", false)).status == 200u;
+  };
+  EXPECT_TRUE(answered(old_client));
+  EXPECT_FALSE(answered(new_client));
+
+  WriteFile(client_ca_file, other_ca.cert_pem);
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (!answered(new_client) && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(answered(new_client));
+  EXPECT_FALSE(answered(old_client)) << "the replaced CA still admits its clients";
+
+  // Not a certificate: refused, counted, and the bundle loaded last stays.
+  WriteFile(client_ca_file, "not a certificate\n");
+  const auto bad_deadline = Clock::now() + std::chrono::seconds(10);
+  while (PlainGet(service->metrics_port(), "/metrics")
+                 .body.find("palisade_tls_reloads_total{result=\"error\"} 1\n") ==
+             std::string::npos &&
+         Clock::now() < bad_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_NE(log_.str().find(client_ca_file + ": no PEM CA certificate"), std::string::npos)
+      << log_.str();
+  EXPECT_TRUE(answered(new_client));
+}
+
 TEST_F(ServerTest, MetricsAndProbes) {
   auto service = StartService();
   ApiServerClient client(service->port(), ca_.cert_pem);
