@@ -2,8 +2,8 @@
 
 // The two listeners: HTTPS for the admission endpoints and plain HTTP for metrics and probes.
 // Sessions only move bytes: read a request, call the handler, write the answer, repeat. All I/O is
-// asynchronous on one io_context run by N threads, one strand per connection, with a deadline on
-// every read and write.
+// asynchronous: each of the N threads runs its own io_context, a connection stays on the one that
+// accepted it, and every read and write has a deadline.
 
 #include <chrono>
 #include <cstddef>
