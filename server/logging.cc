@@ -10,17 +10,30 @@
 namespace palisade::server {
 namespace {
 
+// "2026-11-28T04:47:06.123Z". The part up to the second is formatted once per second and thread.
 std::string Timestamp() {
   const auto now = std::chrono::system_clock::now();
   const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
   const auto millis =
       std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char buffer[40];
-  const std::size_t n = std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &utc);
-  std::snprintf(buffer + n, sizeof buffer - n, ".%03dZ", static_cast<int>(millis));
-  return buffer;
+  thread_local std::time_t cached_second = -1;
+  thread_local char cached[32];
+  thread_local std::size_t cached_size = 0;
+  if (seconds != cached_second) {
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    cached_size = std::strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &utc);
+    cached_second = seconds;
+  }
+  std::string stamp;
+  stamp.reserve(cached_size + 5);
+  stamp.append(cached, cached_size);
+  const auto ms = static_cast<int>(millis);
+  const char tail[] = {'.', static_cast<char>('0' + ms / 100),
+                       static_cast<char>('0' + ms / 10 % 10), static_cast<char>('0' + ms % 10),
+                       'Z'};
+  stamp.append(tail, sizeof tail);
+  return stamp;
 }
 
 // Text values are quoted only when they would not read back as one token.
