@@ -38,4 +38,27 @@ inline std::string_view View(const rapidjson::Value& value) {
                           : std::string_view();
 }
 
+// The words error messages use for a value's type. Pods arrive as JSON ("object", "array");
+// policies are written in YAML ("mapping", "list").
+enum class Words { kJson, kYaml };
+
+inline std::string_view TypeName(const rapidjson::Value& value, Words words) {
+  switch (value.GetType()) {
+    case rapidjson::kNullType:
+      return "null";
+    case rapidjson::kFalseType:
+    case rapidjson::kTrueType:
+      return "boolean";
+    case rapidjson::kObjectType:
+      return words == Words::kJson ? "object" : "mapping";
+    case rapidjson::kArrayType:
+      return words == Words::kJson ? "array" : "list";
+    case rapidjson::kStringType:
+      return "string";
+    case rapidjson::kNumberType:
+      return "number";
+  }
+  return "value";
+}
+
 }  // namespace palisade::policy::json

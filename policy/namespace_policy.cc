@@ -9,6 +9,8 @@
 #include <set>
 #include <utility>
 
+#include "policy/json_access.h"
+
 namespace palisade::policy {
 
 std::string_view ActionName(Action action) {
@@ -73,25 +75,6 @@ using rapidjson::Value;
 
 constexpr std::string_view kApiVersion = "palisade.dev/v1";
 constexpr std::string_view kKind = "NamespacePolicy";
-
-std::string_view TypeName(const Value& value) {
-  switch (value.GetType()) {
-    case rapidjson::kNullType:
-      return "null";
-    case rapidjson::kFalseType:
-    case rapidjson::kTrueType:
-      return "boolean";
-    case rapidjson::kObjectType:
-      return "mapping";
-    case rapidjson::kArrayType:
-      return "list";
-    case rapidjson::kStringType:
-      return "string";
-    case rapidjson::kNumberType:
-      return "number";
-  }
-  return "value";
-}
 
 std::string_view StringOf(const Value& value) {
   return std::string_view(value.GetString(), value.GetStringLength());
@@ -180,7 +163,8 @@ class DocumentReader {
   }
 
   void WrongType(const std::string& field, std::string_view want, const Value& got) {
-    Fail(field, "expected " + std::string(want) + ", got " + std::string(TypeName(got)));
+    Fail(field, "expected " + std::string(want) + ", got " +
+                    std::string(json::TypeName(got, json::Words::kYaml)));
   }
 
   // Checks that `value` is a mapping whose keys are all known and unique.

@@ -33,25 +33,6 @@ void Render(const Path* path, std::string& out) {
   }
 }
 
-std::string_view TypeName(const Value& value) {
-  switch (value.GetType()) {
-    case rapidjson::kNullType:
-      return "null";
-    case rapidjson::kFalseType:
-    case rapidjson::kTrueType:
-      return "boolean";
-    case rapidjson::kObjectType:
-      return "object";
-    case rapidjson::kArrayType:
-      return "array";
-    case rapidjson::kStringType:
-      return "string";
-    case rapidjson::kNumberType:
-      return "number";
-  }
-  return "unknown";
-}
-
 class PodReader {
  public:
   PodReader(std::string_view prefix, std::vector<FieldError>& errors)
@@ -60,8 +41,9 @@ class PodReader {
   void Fail(const Path& path, std::string_view want, const Value& got) {
     std::string rendered(prefix_);
     Render(&path, rendered);
-    errors_.push_back(FieldError{std::move(rendered), "must be " + std::string(want) + ", got " +
-                                                          std::string(TypeName(got))});
+    errors_.push_back(
+        FieldError{std::move(rendered), "must be " + std::string(want) + ", got " +
+                                            std::string(json::TypeName(got, json::Words::kJson))});
   }
 
   void Missing(const Path& path) {
@@ -329,8 +311,9 @@ class PodReader {
     if (!object.IsObject()) {
       std::string rendered(prefix_);
       if (!rendered.empty() && rendered.back() == '.') rendered.pop_back();
-      errors_.push_back(FieldError{rendered.empty() ? "object" : rendered,
-                                   "must be an object, got " + std::string(TypeName(object))});
+      errors_.push_back(FieldError{
+          rendered.empty() ? "object" : rendered,
+          "must be an object, got " + std::string(json::TypeName(object, json::Words::kJson))});
       return;
     }
     if (const Value* metadata = Object(object, "metadata", root)) {
