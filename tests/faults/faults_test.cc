@@ -28,6 +28,7 @@ using server::IssuedCertificate;
 using server::Logger;
 using server::ServeOptions;
 using test::DefaultPolicy;
+using test::kServiceHost;
 using test::KubeletDir;
 using test::TempDir;
 
@@ -134,7 +135,7 @@ class FaultsTest : public ::testing::Test {
   }
 
   std::string Metrics(const AdmissionService& service) {
-    return PlainGet(const_cast<AdmissionService&>(service).metrics_port(), "/metrics", nullptr);
+    return PlainGet(const_cast<AdmissionService&>(service).metrics_port(), "/metrics").body;
   }
 
   std::ostringstream log_;
@@ -241,9 +242,7 @@ TEST_F(FaultsTest, BrokenPolicyKeepsTheOldDecisions) {
   EXPECT_EQ(service->policies().Get()->policies().at(0).revision, revision);
   EXPECT_NE(Metrics(*service).find("palisade_policy_reloads_total{result=\"error\"} 1\n"),
             std::string::npos);
-  unsigned ready = 0;
-  PlainGet(service->metrics_port(), "/readyz", &ready);
-  EXPECT_EQ(ready, 200u);
+  EXPECT_EQ(PlainGet(service->metrics_port(), "/readyz").status, 200u);
 }
 
 // (d) The real binary gets SIGTERM while loaded: in-flight requests finish, the last answer on
@@ -350,7 +349,7 @@ TEST_F(FaultsTest, HostileInputIsAnsweredAndTheServerStaysUp) {
   };
   for (const Case& c : http_cases) {
     SCOPED_TRACE(c.name);
-    TlsConnection connection(port, ca_.cert_pem);
+    HttpsClient connection(port, ca_.cert_pem);
     ASSERT_FALSE(connection.error());
     const Reply reply = connection.Post(c.target, c.body);
     EXPECT_EQ(reply.status, c.status) << reply.error.message() << reply.body;
@@ -378,7 +377,7 @@ TEST_F(FaultsTest, HostileInputIsAnsweredAndTheServerStaysUp) {
   };
   for (const Denial& d : denials) {
     SCOPED_TRACE(d.name);
-    TlsConnection connection(port, ca_.cert_pem);
+    HttpsClient connection(port, ca_.cert_pem);
     ASSERT_FALSE(connection.error());
     const Reply reply = connection.Post("/validate?timeout=10s", ReviewWithSpec("h", d.pod_spec));
     if (reply.status == 400) {
@@ -393,7 +392,7 @@ TEST_F(FaultsTest, HostileInputIsAnsweredAndTheServerStaysUp) {
 
   {
     SCOPED_TRACE("9 MiB body");
-    TlsConnection connection(port, ca_.cert_pem);
+    HttpsClient connection(port, ca_.cert_pem);
     ASSERT_FALSE(connection.error());
     const Reply reply = connection.Post("/validate", std::string(9 * 1024 * 1024, ' '));
     EXPECT_EQ(reply.status, 413u) << reply.error.message();
@@ -401,7 +400,7 @@ TEST_F(FaultsTest, HostileInputIsAnsweredAndTheServerStaysUp) {
   }
   {
     SCOPED_TRACE("oversized headers");
-    TlsConnection connection(port, ca_.cert_pem);
+    HttpsClient connection(port, ca_.cert_pem);
     ASSERT_FALSE(connection.error());
     connection.WriteRaw("POST /validate HTTP/1.1\r\nHost: x\r\nX-Filler: " +
                         std::string(20 * 1024, 'a') + "\r\nContent-Length: 0\r\n\r\n");
@@ -412,7 +411,7 @@ TEST_F(FaultsTest, HostileInputIsAnsweredAndTheServerStaysUp) {
     // Beast's own limit only bounds what one read leaves unparsed: every line in its own TLS
     // record must still add up to the limit.
     SCOPED_TRACE("oversized headers, a line per TLS record");
-    TlsConnection connection(port, ca_.cert_pem);
+    HttpsClient connection(port, ca_.cert_pem);
     ASSERT_FALSE(connection.error());
     // Each record ends one byte into the next line, where Beast stops counting.
     beast::error_code write_error = connection.WriteRaw("POST /validate HTTP/1.1\r\nHost: x\r\nX");
@@ -432,7 +431,7 @@ TEST_F(FaultsTest, HostileInputIsAnsweredAndTheServerStaysUp) {
   }
   {
     SCOPED_TRACE("wrong method");
-    TlsConnection connection(port, ca_.cert_pem);
+    HttpsClient connection(port, ca_.cert_pem);
     ASSERT_FALSE(connection.error());
     connection.WriteRaw("DELETE /validate HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
     const Reply reply = connection.ReadReply();
@@ -440,7 +439,7 @@ TEST_F(FaultsTest, HostileInputIsAnsweredAndTheServerStaysUp) {
   }
   {
     SCOPED_TRACE("TLS, then garbage instead of HTTP");
-    TlsConnection connection(port, ca_.cert_pem);
+    HttpsClient connection(port, ca_.cert_pem);
     ASSERT_FALSE(connection.error());
     connection.WriteRaw(std::string("\x01\x02\x03\xff not http at all\r\n\r\n", 24));
     const Reply reply = connection.ReadReply();
@@ -462,7 +461,7 @@ TEST_F(FaultsTest, HostileInputIsAnsweredAndTheServerStaysUp) {
   }
   for (const bool in_body : {false, true}) {
     SCOPED_TRACE(in_body ? "a partial body, then nothing" : "partial headers, then nothing");
-    TlsConnection connection(port, ca_.cert_pem);
+    HttpsClient connection(port, ca_.cert_pem);
     ASSERT_FALSE(connection.error());
     connection.WriteRaw(in_body ? "POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: "
                                   "application/json\r\nContent-Length: 100\r\n\r\n{\"apiV"
@@ -477,9 +476,7 @@ TEST_F(FaultsTest, HostileInputIsAnsweredAndTheServerStaysUp) {
   ASSERT_TRUE(clients.WaitForCompleted(clients.completed() + 20));
   clients.Stop();
   EXPECT_EQ(clients.failed(), 0u) << JoinFailures(clients.failures());
-  unsigned healthy = 0;
-  PlainGet(service->metrics_port(), "/healthz", &healthy);
-  EXPECT_EQ(healthy, 200u);
+  EXPECT_EQ(PlainGet(service->metrics_port(), "/healthz").status, 200u);
 }
 
 // (e, continued) Strings the API server could never have sent. Go's decoder keeps the last of
@@ -496,7 +493,7 @@ TEST_F(FaultsTest, UntrustworthyStringsAreRefusedOrDenied) {
   };
   for (const auto& [name, spec] : specs) {
     SCOPED_TRACE(name);
-    TlsConnection connection(service->port(), ca_.cert_pem);
+    HttpsClient connection(service->port(), ca_.cert_pem);
     ASSERT_FALSE(connection.error());
     const Reply reply = connection.Post("/validate?timeout=10s", ReviewWithSpec("h", spec));
     if (reply.status == 400) continue;
@@ -520,9 +517,9 @@ TEST_F(FaultsTest, SlowClientsDoNotDelayOthers) {
     silent.push_back(std::make_unique<tcp::socket>(io));
     silent.back()->connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
   }
-  std::vector<std::unique_ptr<TlsConnection>> held;
+  std::vector<std::unique_ptr<HttpsClient>> held;
   for (int i = 0; i < 200; ++i) {
-    held.push_back(std::make_unique<TlsConnection>(port, ca_.cert_pem));
+    held.push_back(std::make_unique<HttpsClient>(port, ca_.cert_pem));
     ASSERT_FALSE(held.back()->error()) << held.back()->error().message();
     if (i % 2 == 1) {
       ASSERT_FALSE(held.back()->WriteRaw("POST /validate HTTP/1.1\r\nHost: x\r\nContent-"));
@@ -530,7 +527,7 @@ TEST_F(FaultsTest, SlowClientsDoNotDelayOthers) {
   }
   for (int attempt = 0; attempt < 3; ++attempt) {
     const auto started = Clock::now();
-    TlsConnection fresh(port, ca_.cert_pem);
+    HttpsClient fresh(port, ca_.cert_pem);
     ASSERT_FALSE(fresh.error()) << fresh.error().message();
     bool allowed = true;
     EXPECT_EQ(CheckReview(fresh.Post("/validate?timeout=10s", PrivilegedReview("fresh")), "fresh",

@@ -1,21 +1,9 @@
 #pragma once
 
-// Clients for the fault tests: a TLS connection that speaks HTTP/1.1 like the API server (keeps
-// the connection alive, verifies the serving certificate), and a pool of them sending reviews
-// continuously from their own threads while a test breaks something, recording every outcome.
-
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
+// Load for the fault tests: a pool of HTTPS clients sending reviews continuously from their own
+// threads while a test breaks something, recording every outcome.
 
 #include <atomic>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -26,119 +14,17 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/https_client.h"
+
 namespace palisade::faults {
 
-namespace net = boost::asio;
-namespace ssl = boost::asio::ssl;
-namespace beast = boost::beast;
-namespace http = boost::beast::http;
-using tcp = boost::asio::ip::tcp;
+namespace net = test::net;
+namespace beast = test::beast;
+using test::HttpsClient;
+using test::tcp;
+using test::PlainGet;
+using test::Reply;
 using Clock = std::chrono::steady_clock;
-
-inline constexpr const char* kServiceHost = "palisade.palisade-system.svc";
-
-struct Reply {
-  unsigned status = 0;  // 0: no answer (the error says why)
-  std::string body;
-  bool keep_alive = false;
-  beast::error_code error;
-};
-
-// One keep-alive HTTPS connection, verified for kServiceHost against `ca_pem`.
-class TlsConnection {
- public:
-  TlsConnection(std::uint16_t port, const std::string& ca_pem)
-      : context_(ssl::context::tls_client), stream_(io_, context_) {
-    context_.add_certificate_authority(net::buffer(ca_pem));
-    context_.set_verify_mode(ssl::verify_peer);
-    SSL_set_tlsext_host_name(stream_.native_handle(), kServiceHost);
-    stream_.set_verify_callback(ssl::host_name_verification(kServiceHost));
-    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(10));
-    beast::get_lowest_layer(stream_).connect(
-        tcp::endpoint(net::ip::make_address("127.0.0.1"), port), error_);
-    if (!error_) stream_.handshake(ssl::stream_base::client, error_);
-  }
-
-  // The connect or handshake error; a connection with one is unusable.
-  const beast::error_code& error() const { return error_; }
-
-  std::string PeerSerial() {
-    X509* peer = SSL_get1_peer_certificate(stream_.native_handle());
-    if (peer == nullptr) return "";
-    BIGNUM* number = ASN1_INTEGER_to_BN(X509_get0_serialNumber(peer), nullptr);
-    char* hex = BN_bn2hex(number);
-    std::string serial = hex;
-    OPENSSL_free(hex);
-    BN_free(number);
-    X509_free(peer);
-    return serial;
-  }
-
-  Reply Post(const std::string& target, const std::string& body) {
-    http::request<http::string_body> request{http::verb::post, target, 11};
-    request.set(http::field::host, kServiceHost);
-    request.set(http::field::content_type, "application/json");
-    request.keep_alive(true);
-    request.body() = body;
-    request.prepare_payload();
-    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(10));
-    beast::error_code ec;
-    http::write(stream_, request, ec);
-    // A server that answers early (413, 431) may reset the rest of the write; read its answer.
-    return ReadReply(ec);
-  }
-
-  // Raw bytes over TLS, for requests Beast would not write.
-  beast::error_code WriteRaw(const std::string& bytes) {
-    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(10));
-    beast::error_code ec;
-    net::write(stream_, net::buffer(bytes), ec);
-    return ec;
-  }
-
-  Reply ReadReply(beast::error_code write_error = {},
-                  std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-    Reply reply;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(64 * 1024 * 1024);
-    beast::get_lowest_layer(stream_).expires_after(timeout);
-    http::read(stream_, buffer_, parser, reply.error);
-    if (reply.error) {
-      if (write_error) reply.error = write_error;
-      return reply;
-    }
-    reply.status = parser.get().result_int();
-    reply.body = parser.get().body();
-    reply.keep_alive = parser.get().keep_alive();
-    return reply;
-  }
-
- private:
-  net::io_context io_;
-  ssl::context context_;
-  ssl::stream<beast::tcp_stream> stream_;
-  beast::flat_buffer buffer_;
-  beast::error_code error_;
-};
-
-// GET on the plain-HTTP metrics port; "" on failure.
-inline std::string PlainGet(std::uint16_t port, const std::string& target, unsigned* status) {
-  net::io_context io;
-  beast::tcp_stream stream(io);
-  stream.expires_after(std::chrono::seconds(10));
-  beast::error_code ec;
-  stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port), ec);
-  if (ec) return "";
-  http::request<http::empty_body> request{http::verb::get, target, 11};
-  request.set(http::field::host, "127.0.0.1");
-  http::write(stream, request, ec);
-  beast::flat_buffer buffer;
-  http::response<http::string_body> response;
-  if (!ec) http::read(stream, buffer, response, ec);
-  if (ec) return "";
-  if (status != nullptr) *status = response.result_int();
-  return response.body();
-}
 
 // One request's outcome as a load client saw it.
 struct Outcome {
@@ -221,7 +107,7 @@ class LoadClients {
   }
 
   void Run(int index) {
-    std::unique_ptr<TlsConnection> connection;
+    std::unique_ptr<HttpsClient> connection;
     Clock::time_point connecting;
     std::string serial;
     int on_connection = 0;
@@ -229,7 +115,7 @@ class LoadClients {
       if (connection == nullptr ||
           (options_.reconnect_every > 0 && on_connection >= options_.reconnect_every)) {
         connecting = Clock::now();
-        connection = std::make_unique<TlsConnection>(options_.port, options_.ca_pem);
+        connection = std::make_unique<HttpsClient>(options_.port, options_.ca_pem);
         if (connection->error()) {
           Fail("connection " + std::to_string(index) + ": " + connection->error().message());
           connection.reset();

@@ -29,13 +29,18 @@
 #include "server/certificates.h"
 #include "server/logging.h"
 #include "server/service.h"
+#include "tests/support/https_client.h"
 #include "tests/support/test_files.h"
 
 namespace palisade::server {
 namespace {
 
 using test::DefaultPolicy;
+using test::HttpsClient;
+using test::kServiceHost;
 using test::KubeletDir;
+using test::PlainGet;
+using test::Reply;
 using test::TempDir;
 using test::WriteFile;
 
@@ -45,8 +50,6 @@ namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
-
-constexpr const char* kServiceHost = "palisade.palisade-system.svc";
 
 IssuedCertificate Issue(std::string common_name, std::vector<std::string> dns_names, bool is_ca,
                         long serial, const IssuedCertificate* issuer) {
@@ -66,116 +69,6 @@ std::string Review(const std::string& api_version, const std::string& uid, bool 
          uid +
          R"(","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"name":"web","namespace":"shop","operation":"CREATE","userInfo":{"username":"alice"},"object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"shop"},"spec":{"containers":[{"name":"app","image":"nginx:1.27","securityContext":{"privileged":)" +
          (privileged ? "true" : "false") + "}}]}}}}";
-}
-
-struct Reply {
-  unsigned status = 0;
-  std::string body;
-  std::string content_type;
-  std::string allow;
-  bool keep_alive = false;
-};
-
-// A client like the API server: verifies the certificate for kServiceHost with SNI, one
-// keep-alive connection for many requests, `?timeout=10s` on every request.
-class ApiServerClient {
- public:
-  ApiServerClient(std::uint16_t port, const std::string& ca_pem,
-                  const IssuedCertificate* client_cert = nullptr)
-      : context_(ssl::context::tls_client) {
-    context_.add_certificate_authority(net::buffer(ca_pem));
-    context_.set_verify_mode(ssl::verify_peer);
-    if (client_cert != nullptr) {
-      context_.use_certificate_chain(net::buffer(client_cert->cert_pem));
-      context_.use_private_key(net::buffer(client_cert->key_pem), ssl::context::pem);
-    }
-    stream_ = std::make_unique<ssl::stream<beast::tcp_stream>>(io_, context_);
-    SSL_set_tlsext_host_name(stream_->native_handle(), kServiceHost);
-    stream_->set_verify_callback(ssl::host_name_verification(kServiceHost));
-    beast::get_lowest_layer(*stream_).expires_after(std::chrono::seconds(10));
-    beast::get_lowest_layer(*stream_).connect(
-        tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-    stream_->handshake(ssl::stream_base::client, handshake_error_);
-  }
-
-  const beast::error_code& handshake_error() const { return handshake_error_; }
-
-  std::string PeerSerial() {
-    X509* peer = SSL_get1_peer_certificate(stream_->native_handle());
-    if (peer == nullptr) return "";
-    BIGNUM* number = ASN1_INTEGER_to_BN(X509_get0_serialNumber(peer), nullptr);
-    char* hex = BN_bn2hex(number);
-    std::string serial = hex;
-    OPENSSL_free(hex);
-    BN_free(number);
-    X509_free(peer);
-    return serial;
-  }
-
-  Reply Send(http::verb method, const std::string& target, const std::string& body,
-             const std::string& content_type = "application/json") {
-    http::request<http::string_body> request{method, target, 11};
-    request.set(http::field::host, kServiceHost);
-    if (!content_type.empty()) request.set(http::field::content_type, content_type);
-    request.keep_alive(true);
-    request.body() = body;
-    request.prepare_payload();
-    beast::get_lowest_layer(*stream_).expires_after(std::chrono::seconds(10));
-    http::write(*stream_, request, error_);
-    return ReadReply();
-  }
-
-  Reply ReadReply() {
-    Reply reply;
-    if (error_ && error_ != http::error::end_of_stream) {
-      // A server that answered early (413) may have reset the write; the answer is still there.
-    }
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(64 * 1024 * 1024);
-    beast::get_lowest_layer(*stream_).expires_after(std::chrono::seconds(10));
-    beast::error_code ec;
-    http::read(*stream_, buffer_, parser, ec);
-    if (ec) {
-      error_ = ec;
-      return reply;
-    }
-    auto& response = parser.get();
-    reply.status = response.result_int();
-    reply.body = response.body();
-    reply.content_type = std::string(response[http::field::content_type]);
-    reply.allow = std::string(response[http::field::allow]);
-    reply.keep_alive = response.keep_alive();
-    return reply;
-  }
-
-  Reply Admit(const std::string& endpoint, const std::string& body) {
-    return Send(http::verb::post, endpoint + "?timeout=10s", body);
-  }
-
-  ssl::stream<beast::tcp_stream>& stream() { return *stream_; }
-
- private:
-  net::io_context io_;
-  ssl::context context_;
-  std::unique_ptr<ssl::stream<beast::tcp_stream>> stream_;
-  beast::flat_buffer buffer_;
-  beast::error_code handshake_error_;
-  beast::error_code error_;
-};
-
-Reply PlainGet(std::uint16_t port, const std::string& target) {
-  net::io_context io;
-  beast::tcp_stream stream(io);
-  stream.expires_after(std::chrono::seconds(10));
-  stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-  http::request<http::empty_body> request{http::verb::get, target, 11};
-  request.set(http::field::host, "127.0.0.1");
-  http::write(stream, request);
-  beast::flat_buffer buffer;
-  http::response<http::string_body> response;
-  http::read(stream, buffer, response);
-  return Reply{response.result_int(), response.body(),
-               std::string(response[http::field::content_type]), "", response.keep_alive()};
 }
 
 // Sends `bytes` to the plain-HTTP port and returns everything read until the server closes.
@@ -259,8 +152,8 @@ class ServerTest : public ::testing::Test {
 
 TEST_F(ServerTest, AnswersReviewsLikeTheApiServerExpectsOnOneConnection) {
   auto service = StartService();
-  ApiServerClient client(service->port(), ca_.cert_pem);
-  ASSERT_FALSE(client.handshake_error()) << client.handshake_error().message();
+  HttpsClient client(service->port(), ca_.cert_pem);
+  ASSERT_FALSE(client.error()) << client.error().message();
 
   const Reply allowed = client.Admit("/validate", Review("admission.k8s.io/v1", "uid-1", false));
   EXPECT_TRUE(ExpectReviewAnswer(allowed, "admission.k8s.io/v1", "uid-1"));
@@ -292,8 +185,8 @@ TEST_F(ServerTest, MutatedPodPassesValidationEndToEnd) {
                             "    capabilities: {drop: [ALL]}\n"
                             "    allowPrivilegeEscalation: false\n    runAsNonRoot: true\n"}});
   auto service = StartService();
-  ApiServerClient client(service->port(), ca_.cert_pem);
-  ASSERT_FALSE(client.handshake_error()) << client.handshake_error().message();
+  HttpsClient client(service->port(), ca_.cert_pem);
+  ASSERT_FALSE(client.error()) << client.error().message();
   const std::string pod =
       R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"shop"},)"
       R"("spec":{"containers":[{"name":"app","image":"nginx:1.27"}]}})";
@@ -348,8 +241,8 @@ TEST_F(ServerTest, MutatedPodPassesValidationEndToEnd) {
 
 TEST_F(ServerTest, RefusesWhatIsNotAnAdmissionRequest) {
   auto service = StartService();
-  ApiServerClient client(service->port(), ca_.cert_pem);
-  ASSERT_FALSE(client.handshake_error());
+  HttpsClient client(service->port(), ca_.cert_pem);
+  ASSERT_FALSE(client.error());
 
   const Reply malformed = client.Admit("/validate", "{\"apiVersion\":");
   EXPECT_EQ(malformed.status, 400u);
@@ -399,8 +292,8 @@ TEST_F(ServerTest, GarbageInsteadOfTlsClosesThatConnectionOnly) {
     while (!ec) socket.read_some(net::buffer(sink), ec);  // the server closes it
     EXPECT_TRUE(ec == net::error::eof || ec == net::error::connection_reset) << ec.message();
   }
-  ApiServerClient client(service->port(), ca_.cert_pem);
-  ASSERT_FALSE(client.handshake_error());
+  HttpsClient client(service->port(), ca_.cert_pem);
+  ASSERT_FALSE(client.error());
   EXPECT_TRUE(
       ExpectReviewAnswer(client.Admit("/validate", Review("admission.k8s.io/v1", "u", false)),
                          "admission.k8s.io/v1", "u"));
@@ -409,17 +302,16 @@ TEST_F(ServerTest, GarbageInsteadOfTlsClosesThatConnectionOnly) {
 TEST_F(ServerTest, ClientCertificateRequiredWhenClientCaIsSet) {
   auto service = StartService(ca_file_);
   {
-    ApiServerClient anonymous(service->port(), ca_.cert_pem);
+    HttpsClient anonymous(service->port(), ca_.cert_pem);
     // With TLS 1.3 the refusal may arrive after the client's side of the handshake.
     const Reply reply =
-        anonymous.handshake_error()
-            ? Reply{}
-            : anonymous.Admit("/validate", Review("admission.k8s.io/v1", "u", false));
+        anonymous.error() ? Reply{}
+                          : anonymous.Admit("/validate", Review("admission.k8s.io/v1", "u", false));
     EXPECT_EQ(reply.status, 0u) << "a client without a certificate got an answer";
   }
   const IssuedCertificate client_cert = Issue("kube-apiserver", {}, false, 7, &ca_);
-  ApiServerClient api_server(service->port(), ca_.cert_pem, &client_cert);
-  ASSERT_FALSE(api_server.handshake_error()) << api_server.handshake_error().message();
+  HttpsClient api_server(service->port(), ca_.cert_pem, &client_cert);
+  ASSERT_FALSE(api_server.error()) << api_server.error().message();
   EXPECT_TRUE(
       ExpectReviewAnswer(api_server.Admit("/validate", Review("admission.k8s.io/v1", "u", false)),
                          "admission.k8s.io/v1", "u"));
@@ -435,8 +327,8 @@ TEST_F(ServerTest, ClientCaBundleReloadedWhenItChanges) {
   const IssuedCertificate old_client = Issue("kube-apiserver", {}, false, 8, &ca_);
   const IssuedCertificate new_client = Issue("kube-apiserver", {}, false, 9, &other_ca);
   auto answered = [&](const IssuedCertificate& client_cert) {
-    ApiServerClient client(service->port(), ca_.cert_pem, &client_cert);
-    if (client.handshake_error()) return false;
+    HttpsClient client(service->port(), ca_.cert_pem, &client_cert);
+    if (client.error()) return false;
     return client.Admit("/validate", Review("admission.k8s.io/v1", "u", false)).status == 200u;
   };
   EXPECT_TRUE(answered(old_client));
@@ -466,8 +358,8 @@ TEST_F(ServerTest, ClientCaBundleReloadedWhenItChanges) {
 
 TEST_F(ServerTest, MetricsAndProbes) {
   auto service = StartService();
-  ApiServerClient client(service->port(), ca_.cert_pem);
-  ASSERT_FALSE(client.handshake_error());
+  HttpsClient client(service->port(), ca_.cert_pem);
+  ASSERT_FALSE(client.error());
   ExpectReviewAnswer(client.Admit("/validate", Review("admission.k8s.io/v1", "d", true)),
                      "admission.k8s.io/v1", "d");
 
@@ -518,8 +410,8 @@ TEST_F(ServerTest, MetricsAndProbes) {
 
 TEST_F(ServerTest, PolicyConfigMapSwapChangesDecisionsAndBadUpdateKeepsThem) {
   auto service = StartService();
-  ApiServerClient client(service->port(), ca_.cert_pem);
-  ASSERT_FALSE(client.handshake_error());
+  HttpsClient client(service->port(), ca_.cert_pem);
+  ASSERT_FALSE(client.error());
   const std::string privileged_pod = Review("admission.k8s.io/v1", "p", true);
   EXPECT_FALSE(
       ExpectReviewAnswer(client.Admit("/validate", privileged_pod), "admission.k8s.io/v1", "p"));
@@ -558,8 +450,8 @@ TEST_F(ServerTest, PolicyConfigMapSwapChangesDecisionsAndBadUpdateKeepsThem) {
 
 TEST_F(ServerTest, ReplacedCertificateServesNewHandshakesAndBadFilesKeepTheOld) {
   auto service = StartService();
-  ApiServerClient before(service->port(), ca_.cert_pem);
-  ASSERT_FALSE(before.handshake_error());
+  HttpsClient before(service->port(), ca_.cert_pem);
+  ASSERT_FALSE(before.error());
   EXPECT_EQ(before.PeerSerial(), "01");
 
   const IssuedCertificate renewed = Issue(kServiceHost, {kServiceHost}, false, 2, &ca_);
@@ -570,8 +462,8 @@ TEST_F(ServerTest, ReplacedCertificateServesNewHandshakesAndBadFilesKeepTheOld) 
   while (service->tls().certificate_serial() != "02" && Clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  ApiServerClient after(service->port(), ca_.cert_pem);
-  ASSERT_FALSE(after.handshake_error());
+  HttpsClient after(service->port(), ca_.cert_pem);
+  ASSERT_FALSE(after.error());
   EXPECT_EQ(after.PeerSerial(), "02");
   // The old connection still works.
   EXPECT_TRUE(
@@ -587,8 +479,8 @@ TEST_F(ServerTest, ReplacedCertificateServesNewHandshakesAndBadFilesKeepTheOld) 
          Clock::now() < bad_deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  ApiServerClient still(service->port(), ca_.cert_pem);
-  ASSERT_FALSE(still.handshake_error());
+  HttpsClient still(service->port(), ca_.cert_pem);
+  ASSERT_FALSE(still.error());
   EXPECT_EQ(still.PeerSerial(), "02");
   EXPECT_NE(log_.str().find("TLS reload failed; keeping the previous certificate"),
             std::string::npos);
@@ -596,10 +488,10 @@ TEST_F(ServerTest, ReplacedCertificateServesNewHandshakesAndBadFilesKeepTheOld) 
 
 TEST_F(ServerTest, ShutdownFailsReadinessFinishesInFlightAndClosesKeepAlive) {
   auto service = StartService();
-  ApiServerClient idle(service->port(), ca_.cert_pem);
-  ApiServerClient busy(service->port(), ca_.cert_pem);
-  ASSERT_FALSE(idle.handshake_error());
-  ASSERT_FALSE(busy.handshake_error());
+  HttpsClient idle(service->port(), ca_.cert_pem);
+  HttpsClient busy(service->port(), ca_.cert_pem);
+  ASSERT_FALSE(idle.error());
+  ASSERT_FALSE(busy.error());
   EXPECT_TRUE(ExpectReviewAnswer(idle.Admit("/validate", Review("admission.k8s.io/v1", "i", false)),
                                  "admission.k8s.io/v1", "i"));
 
@@ -702,8 +594,8 @@ TEST_F(ServerTest, BinaryExitsZeroOnSigterm) {
   ASSERT_NE(port, 0) << "the binary did not start";
   EXPECT_EQ(PlainGet(metrics_port, "/readyz").status, 200u);
 
-  ApiServerClient busy(port, ca_.cert_pem);
-  ASSERT_FALSE(busy.handshake_error());
+  HttpsClient busy(port, ca_.cert_pem);
+  ASSERT_FALSE(busy.error());
   const std::string body = Review("admission.k8s.io/v1", "inflight", true);
   const std::string head =
       "POST /validate?timeout=10s HTTP/1.1\r\nHost: x\r\nContent-Type: "
