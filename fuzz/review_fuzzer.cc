@@ -1,8 +1,8 @@
 // Bytes -> Review(kValidate) and Review(kMutate) against the example policies. Beyond "no crash,
-// no UB": a 200 answer is an AdmissionReview echoing apiVersion and uid; a denial carries a code
-// and a message; a mutate patch is base64 JSON Patch whose every "add" has an existing parent and
-// adds a new member (the defaulted annotation excepted), and mutating the patched pod again
-// yields no patch (defaults are idempotent).
+// no UB": the decoder agrees with stock RapidJSON; a 200 answer is an AdmissionReview echoing
+// apiVersion and uid; a denial carries a code and a message; a mutate patch is base64 JSON Patch
+// whose every "add" has an existing parent and adds a new member (the defaulted annotation
+// excepted), and mutating the patched pod again yields no patch (defaults are idempotent).
 
 #include <rapidjson/document.h>
 #include <rapidjson/pointer.h>
@@ -17,6 +17,7 @@
 #include "fuzz/fuzz_support.h"
 #include "policy/admission.h"
 #include "policy/mutator.h"
+#include "policy/review.h"
 
 namespace {
 
@@ -174,6 +175,33 @@ void CheckMutation(const AdmissionResult& result, const rapidjson::Document& ans
         patch_text + "\nthen: " + again.body + "\nfor: " + again_body);
 }
 
+// The review decoder parses in place with its own string scan: whatever it accepts, stock
+// RapidJSON (validating UTF-8) parses to the same document; whatever valid JSON it refuses is
+// refused for its nesting, a duplicate key or a lone surrogate.
+void CheckDecode(std::string_view body) {
+  // A NUL ends the text for stock RapidJSON, where the decoder refuses the body.
+  if (body.find('\0') != std::string_view::npos) return;
+  palisade::policy::AdmissionRequest request;
+  std::string error;
+  const bool decoded = request.Parse(body, &error);
+  rapidjson::Document stock;
+  // From a NUL-terminated copy (the length-taking Parse would skip BOM-like leading bytes), with
+  // two more NULs: RapidJSON's UTF-8 validation reads a cut-off sequence's continuation bytes.
+  std::string text(body);
+  text.append(3, '\0');
+  stock.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(text.c_str());
+  if (decoded) {
+    Check(!stock.HasParseError() && stock == request.document(),
+          "a decoded review is the document RapidJSON reads", std::string(body));
+  } else if (error.rfind("malformed JSON: ", 0) == 0 && !stock.HasParseError()) {
+    // RapidJSON decodes an escaped lone low surrogate to invalid UTF-8; the decoder refuses it.
+    Check(error.find("nesting deeper than") != std::string::npos ||
+              error.find("duplicate key") != std::string::npos ||
+              error.find("surrogate pair in string is invalid") != std::string::npos,
+          "valid JSON is refused only for nesting, a duplicate key or a lone surrogate", error);
+  }
+}
+
 void RunOne(Endpoint endpoint, std::string_view body, int kubernetes_minor) {
   palisade::policy::AdmissionConfig config;
   config.kubernetes_minor = kubernetes_minor;
@@ -203,6 +231,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view body(reinterpret_cast<const char*>(data), size);
   // The length parity picks the cluster version: field vs annotation for AppArmor.
   const int minor = size % 2 == 1 ? 29 : 31;
+  CheckDecode(body);
   RunOne(Endpoint::kValidate, body, minor);
   RunOne(Endpoint::kMutate, body, minor);
   return 0;

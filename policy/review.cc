@@ -1,14 +1,10 @@
-// RapidJSON's SSE2 string and whitespace scans, for the in-situ parse of reviews only: they load
-// aligned 16-byte blocks up to 15 bytes past the text's end, which the review buffer has room for
-// (see AdmissionRequest::Parse). No other file parses in situ, so these overloads are used here
-// alone. Defined before the first RapidJSON include (review.h includes document.h).
-#if defined(__SSE2__) && !defined(RAPIDJSON_SSE2)
-#define RAPIDJSON_SSE2
-#endif
 #include "policy/review.h"
 
 #include <rapidjson/error/en.h>
 #include <rapidjson/reader.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <algorithm>
 #include <array>
@@ -126,17 +122,255 @@ const rapidjson::Value* FindDuplicateKey(const rapidjson::Value& value,
   return nullptr;
 }
 
+// The review's text, parsed in place. The buffer holds kPadding zero bytes after the text: the
+// string scan below reads 16 bytes at a time up to 15 bytes past the NUL that ends the text, and
+// RapidJSON's UTF-8 validation takes a multi-byte sequence's continuation bytes without looking for
+// the end (the zeros stop a sequence cut off at the end of the body inside the buffer).
+constexpr std::size_t kPadding = 16 + 3;
+struct ReviewStream : rapidjson::InsituStringStream {
+  using rapidjson::InsituStringStream::InsituStringStream;
+};
+
+// Found by RapidJSON's reader through argument-dependent lookup, and preferred to its generic
+// template, which is not inlined. Reviews from the API server are compact: usually no whitespace.
+inline void SkipWhitespace(ReviewStream& is) {
+  char* p = is.src_;
+  while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t') ++p;
+  is.src_ = p;
+}
+
+// The number of bytes from `p` before the first '"', '\\' or control character: the run a string
+// can copy as it is. The text ends with NUL, so the scan always stops inside the buffer.
+std::size_t PlainRun(const char* p) {
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  const __m128i control = _mm_set1_epi8(0x1F);
+  for (std::size_t i = 0;; i += 16) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    // bytes <= 0x1F (unsigned) exactly when max(bytes, 0x1F) == 0x1F.
+    const __m128i stop =
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(bytes, quote), _mm_cmpeq_epi8(bytes, backslash)),
+                     _mm_cmpeq_epi8(_mm_max_epu8(bytes, control), control));
+    const int mask = _mm_movemask_epi8(stop);
+    if (mask != 0) return i + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+  }
+#else
+  std::size_t i = 0;
+  while (static_cast<unsigned char>(p[i]) >= 0x20 && p[i] != '"' && p[i] != '\\') ++i;
+  return i;
+#endif
+}
+
+char Unescaped(char escaped) {
+  switch (escaped) {
+    case '"':
+      return '"';
+    case '\\':
+      return '\\';
+    case '/':
+      return '/';
+    case 'b':
+      return '\b';
+    case 'f':
+      return '\f';
+    case 'n':
+      return '\n';
+    case 'r':
+      return '\r';
+    case 't':
+      return '\t';
+    default:
+      return 0;
+  }
+}
+
+// The offset of the first byte in `run` that does not begin a valid UTF-8 sequence (RFC 3629: no
+// overlong forms, surrogates or code points above U+10FFFF), or run.size().
+std::size_t InvalidUtf8At(std::string_view run) {
+  const auto* p = reinterpret_cast<const unsigned char*>(run.data());
+  const std::size_t n = run.size();
+  std::size_t i = 0;
+  while (i < n) {
+    const unsigned c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t length;
+    unsigned codepoint;
+    unsigned smallest;
+    if ((c & 0xE0) == 0xC0) {
+      length = 2, codepoint = c & 0x1F, smallest = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      length = 3, codepoint = c & 0x0F, smallest = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      length = 4, codepoint = c & 0x07, smallest = 0x10000;
+    } else {
+      return i;
+    }
+    if (n - i < length) return i;
+    for (std::size_t k = 1; k < length; ++k) {
+      if ((p[i + k] & 0xC0) != 0x80) return i;
+      codepoint = (codepoint << 6) | (p[i + k] & 0x3F);
+    }
+    if (codepoint < smallest || codepoint > 0x10FFFF ||
+        (codepoint >= 0xD800 && codepoint <= 0xDFFF)) {
+      return i;
+    }
+    i += length;
+  }
+  return n;
+}
+
+// The value of four hex digits at `p`, or -1.
+int Hex4(const char* p) {
+  int value = 0;
+  for (int i = 0; i < 4; ++i) {
+    const char c = p[i];
+    int digit;
+    if (c >= '0' && c <= '9') {
+      digit = c - '0';
+    } else if (c >= 'A' && c <= 'F') {
+      digit = c - 'A' + 10;
+    } else if (c >= 'a' && c <= 'f') {
+      digit = c - 'a' + 10;
+    } else {
+      return -1;
+    }
+    value = (value << 4) | digit;
+  }
+  return value;
+}
+
+// Writes `codepoint` as UTF-8 at `out`; returns the end.
+char* EncodeUtf8(unsigned codepoint, char* out) {
+  if (codepoint < 0x80) {
+    *out++ = static_cast<char>(codepoint);
+  } else if (codepoint < 0x800) {
+    *out++ = static_cast<char>(0xC0 | (codepoint >> 6));
+    *out++ = static_cast<char>(0x80 | (codepoint & 0x3F));
+  } else if (codepoint < 0x10000) {
+    *out++ = static_cast<char>(0xE0 | (codepoint >> 12));
+    *out++ = static_cast<char>(0x80 | ((codepoint >> 6) & 0x3F));
+    *out++ = static_cast<char>(0x80 | (codepoint & 0x3F));
+  } else {
+    *out++ = static_cast<char>(0xF0 | (codepoint >> 18));
+    *out++ = static_cast<char>(0x80 | ((codepoint >> 12) & 0x3F));
+    *out++ = static_cast<char>(0x80 | ((codepoint >> 6) & 0x3F));
+    *out++ = static_cast<char>(0x80 | (codepoint & 0x3F));
+  }
+  return out;
+}
+
+// Parses the rest of a string whose opening quote was taken, in place, as RapidJSON does (the
+// same results, error codes and offsets), but faster: runs of plain characters are found 16 bytes
+// at a time and moved whole, where RapidJSON goes a byte at a time to the next 16-byte boundary,
+// which is most of a short string. With kValidate, a run must be valid UTF-8. Unlike RapidJSON,
+// an escaped lone low surrogate (\uDC00-\uDFFF) is refused: it would decode to invalid UTF-8.
+// Works on local pointers (the stream is read once and written once) so they stay in registers.
+template <bool kValidate>
+rapidjson::ParseErrorCode ParseStringInPlace(ReviewStream& is, std::size_t* offset) {
+  char* src = is.src_;
+  char* dst = is.dst_;
+  const auto fail = [&](rapidjson::ParseErrorCode code, const char* where) {
+    *offset = static_cast<std::size_t>(where - is.head_);
+    return code;
+  };
+  for (;;) {
+    const std::size_t run = PlainRun(src);
+    if constexpr (kValidate) {
+      const std::size_t bad = InvalidUtf8At(std::string_view(src, run));
+      if (bad != run) return fail(rapidjson::kParseErrorStringInvalidEncoding, src + bad);
+    }
+    if (dst != src) std::memmove(dst, src, run);
+    src += run;
+    dst += run;
+    const char c = *src;
+    if (c == '"') {
+      *dst++ = '\0';
+      is.src_ = src + 1;
+      is.dst_ = dst;
+      return rapidjson::kParseErrorNone;
+    }
+    if (c != '\\') {
+      return fail(c == '\0' ? rapidjson::kParseErrorStringMissQuotationMark
+                            : rapidjson::kParseErrorStringEscapeInvalid,
+                  src);
+    }
+    // An escape's error is reported where the escape begins.
+    const char* const escape = src;
+    if (const char plain = Unescaped(src[1]); plain != 0) {
+      src += 2;
+      *dst++ = plain;
+      continue;
+    }
+    if (src[1] != 'u') return fail(rapidjson::kParseErrorStringEscapeInvalid, escape);
+    const int high = Hex4(src + 2);
+    if (high < 0) return fail(rapidjson::kParseErrorStringUnicodeEscapeInvalidHex, escape);
+    src += 6;
+    auto codepoint = static_cast<unsigned>(high);
+    if (codepoint >= 0xD800 && codepoint <= 0xDBFF) {  // a UTF-16 surrogate pair
+      if (src[0] != '\\' || src[1] != 'u') {
+        return fail(rapidjson::kParseErrorStringUnicodeSurrogateInvalid, escape);
+      }
+      const int low = Hex4(src + 2);
+      if (low < 0) return fail(rapidjson::kParseErrorStringUnicodeEscapeInvalidHex, escape);
+      if (low < 0xDC00 || low > 0xDFFF) {
+        return fail(rapidjson::kParseErrorStringUnicodeSurrogateInvalid, escape);
+      }
+      src += 6;
+      codepoint = (((codepoint - 0xD800) << 10) | (static_cast<unsigned>(low) - 0xDC00)) + 0x10000;
+    } else if (codepoint >= 0xDC00 && codepoint <= 0xDFFF) {
+      return fail(rapidjson::kParseErrorStringUnicodeSurrogateInvalid, escape);
+    }
+    dst = EncodeUtf8(codepoint, dst);
+  }
+}
+
 }  // namespace
+}  // namespace palisade::policy
+
+namespace rapidjson {
+
+template <>
+struct StreamTraits<palisade::policy::ReviewStream> {
+  enum { copyOptimization = 1 };
+};
+
+// The in-situ string parse for reviews, with and without UTF-8 validation (see ParseStringInPlace).
+template <>
+template <>
+void GenericReader<UTF8<>, UTF8<>, CrtAllocator>::ParseStringToStream<
+    kParseInsituFlag, UTF8<>, UTF8<>, palisade::policy::ReviewStream,
+    palisade::policy::ReviewStream>(palisade::policy::ReviewStream& is,
+                                    palisade::policy::ReviewStream&) {
+  std::size_t offset = 0;
+  const ParseErrorCode code = palisade::policy::ParseStringInPlace<false>(is, &offset);
+  if (code != kParseErrorNone) RAPIDJSON_PARSE_ERROR(code, offset);
+}
+
+template <>
+template <>
+void GenericReader<UTF8<>, UTF8<>, CrtAllocator>::ParseStringToStream<
+    kParseInsituFlag | kParseValidateEncodingFlag, UTF8<>, UTF8<>, palisade::policy::ReviewStream,
+    palisade::policy::ReviewStream>(palisade::policy::ReviewStream& is,
+                                    palisade::policy::ReviewStream&) {
+  std::size_t offset = 0;
+  const ParseErrorCode code = palisade::policy::ParseStringInPlace<true>(is, &offset);
+  if (code != kParseErrorNone) RAPIDJSON_PARSE_ERROR(code, offset);
+}
+
+}  // namespace rapidjson
+
+namespace palisade::policy {
 
 bool AdmissionRequest::Parse(std::string_view body, std::string* error) {
-  // RapidJSON's UTF-8 validation takes a multi-byte sequence's continuation bytes without looking
-  // for the end: three more NULs keep a sequence cut off at the end of the body inside the buffer.
-  // The SIMD scans read the aligned 16-byte block holding the first NUL: 16 more bytes of room.
-  buffer_.reserve(body.size() + 3 + 16);
+  buffer_.reserve(body.size() + kPadding);
   buffer_.assign(body.data(), body.size());
-  buffer_.append(3, '\0');
+  buffer_.append(kPadding, '\0');
   rapidjson::Reader reader;
-  rapidjson::InsituStringStream stream(buffer_.data());
+  ReviewStream stream(buffer_.data());
   bool too_deep = false;
   rapidjson::ParseResult parsed;
   // Invalid UTF-8 is refused: it could not be echoed back in a valid JSON answer. An all-ASCII

@@ -35,6 +35,9 @@ class AdmissionRequest {
   const rapidjson::Value* object = nullptr;      // null when absent or JSON null
   const rapidjson::Value* old_object = nullptr;  // likewise
 
+  // The whole review as parsed (after a successful Parse).
+  const rapidjson::Document& document() const { return document_; }
+
  private:
   std::string buffer_;  // in-situ parse target
   rapidjson::Document document_;

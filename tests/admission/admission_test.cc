@@ -293,6 +293,54 @@ TEST(Review, DuplicateKeysAndInvalidUtf8Refused) {
   }
 }
 
+// Strings are decoded in place by Palisade's own scan: escapes come out as RapidJSON decodes them,
+// errors carry RapidJSON's reasons and offsets (at the backslash of a bad escape), and an escaped
+// lone surrogate, which would decode to invalid UTF-8, is refused.
+TEST(Review, EscapesDecodedAndBadEscapesRefusedWhereTheyBegin) {
+  Fixture f({Payments()});
+  Request r;
+  r.object = kGoodPod;
+  r.username = R"(a\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00z)";
+  const AdmissionResult decoded = Review(Endpoint::kValidate, r.Body(), *f.set, {});
+  EXPECT_EQ(decoded.http_status, 200) << decoded.body;
+  EXPECT_EQ(decoded.user, "a\"\\/\b\f\n\r\t\xc3\xa9\xf0\x9f\x98\x80z");
+
+  // Runs longer than one 16-byte block, with escapes moving the rest of the string back.
+  r.username = std::string(40, 'x') + R"(\n)" + std::string(37, 'y') + R"(\u0041)";
+  EXPECT_EQ(Review(Endpoint::kValidate, r.Body(), *f.set, {}).user,
+            std::string(40, 'x') + "\n" + std::string(37, 'y') + "A");
+
+  // Raw UTF-8 is taken as it is; invalid UTF-8 is refused where its sequence begins.
+  r.username = "caf\xc3\xa9";
+  EXPECT_EQ(Review(Endpoint::kValidate, r.Body(), *f.set, {}).user, "caf\xc3\xa9");
+
+  const struct {
+    std::string username;
+    std::string reason;
+  } cases[] = {
+      {R"(ab\udc00)", "The surrogate pair in string is invalid."},
+      {R"(ab\ud800x)", "The surrogate pair in string is invalid."},
+      {R"(ab\ud800\u0041)", "The surrogate pair in string is invalid."},
+      {R"(ab\u12g4)", "Incorrect hex digit after \\u escape in string."},
+      {R"(ab\ud800\u12g4)", "Incorrect hex digit after \\u escape in string."},
+      {R"(ab\x)", "Invalid escape character in string."},
+      {"ab\x01", "Invalid escape character in string."},
+      {"ab\xed\xa0\x80", "Invalid encoding in string."},      // a surrogate in raw UTF-8
+      {"ab\xc0\xaf", "Invalid encoding in string."},          // an overlong '/'
+      {"ab\xf4\x90\x80\x80", "Invalid encoding in string."},  // above U+10FFFF
+  };
+  for (const auto& c : cases) {
+    r.username = c.username;
+    const std::string body = r.Body();
+    const std::size_t at = body.find("\"ab") + 3;
+    const AdmissionResult refused = Review(Endpoint::kValidate, body, *f.set, {});
+    EXPECT_EQ(refused.http_status, 400) << c.username;
+    EXPECT_EQ(refused.body,
+              "malformed JSON: " + c.reason + " (at offset " + std::to_string(at) + ")")
+        << c.username;
+  }
+}
+
 TEST(Review, DeleteConnectSubresourcesAndUnknownResourcesAllowed) {
   Fixture f({Payments()});
   for (const char* op : {"DELETE", "CONNECT"}) {
