@@ -190,10 +190,12 @@ Decision JudgeObject(const rapidjson::Value& object, ObjectType type, const Effe
     return decision;
   }
 
-  // Containers with exempt images skip container checks: judge the pod without them.
-  Pod pod = full_pod;
+  // Containers with exempt images skip container checks: judge the pod without them (a copy only
+  // when there are image exemptions).
+  std::optional<Pod> trimmed;
   if (!policy.exempt_images.empty()) {
-    std::erase_if(pod.containers, [&](const Container& container) {
+    trimmed = full_pod;
+    std::erase_if(trimmed->containers, [&](const Container& container) {
       const std::string_view image = container.image.value_or("");
       for (const std::string& glob : policy.exempt_images) {
         if (GlobMatch(glob, image)) {
@@ -204,6 +206,7 @@ Decision JudgeObject(const rapidjson::Value& object, ObjectType type, const Effe
       return false;
     });
   }
+  const Pod& pod = trimmed ? *trimmed : full_pod;
 
   // PSS, each distinct level evaluated once.
   std::vector<std::pair<LevelVersion, Evaluation>> cache;
@@ -298,18 +301,35 @@ Decision JudgeObject(const rapidjson::Value& object, ObjectType type, const Effe
     // As PSA: no warnings on a request that is denied anyway.
     if (policy.warn && policy.warn->level != Level::kPrivileged) {
       const Evaluation& evaluation = evaluate(*policy.warn);
-      for (const CheckFailure& failure : evaluation.failures) {
-        record(LevelName(policy.warn->level), failure.id, "warn");
-        decision.warnings.push_back("would violate PodSecurity " + Quoted(policy.warn->ToString()) +
-                                    ": " + Item(failure));
+      if (!evaluation.failures.empty()) {
+        const std::string prefix =
+            "would violate PodSecurity " + Quoted(policy.warn->ToString()) + ": ";
+        for (const CheckFailure& failure : evaluation.failures) {
+          record(LevelName(policy.warn->level), failure.id, "warn");
+          std::string warning = prefix;
+          warning += failure.reason;
+          if (!failure.detail.empty()) {
+            warning += " (";
+            warning += failure.detail;
+            warning += ')';
+          }
+          decision.warnings.push_back(std::move(warning));
+        }
       }
     }
-    decision.warnings.insert(decision.warnings.end(), rule_warnings.begin(), rule_warnings.end());
+    for (std::string& warning : rule_warnings) decision.warnings.push_back(std::move(warning));
   }
 
-  std::vector<std::string> warnings;
-  for (const std::string& warning : decision.warnings) AddUnique(warnings, warning);
-  decision.warnings = std::move(warnings);
+  // Each warning once, in first-seen order.
+  std::vector<std::string>& warnings = decision.warnings;
+  for (std::size_t i = 1; i < warnings.size();) {
+    if (std::find(warnings.begin(), warnings.begin() + static_cast<std::ptrdiff_t>(i),
+                  warnings[i]) != warnings.begin() + static_cast<std::ptrdiff_t>(i)) {
+      warnings.erase(warnings.begin() + static_cast<std::ptrdiff_t>(i));
+    } else {
+      ++i;
+    }
+  }
 
   if (!audit_parts.empty()) {
     std::string joined;
