@@ -95,7 +95,20 @@ std::string Logger::Format(LogLevel level, std::string_view message,
     // The same bytes rapidjson::Writer wrote, without its character-at-a-time stream.
     using policy::AppendJsonString;
     std::string line;
-    line.reserve(512);
+    // Room for the whole line and Log()'s newline: one allocation (escapes aside).
+    std::size_t size = 80 + message.size();
+    for (const LogField& field : fields) {
+      size += field.key.size() + 4;
+      if (const auto* text = std::get_if<std::string>(&field.value)) {
+        size += text->size() + 2;
+      } else if (const auto* list = std::get_if<std::vector<std::string>>(&field.value)) {
+        for (const std::string& item : *list) size += item.size() + 3;
+        size += 2;
+      } else {
+        size += 20;
+      }
+    }
+    line.reserve(size);
     line += R"({"ts":)";
     AppendJsonString(line, ts);
     line += R"(,"level":)";
