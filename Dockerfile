@@ -7,6 +7,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config \
       libboost-dev libssl-dev rapidjson-dev libyaml-cpp-dev prometheus-cpp-dev libcli11-dev \
+      libmimalloc-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -21,7 +22,7 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libssl3 libyaml-cpp0.7 libprometheus-cpp-core1.0 \
+      libssl3 libyaml-cpp0.7 libprometheus-cpp-core1.0 libmimalloc2.0 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/usr/bin/palisade /usr/bin/palisade
 # Nothing is written at run time: certificates and policies are read-only mounts, logs go to

@@ -12,7 +12,7 @@ JOBS="${JOBS:-$(nproc)}"
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libboost-dev libssl-dev rapidjson-dev libyaml-cpp-dev prometheus-cpp-dev libcli11-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libmimalloc-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   python3 python3-jsonpatch python3-yaml openssl curl
   golang-go wrk nginx-light strace libseccomp-dev apparmor
