@@ -258,18 +258,19 @@ struct HttpsServer::Impl::Session : std::enable_shared_from_this<Session> {
     if (server->draining.load() && !RequestArriving()) return Shutdown();
     if (buffer.size() > 0) return ReadHeader();
     // Idle keep-alive: wait for the first byte with the idle timeout, then the header deadline.
+    // Room for a whole TLS record (16 KiB of plaintext): a usual review arrives in this one read.
     beast::get_lowest_layer(stream).expires_after(server->options.idle_timeout);
-    stream.async_read_some(
-        buffer.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-          if (ec) {
-            if (ec == net::error::operation_aborted && self->server->draining.load()) {
-              return self->Shutdown();
-            }
-            return self->Close();
-          }
-          self->buffer.commit(n);
-          self->ReadHeader();
-        });
+    stream.async_read_some(buffer.prepare(16 * 1024), [self = shared_from_this()](
+                                                          beast::error_code ec, std::size_t n) {
+      if (ec) {
+        if (ec == net::error::operation_aborted && self->server->draining.load()) {
+          return self->Shutdown();
+        }
+        return self->Close();
+      }
+      self->buffer.commit(n);
+      self->ReadHeader();
+    });
   }
 
   void ReadHeader() {
