@@ -55,7 +55,7 @@ case "$cmd" in
     # A failed test is run once more before it counts: ServerTest.ShutdownFailsReadiness... has a
     # known race under CPU load (the in-flight request is sometimes dropped at drain; see the
     # closing note). A test that fails twice still fails the run.
-    cd "$BUILD_DIR" && ctest --output-on-failure -j "$JOBS" --timeout 600 --repeat until-pass:2
+    cd "$BUILD_DIR" && ctest --output-on-failure -j "$JOBS" --timeout 600
     ;;
   serve)
     deps
