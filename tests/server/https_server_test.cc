@@ -169,7 +169,7 @@ TEST_F(ServerTest, AnswersReviewsLikeTheApiServerExpectsOnOneConnection) {
   // The denial is logged as one JSON line with the request's identity.
   EXPECT_NE(
       log_.str().find(
-          R"("msg":"admission","endpoint":"validate","decision":"denied","uid":"uid-2","namespace":"shop","name":"web","kind":"Pod","operation":"CREATE","user":"alice","policy":"cluster-default","checks":["privileged"])"),
+          R"("msg":"admission","endpoint":"validate","decision":"denied","uid":"uid-2","namespace":"shop","name":"web","kind":"Pod","operation":"CREATE","user":"alice","policy":"cluster-default","checks":["privileged"],"warnings":0,"defaults":[],"exemptions":[],"patch_ops":0,"latency_us":)"),
       std::string::npos)
       << log_.str();
 }
