@@ -91,6 +91,7 @@ const rapidjson::Value* FindDuplicateKey(const rapidjson::Value& value,
                                          std::vector<std::string_view>& scratch) {
   if (value.IsArray()) {
     for (const rapidjson::Value& item : value.GetArray()) {
+      if (!item.IsObject() && !item.IsArray()) continue;  // no call for a scalar
       if (const rapidjson::Value* duplicate = FindDuplicateKey(item, scratch)) return duplicate;
     }
     return nullptr;
@@ -117,6 +118,7 @@ const rapidjson::Value* FindDuplicateKey(const rapidjson::Value& value,
     }
   }
   for (auto i = begin; i != end; ++i) {
+    if (!i->value.IsObject() && !i->value.IsArray()) continue;
     if (const rapidjson::Value* duplicate = FindDuplicateKey(i->value, scratch)) return duplicate;
   }
   return nullptr;
@@ -135,6 +137,7 @@ struct ReviewStream : rapidjson::InsituStringStream {
 // template, which is not inlined. Reviews from the API server are compact: usually no whitespace.
 inline void SkipWhitespace(ReviewStream& is) {
   char* p = is.src_;
+  if (static_cast<unsigned char>(*p) > ' ') return;  // the usual case: no whitespace at all
   while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t') ++p;
   is.src_ = p;
 }
