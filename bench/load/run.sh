@@ -4,6 +4,7 @@
 # same load against nginx returning a canned answer of the same size, as the yardstick.
 #
 #   bench/load/run.sh [--build-dir DIR] [--duration SECONDS] [--connections N] [--wrk-threads N]
+#                     [--rounds N]      # N runs per target, each reported by its median run
 #                     [--binary PATH]   # measure another palisade binary (before/after comparisons)
 #   bench/load/run.sh --soak SECONDS     # mixed /validate+/mutate load, RSS sampled every 10 s
 #
@@ -16,6 +17,7 @@ build_dir="$repo/build"
 duration=15
 connections=32
 wrk_threads=1
+rounds=1
 soak=0
 binary=""
 while [[ $# -gt 0 ]]; do
@@ -24,9 +26,10 @@ while [[ $# -gt 0 ]]; do
     --duration) duration="$2"; shift 2 ;;
     --connections) connections="$2"; shift 2 ;;
     --wrk-threads) wrk_threads="$2"; shift 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
     --soak) soak="$2"; shift 2 ;;
     --binary) binary="$2"; shift 2 ;;
-    -h | --help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -165,6 +168,21 @@ measure() {
   hwm_kib="$(status_kib "$pid" VmHWM)"
 }
 
+# measure, $rounds times after a 2 s warm-up; sets the same variables from the median run by rate.
+# Failures are summed over all runs. On a shared machine a single run can be off by 10%.
+measure_rounds() {
+  local url="$1" seconds="$2" script="$3" pid="$4" runs=() total_failures=0 i
+  taskset -c 1 wrk -t "$wrk_threads" -c "$connections" -d 2s -s "$script" "$url" >/dev/null 2>&1
+  for ((i = 0; i < rounds; i++)); do
+    measure "$url" "$seconds" "$script" "$pid"
+    runs+=("$rate $p50 $p99 $failures $cpu_us_per_req $cpu_share $rss_kib $hwm_kib")
+    total_failures=$((total_failures + failures))
+  done
+  read -r rate p50 p99 failures cpu_us_per_req cpu_share rss_kib hwm_kib \
+    <<<"$(printf '%s\n' "${runs[@]}" | sort -n -k1,1 | sed -n "$((rounds / 2 + 1))p")"
+  failures=$total_failures
+}
+
 # --- palisade: one event-loop thread on CPU 0, default (info) logging thrown away.
 taskset -c 0 "$palisade" serve --policy-dir "$work/policies" --tls-cert-file "$work/tls.crt" \
   --tls-key-file "$work/tls.key" --listen "127.0.0.1:$port" \
@@ -190,7 +208,7 @@ taskset -c 1 wrk -t 1 -c "$connections" -d 1s -s "$work/post.lua" \
   "https://localhost:$port/validate" >/dev/null 2>&1
 
 echo "load: $(uptime | sed 's/.*load average: //') (1/5/15 min) on $(nproc) CPUs;" \
-  "$connections connections, wrk -t $wrk_threads, ${duration}s per run"
+  "$connections connections, wrk -t $wrk_threads, ${duration}s per run, median of $rounds run(s)"
 echo "review: $review ($(wc -c <"$review") bytes); /validate answer $(printf %s "$validate_answer" | wc -c) bytes"
 
 if [[ "$soak" -gt 0 ]]; then
@@ -228,9 +246,9 @@ if [[ "$soak" -gt 0 ]]; then
   exit 0
 fi
 
-measure "https://localhost:$port/validate?timeout=10s" "$duration" "$work/post.lua" "$server_pid"
+measure_rounds "https://localhost:$port/validate?timeout=10s" "$duration" "$work/post.lua" "$server_pid"
 v=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib")
-measure "https://localhost:$port/mutate?timeout=10s" "$duration" "$work/post.lua" "$server_pid"
+measure_rounds "https://localhost:$port/mutate?timeout=10s" "$duration" "$work/post.lua" "$server_pid"
 m=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib")
 
 # --- nginx: one worker on CPU 0, same certificate, keep-alive, a canned answer of the same size.
@@ -281,7 +299,7 @@ nginx_worker="$(pgrep -P "$(cat "$work/nginx/nginx.pid")" | head -1)"
 [[ -n "$nginx_worker" ]] || { echo "run.sh: nginx did not start" >&2; cat "$work/nginx/error.log" >&2; exit 1; }
 nginx_answer="$(curl -fs --cacert "$work/ca.crt" -X POST "https://localhost:$nginx_port/validate")"
 [[ "$nginx_answer" == "$validate_answer" ]] || { echo "run.sh: nginx's canned answer differs" >&2; exit 1; }
-measure "https://localhost:$nginx_port/validate" "$duration" "$work/post.lua" "$nginx_worker"
+measure_rounds "https://localhost:$nginx_port/validate" "$duration" "$work/post.lua" "$nginx_worker"
 n=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib")
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
