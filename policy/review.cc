@@ -142,21 +142,28 @@ inline void SkipWhitespace(ReviewStream& is) {
   is.src_ = p;
 }
 
+#if defined(__SSE2__)
+// One bit per byte of the 16 at `p` that is '"', '\\' or a control character: where a JSON string
+// stops being copied as it is.
+unsigned StopMask(const char* p) {
+  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i control = _mm_set1_epi8(0x1F);
+  // bytes <= 0x1F (unsigned) exactly when max(bytes, 0x1F) == 0x1F.
+  const __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(bytes, _mm_set1_epi8('"')),
+                                                 _mm_cmpeq_epi8(bytes, _mm_set1_epi8('\\'))),
+                                    _mm_cmpeq_epi8(_mm_max_epu8(bytes, control), control));
+  return static_cast<unsigned>(_mm_movemask_epi8(stop));
+}
+#endif
+
 // The number of bytes from `p` before the first '"', '\\' or control character: the run a string
 // can copy as it is. The text ends with NUL, so the scan always stops inside the buffer.
 std::size_t PlainRun(const char* p) {
 #if defined(__SSE2__)
-  const __m128i quote = _mm_set1_epi8('"');
-  const __m128i backslash = _mm_set1_epi8('\\');
-  const __m128i control = _mm_set1_epi8(0x1F);
   for (std::size_t i = 0;; i += 16) {
-    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-    // bytes <= 0x1F (unsigned) exactly when max(bytes, 0x1F) == 0x1F.
-    const __m128i stop =
-        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(bytes, quote), _mm_cmpeq_epi8(bytes, backslash)),
-                     _mm_cmpeq_epi8(_mm_max_epu8(bytes, control), control));
-    const int mask = _mm_movemask_epi8(stop);
-    if (mask != 0) return i + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+    if (const unsigned stops = StopMask(p + i); stops != 0) {
+      return i + static_cast<std::size_t>(__builtin_ctz(stops));
+    }
   }
 #else
   std::size_t i = 0;
@@ -462,16 +469,10 @@ bool NeedsEscape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
 std::size_t NextEscape(std::string_view text, std::size_t from) {
   std::size_t i = from;
 #if defined(__SSE2__)
-  const __m128i quote = _mm_set1_epi8('"');
-  const __m128i backslash = _mm_set1_epi8('\\');
-  const __m128i control = _mm_set1_epi8(0x1F);
   for (; i + 16 <= text.size(); i += 16) {
-    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + i));
-    const __m128i stop =
-        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(bytes, quote), _mm_cmpeq_epi8(bytes, backslash)),
-                     _mm_cmpeq_epi8(_mm_max_epu8(bytes, control), control));
-    const int mask = _mm_movemask_epi8(stop);
-    if (mask != 0) return i + static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+    if (const unsigned stops = StopMask(text.data() + i); stops != 0) {
+      return i + static_cast<std::size_t>(__builtin_ctz(stops));
+    }
   }
 #endif
   constexpr std::uint64_t kOnes = 0x0101010101010101ULL;

@@ -71,6 +71,15 @@ std::string Review(const std::string& api_version, const std::string& uid, bool 
          (privileged ? "true" : "false") + "}}]}}}}";
 }
 
+// Polls /metrics until it has `line` (a reload is asynchronous) or 10 s pass.
+void WaitForMetricLine(std::uint16_t metrics_port, const std::string& line) {
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (PlainGet(metrics_port, "/metrics").body.find(line) == std::string::npos &&
+         Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
 // Sends `bytes` to the plain-HTTP port and returns everything read until the server closes.
 std::string PlainExchange(std::uint16_t port, const std::string& bytes) {
   net::io_context io;
@@ -344,13 +353,7 @@ TEST_F(ServerTest, ClientCaBundleReloadedWhenItChanges) {
 
   // Not a certificate: refused, counted, and the bundle loaded last stays.
   WriteFile(client_ca_file, "not a certificate\n");
-  const auto bad_deadline = Clock::now() + std::chrono::seconds(10);
-  while (PlainGet(service->metrics_port(), "/metrics")
-                 .body.find("palisade_tls_reloads_total{result=\"error\"} 1\n") ==
-             std::string::npos &&
-         Clock::now() < bad_deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  WaitForMetricLine(service->metrics_port(), "palisade_tls_reloads_total{result=\"error\"} 1\n");
   EXPECT_NE(log_.str().find(client_ca_file + ": no PEM CA certificate"), std::string::npos)
       << log_.str();
   EXPECT_TRUE(answered(new_client));
@@ -472,13 +475,7 @@ TEST_F(ServerTest, ReplacedCertificateServesNewHandshakesAndBadFilesKeepTheOld) 
 
   // A key that does not match is refused; the renewed pair stays.
   WriteFile(key_file_, serving_.key_pem);
-  const auto bad_deadline = Clock::now() + std::chrono::seconds(10);
-  while (PlainGet(service->metrics_port(), "/metrics")
-                 .body.find("palisade_tls_reloads_total{result=\"error\"} 1\n") ==
-             std::string::npos &&
-         Clock::now() < bad_deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  WaitForMetricLine(service->metrics_port(), "palisade_tls_reloads_total{result=\"error\"} 1\n");
   HttpsClient still(service->port(), ca_.cert_pem);
   ASSERT_FALSE(still.error());
   EXPECT_EQ(still.PeerSerial(), "02");
