@@ -18,6 +18,7 @@
 #include "server/logging.h"
 #include "server/service.h"
 #include "tests/faults/load_client.h"
+#include "tests/support/serve_process.h"
 #include "tests/support/test_files.h"
 
 namespace palisade::faults {
@@ -248,60 +249,24 @@ TEST_F(FaultsTest, BrokenPolicyKeepsTheOldDecisions) {
 // (d) The real binary gets SIGTERM while loaded: in-flight requests finish, the last answer on
 // every connection says `Connection: close`, the process exits 0 within the grace period.
 TEST_F(FaultsTest, SigtermWhileLoadedDrainsAndExitsZero) {
-  int err_pipe[2];
-  ASSERT_EQ(pipe(err_pipe), 0);
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    dup2(err_pipe[1], 2);
-    close(err_pipe[0]);
-    close(err_pipe[1]);
-    execl(PALISADE_BINARY, PALISADE_BINARY, "serve", "--policy-dir", policies_.path().c_str(),
-          "--tls-cert-file", secret_.file("tls.crt").c_str(), "--tls-key-file",
-          secret_.file("tls.key").c_str(), "--listen", "127.0.0.1:0", "--metrics-listen",
-          "127.0.0.1:0", "--shutdown-delay", "500ms", "--shutdown-grace", "10s", "--threads", "2",
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  close(err_pipe[1]);
-  FILE* err = fdopen(err_pipe[0], "r");
-  std::uint16_t port = 0;
-  char line[8192];
-  std::string log;
-  while (port == 0 && fgets(line, sizeof line, err) != nullptr) {
-    log += line;
-    rapidjson::Document json;
-    json.Parse(line);
-    if (!json.HasParseError() && json.IsObject() && json.HasMember("msg") &&
-        std::string(json["msg"].GetString()) == "serving") {
-      port = static_cast<std::uint16_t>(json["port"].GetInt());
-    }
-  }
-  // Keep reading the log so the server never blocks on a full pipe.
-  std::thread drain([err, &log] {
-    char rest[8192];
-    while (fgets(rest, sizeof rest, err) != nullptr) log += rest;
-  });
-  if (port == 0) {
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-    drain.join();
-    FAIL() << "the binary did not start:\n" << log;
-  }
+  test::ServeProcess server(
+      PALISADE_BINARY, {"--policy-dir", policies_.path(), "--tls-cert-file",
+                        secret_.file("tls.crt"), "--tls-key-file", secret_.file("tls.key"),
+                        "--shutdown-delay", "500ms", "--shutdown-grace", "10s", "--threads", "2"});
+  const std::uint16_t port = server.port();
+  ASSERT_NE(port, 0) << "the binary did not start:\n" << server.log();
 
   LoadOptions load = Load(port);
   load.honour_close = true;
   LoadClients clients(load, CheckReview);
   ASSERT_TRUE(clients.WaitForCompleted(40)) << JoinFailures(clients.failures());
   const Clock::time_point signalled = Clock::now();
-  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  ASSERT_EQ(kill(server.pid(), SIGTERM), 0);
   EXPECT_TRUE(clients.WaitForAllFinished(std::chrono::seconds(10)));
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  const int status = server.Wait();
   const auto exit_after = Clock::now() - signalled;
-  drain.join();
-  fclose(err);
   clients.Stop();
+  const std::string log = server.log();
 
   ASSERT_TRUE(WIFEXITED(status)) << log;
   EXPECT_EQ(WEXITSTATUS(status), 0) << log;

@@ -30,6 +30,7 @@
 #include "server/logging.h"
 #include "server/service.h"
 #include "tests/support/https_client.h"
+#include "tests/support/serve_process.h"
 #include "tests/support/test_files.h"
 
 namespace palisade::server {
@@ -562,33 +563,13 @@ TEST_F(ServerTest, MetricsPortCapsConnections) {
 
 // The real binary: SIGTERM fails readiness, lets the in-flight request finish, exits 0.
 TEST_F(ServerTest, BinaryExitsZeroOnSigterm) {
-  int err_pipe[2];
-  ASSERT_EQ(pipe(err_pipe), 0);
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    dup2(err_pipe[1], 2);
-    close(err_pipe[0]);
-    execl(PALISADE_BINARY, PALISADE_BINARY, "serve", "--policy-dir", policies_.path().c_str(),
-          "--tls-cert-file", cert_file_.c_str(), "--tls-key-file", key_file_.c_str(), "--listen",
-          "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--shutdown-delay", "300ms",
-          "--shutdown-grace", "10s", "--threads", "2", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  close(err_pipe[1]);
-  FILE* err = fdopen(err_pipe[0], "r");
-  std::uint16_t port = 0, metrics_port = 0;
-  char line[4096];
-  while (port == 0 && fgets(line, sizeof line, err) != nullptr) {
-    rapidjson::Document json;
-    json.Parse(line);
-    if (!json.HasParseError() && json.IsObject() && json.HasMember("msg") &&
-        std::string(json["msg"].GetString()) == "serving") {
-      port = static_cast<std::uint16_t>(json["port"].GetInt());
-      metrics_port = static_cast<std::uint16_t>(json["metrics_port"].GetInt());
-    }
-  }
-  ASSERT_NE(port, 0) << "the binary did not start";
+  test::ServeProcess server(
+      PALISADE_BINARY,
+      {"--policy-dir", policies_.path(), "--tls-cert-file", cert_file_, "--tls-key-file", key_file_,
+       "--shutdown-delay", "300ms", "--shutdown-grace", "10s", "--threads", "2"});
+  const std::uint16_t port = server.port();
+  const std::uint16_t metrics_port = server.metrics_port();
+  ASSERT_NE(port, 0) << "the binary did not start:\n" << server.log();
   EXPECT_EQ(PlainGet(metrics_port, "/readyz").status, 200u);
 
   HttpsClient busy(port, ca_.cert_pem);
@@ -599,7 +580,7 @@ TEST_F(ServerTest, BinaryExitsZeroOnSigterm) {
       "application/json\r\nContent-Length: " +
       std::to_string(body.size()) + "\r\n\r\n";
   net::write(busy.stream(), net::buffer(head + body.substr(0, 10)));
-  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  ASSERT_EQ(kill(server.pid(), SIGTERM), 0);
   const auto deadline = Clock::now() + std::chrono::seconds(10);
   while (PlainGet(metrics_port, "/readyz").status != 503 && Clock::now() < deadline) {
     std::this_thread::yield();
@@ -610,11 +591,9 @@ TEST_F(ServerTest, BinaryExitsZeroOnSigterm) {
   EXPECT_FALSE(ExpectReviewAnswer(last, "admission.k8s.io/v1", "inflight"));
   EXPECT_FALSE(last.keep_alive);
 
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  fclose(err);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0);
+  const int status = server.Wait();
+  ASSERT_TRUE(WIFEXITED(status)) << server.log();
+  EXPECT_EQ(WEXITSTATUS(status), 0) << server.log();
 }
 
 }  // namespace
