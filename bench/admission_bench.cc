@@ -21,41 +21,29 @@ using palisade::policy::AdmissionConfig;
 using palisade::policy::Endpoint;
 using palisade::policy::PolicySet;
 
-constexpr const char* kLoadTestPolicy = R"(apiVersion: palisade.dev/v1
-kind: NamespacePolicy
-metadata:
-  name: payments
-spec:
-  namespaces: ["payments"]
-  podSecurity:
-    enforce: baseline
-    warn: restricted
-  defaults:
-    seccompProfile: {type: RuntimeDefault}
-    capabilities: {drop: [ALL]}
-    allowPrivilegeEscalation: false
-    runAsNonRoot: true
-)";
+std::string ReadOrExit(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  if (buffer.str().empty()) {
+    std::fprintf(stderr, "cannot read %s\n", path.c_str());
+    std::exit(1);
+  }
+  return buffer.str();
+}
 
 const std::string& RealisticReview() {
-  static const std::string text = [] {
-    const std::string path = std::string(PALISADE_SHARED_DIR) + "/testdata/review_realistic.json";
-    std::ifstream in(path);
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    if (buffer.str().empty()) {
-      std::fprintf(stderr, "cannot read %s\n", path.c_str());
-      std::exit(1);
-    }
-    return buffer.str();
-  }();
+  static const std::string text =
+      ReadOrExit(std::string(PALISADE_SHARED_DIR) + "/testdata/review_realistic.json");
   return text;
 }
 
 const PolicySet& LoadTestPolicies() {
   static const auto set = [] {
     std::vector<palisade::policy::PolicyError> errors;
-    auto policies = palisade::server::ParsePolicyText(kLoadTestPolicy, "payments.yaml", &errors);
+    // The load benchmark's policy (bench/load/payments.yaml).
+    const std::string text = ReadOrExit(std::string(PALISADE_BENCH_DIR) + "/load/payments.yaml");
+    auto policies = palisade::server::ParsePolicyText(text, "payments.yaml", &errors);
     auto built = PolicySet::Build(std::move(policies), &errors);
     if (built == nullptr || !errors.empty()) {
       std::fprintf(stderr, "load-test policy: %s\n",

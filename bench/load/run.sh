@@ -73,22 +73,7 @@ openssl x509 -req -in "$work/tls.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" -
 
 # --- The namespace policy of the review's namespace.
 mkdir "$work/policies"
-cat >"$work/policies/payments.yaml" <<'EOF'
-apiVersion: palisade.dev/v1
-kind: NamespacePolicy
-metadata:
-  name: payments
-spec:
-  namespaces: ["payments"]
-  podSecurity:
-    enforce: baseline
-    warn: restricted
-  defaults:
-    seccompProfile: {type: RuntimeDefault}
-    capabilities: {drop: [ALL]}
-    allowPrivilegeEscalation: false
-    runAsNonRoot: true
-EOF
+cp "$here/payments.yaml" "$work/policies/payments.yaml"
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
