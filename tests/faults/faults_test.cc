@@ -18,6 +18,7 @@
 #include "server/logging.h"
 #include "server/service.h"
 #include "tests/faults/load_client.h"
+#include "tests/support/serve_options.h"
 #include "tests/support/serve_process.h"
 #include "tests/support/test_files.h"
 
@@ -107,16 +108,8 @@ class FaultsTest : public ::testing::Test {
   }
 
   ServeOptions Options() const {
-    ServeOptions options;
-    options.policy_dir = policies_.path();
-    options.tls = {secret_.file("tls.crt"), secret_.file("tls.key"), ""};
-    options.server.listen = "127.0.0.1:0";
-    options.server.metrics_listen = "127.0.0.1:0";
-    options.server.threads = 2;
-    options.server.tls_reload_interval = std::chrono::milliseconds(50);
-    options.watcher.debounce = std::chrono::milliseconds(20);
-    options.shutdown_delay = std::chrono::milliseconds(0);
-    return options;
+    return test::QuickServeOptions(policies_.path(),
+                                   {secret_.file("tls.crt"), secret_.file("tls.key"), ""});
   }
 
   std::unique_ptr<AdmissionService> Start(const ServeOptions& options) {

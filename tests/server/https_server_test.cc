@@ -30,6 +30,7 @@
 #include "server/logging.h"
 #include "server/service.h"
 #include "tests/support/https_client.h"
+#include "tests/support/serve_options.h"
 #include "tests/support/serve_process.h"
 #include "tests/support/test_files.h"
 
@@ -137,15 +138,8 @@ class ServerTest : public ::testing::Test {
   }
 
   std::unique_ptr<AdmissionService> StartService(const std::string& client_ca = "") {
-    ServeOptions options;
-    options.policy_dir = policies_.path();
-    options.tls = {cert_file_, key_file_, client_ca};
-    options.server.listen = "127.0.0.1:0";
-    options.server.metrics_listen = "127.0.0.1:0";
-    options.server.threads = 2;
-    options.server.tls_reload_interval = std::chrono::milliseconds(50);
-    options.watcher.debounce = std::chrono::milliseconds(20);
-    options.shutdown_delay = std::chrono::milliseconds(0);
+    const ServeOptions options =
+        test::QuickServeOptions(policies_.path(), {cert_file_, key_file_, client_ca});
     auto service = std::make_unique<AdmissionService>(options, logger_);
     std::string error;
     EXPECT_TRUE(service->Start(&error)) << error;
