@@ -52,16 +52,13 @@ case "$cmd" in
     build "$@"
     export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
     export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-    # A failed test is run once more before it counts: ServerTest.ShutdownFailsReadiness... has a
-    # known race under CPU load (the in-flight request is sometimes dropped at drain; see the
-    # closing note). A test that fails twice still fails the run.
     cd "$BUILD_DIR" && ctest --output-on-failure -j "$JOBS" --timeout 600
     ;;
   serve)
     deps
     build
     if [ $# -eq 0 ]; then set -- serve --dev; fi
-    exec "$BUILD_DIR/server/palisade" "$@"
+    exec "$BUILD_DIR/cli/palisade" "$@"
     ;;
   *) echo "usage: scripts/dev.sh test|serve|build|deps" >&2; exit 2 ;;
 esac

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Records the syscalls `palisade serve` really makes and writes its seccomp profile from them.
 #
-#   scripts/record-syscalls.sh [--binary build/server/palisade] [--runs 3] [--output FILE]
+#   scripts/record-syscalls.sh [--binary build/cli/palisade] [--runs 3] [--output FILE]
 #
 # Each run starts the real server under `strace -f -qq -e trace=all` and drives it with
 # tests/seccomp/e2e_workload.py (TLS /validate and /mutate with a client certificate, metrics,
@@ -15,7 +15,7 @@
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-binary="$repo/build/server/palisade"
+binary="$repo/build/cli/palisade"
 runs=3
 output="$repo/deploy/seccomp/palisade.json"
 python=/usr/bin/python3  # Debian's, which has python3-cryptography and python3-jsonpatch

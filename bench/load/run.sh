@@ -48,7 +48,7 @@ if [[ -n "$binary" ]]; then
   palisade="$binary"
 else
   cmake --build "$build_dir" --target palisade >/dev/null
-  palisade="$build_dir/server/palisade"
+  palisade="$build_dir/cli/palisade"
 fi
 [[ -x "$palisade" ]] || { echo "run.sh: $palisade was not built" >&2; exit 2; }
 

@@ -2,7 +2,7 @@
 """Time from exec to ready: starts `palisade serve` N times and reports how long /readyz takes to
 answer 200 (TLS material and the policy set loaded), min/median/max. Target: <= 100 ms.
 
-    bench/startup/run.py [--binary build/server/palisade] [--runs 20] [--policies 1]
+    bench/startup/run.py [--binary build/cli/palisade] [--runs 20] [--policies 1]
 
 --policies N writes N namespace policies (one exact namespace each) to show how the policy load
 grows. A benchmark, not a test: it prints numbers.
@@ -50,7 +50,7 @@ def ready(port):
 def main():
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     parser = argparse.ArgumentParser()
-    parser.add_argument("--binary", default=os.path.join(repo, "build/server/palisade"))
+    parser.add_argument("--binary", default=os.path.join(repo, "build/cli/palisade"))
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--policies", type=int, default=1)
     args = parser.parse_args()

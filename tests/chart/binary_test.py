@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Runs the real palisade binary on what the chart renders.
 
-  binary_test.py --binary build/server/palisade RestrictedTest   palisade check --level restricted
-  binary_test.py --binary build/server/palisade PolicyLintTest   palisade policy lint
-  binary_test.py --binary build/server/palisade ServeTest        palisade serve with the chart's
+  binary_test.py --binary build/cli/palisade RestrictedTest   palisade check --level restricted
+  binary_test.py --binary build/cli/palisade PolicyLintTest   palisade policy lint
+  binary_test.py --binary build/cli/palisade ServeTest        palisade serve with the chart's
                                                                  flags, certificate and policies
 """
 

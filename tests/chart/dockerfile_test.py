@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks the Dockerfile against the built binary and scripts/dev.sh, without a container engine.
 
-  dockerfile_test.py --binary build/server/palisade [--ignore-sanitizer-runtimes]
+  dockerfile_test.py --binary build/cli/palisade [--ignore-sanitizer-runtimes]
 
 - Every shared library the binary needs (readelf NEEDED) comes from a package the runtime stage
   installs, or from one bookworm-slim already has; every library `ldd` resolves comes from those

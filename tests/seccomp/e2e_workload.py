@@ -5,7 +5,7 @@ Used twice: scripts/record-syscalls.sh runs it with the server under strace to r
 palisade really makes, and seccomp_test.py runs it with the server under seccomp_exec and
 deploy/seccomp/palisade.json to prove the profile is complete.
 
-  e2e_workload.py --binary build/server/palisade [--prefix CMD ...] [--keep DIR]
+  e2e_workload.py --binary build/cli/palisade [--prefix CMD ...] [--keep DIR]
 
 The volumes are laid out as the kubelet mounts them (name -> ..data/name, ..data -> ..<version>,
 swapped by renaming a new ..data link), under <tmp>/etc/palisade/{tls,policies,client-ca} as the

@@ -23,11 +23,13 @@
 #include "policy/level_version.h"
 #include "policy/mutator.h"
 #include "policy/namespace_policy.h"
-#include "server/cli.h"
+#include "cli/cli.h"
 #include "server/policy_loader.h"
 #include "server/yaml_json.h"
 
-namespace palisade::server {
+namespace palisade::cli {
+using namespace palisade::server;  // NOLINT: the commands are built on the server library
+
 namespace {
 
 using rapidjson::Value;
@@ -597,4 +599,4 @@ void RegisterCheckCommand(CLI::App& app, int* exit_code) {
   command->callback([flags, exit_code] { *exit_code = Check(*flags); });
 }
 
-}  // namespace palisade::server
+}  // namespace palisade::cli

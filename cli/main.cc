@@ -2,7 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "server/cli.h"
+#include "cli/cli.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -10,10 +10,10 @@ int main(int argc, char** argv) {
       "defaults."};
   app.require_subcommand(1);
   int exit_code = 0;
-  palisade::server::RegisterServeCommand(app, &exit_code);
-  palisade::server::RegisterCheckCommand(app, &exit_code);
-  palisade::server::RegisterPolicyCommand(app, &exit_code);
-  palisade::server::RegisterVersionCommand(app, &exit_code);
+  palisade::cli::RegisterServeCommand(app, &exit_code);
+  palisade::cli::RegisterCheckCommand(app, &exit_code);
+  palisade::cli::RegisterPolicyCommand(app, &exit_code);
+  palisade::cli::RegisterVersionCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,4 +1,4 @@
-#include "server/dev_mode.h"
+#include "cli/dev_mode.h"
 
 #include <cstdlib>
 #include <ctime>
@@ -7,7 +7,9 @@
 
 #include "server/certificates.h"
 
-namespace palisade::server {
+namespace palisade::cli {
+using namespace palisade::server;  // NOLINT: the commands are built on the server library
+
 namespace {
 
 bool WriteFile(const std::string& path, std::string_view content, std::string* error) {
@@ -112,4 +114,4 @@ EOF
 )";
 }
 
-}  // namespace palisade::server
+}  // namespace palisade::cli

@@ -17,10 +17,12 @@
 
 #include "policy/level_version.h"
 #include "policy/namespace_policy.h"
-#include "server/cli.h"
+#include "cli/cli.h"
 #include "server/policy_loader.h"
 
-namespace palisade::server {
+namespace palisade::cli {
+using namespace palisade::server;  // NOLINT: the commands are built on the server library
+
 namespace {
 
 using policy::EffectivePolicy;
@@ -437,4 +439,4 @@ void RegisterPolicyCommand(CLI::App& app, int* exit_code) {
   explain->callback([explain_flags, exit_code] { *exit_code = Explain(*explain_flags); });
 }
 
-}  // namespace palisade::server
+}  // namespace palisade::cli

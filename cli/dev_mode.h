@@ -11,9 +11,9 @@
 #include <utility>
 #include <vector>
 
-namespace palisade::server {
+namespace palisade::cli {
 
-// Generated from deploy/policies/*.yaml by server/embed_files.cmake: (file name, content).
+// Generated from deploy/policies/*.yaml by cli/embed_files.cmake: (file name, content).
 const std::vector<std::pair<std::string_view, std::string_view>>& EmbeddedPolicyFiles();
 
 struct DevEnvironment {
@@ -30,4 +30,4 @@ void RemoveDevEnvironment(const DevEnvironment& environment);
 // to /validate, which the example policies deny.
 std::string DevRequestExample(std::uint16_t port);
 
-}  // namespace palisade::server
+}  // namespace palisade::cli

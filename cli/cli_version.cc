@@ -4,9 +4,10 @@
 #include <iostream>
 
 #include "policy/level_version.h"
-#include "server/cli.h"
+#include "cli/cli.h"
 
-namespace palisade::server {
+namespace palisade::cli {
+
 
 void RegisterVersionCommand(CLI::App& app, int* exit_code) {
   CLI::App* command =
@@ -18,4 +19,4 @@ void RegisterVersionCommand(CLI::App& app, int* exit_code) {
   });
 }
 
-}  // namespace palisade::server
+}  // namespace palisade::cli

@@ -5,14 +5,16 @@
 #include <memory>
 #include <thread>
 
-#include "server/cli.h"
-#include "server/dev_mode.h"
+#include "cli/cli.h"
+#include "cli/dev_mode.h"
 #include "server/http_message.h"
 #include "server/https_server.h"
 #include "server/logging.h"
 #include "server/service.h"
 
-namespace palisade::server {
+namespace palisade::cli {
+using namespace palisade::server;  // NOLINT: the commands are built on the server library
+
 namespace {
 
 struct ServeFlags {
@@ -177,4 +179,4 @@ void RegisterServeCommand(CLI::App& app, int* exit_code) {
   command->callback([flags, exit_code] { *exit_code = Serve(*flags); });
 }
 
-}  // namespace palisade::server
+}  // namespace palisade::cli
