@@ -26,7 +26,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/usr/bin/palisade /usr/bin/palisade
 # Nothing is written at run time: certificates and policies are read-only mounts, logs go to
-# stdout, so the root filesystem can be mounted read-only.
+# stderr, so the root filesystem can be mounted read-only.
 USER 65532:65532
 EXPOSE 8443 9090
 ENTRYPOINT ["/usr/bin/palisade", "serve"]
