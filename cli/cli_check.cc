@@ -19,11 +19,11 @@
 #include <string>
 #include <vector>
 
+#include "cli/cli.h"
 #include "policy/decision.h"
 #include "policy/level_version.h"
 #include "policy/mutator.h"
 #include "policy/namespace_policy.h"
-#include "cli/cli.h"
 #include "server/policy_loader.h"
 #include "server/yaml_json.h"
 
@@ -41,6 +41,7 @@ constexpr std::string_view kStdinName = "<stdin>";
 
 struct CheckFlags {
   std::string policy_dir;
+  std::string compare_policy_dir;  // what-if: the policies before the change
   std::string level;
   std::string namespace_name;
   bool mutate = false;
@@ -156,24 +157,187 @@ class Checker {
   void JudgeAll() {
     for (CheckedObject& object : objects_) {
       if (!object.type) continue;
-      const Value& value = ObjectValue(object);
-      const std::shared_ptr<const policy::EffectivePolicy> effective = PolicyFor(object);
-      if (!effective->matched.empty()) object.policy = effective->matched.back();
-      policy::JudgeOptions options;
-      options.name = object.name;
-      options.level_override = level_;
-      options.apply_defaults_to_pods = flags_.mutate;
-      options.kubernetes_minor = flags_.kubernetes_minor;
-      object.decision = policy::JudgeObject(value, *object.type, *effective, options);
+      object.decision = Judge(object, policies_.get(), &object.policy);
       object.verdict = object.decision.allowed ? Verdict::kAllowed : Verdict::kDenied;
     }
+  }
+
+  // The decision on `object` under `policies` (none: only --level), as /validate would take it.
+  policy::Decision Judge(const CheckedObject& object, const policy::PolicySet* policies,
+                         std::string* matched_policy = nullptr) const {
+    const std::shared_ptr<const policy::EffectivePolicy> effective = PolicyFor(object, policies);
+    if (matched_policy != nullptr && !effective->matched.empty()) {
+      *matched_policy = effective->matched.back();
+    }
+    policy::JudgeOptions options;
+    options.name = object.name;
+    options.level_override = level_;
+    options.apply_defaults_to_pods = flags_.mutate;
+    options.kubernetes_minor = flags_.kubernetes_minor;
+    return policy::JudgeObject(ObjectValue(object), *object.type, *effective, options);
+  }
+
+  // What-if: every object judged under `before` too; only those whose verdict or warnings differ
+  // are kept, with both decisions.
+  struct Change {
+    const CheckedObject* object = nullptr;
+    policy::Decision before;
+    std::vector<std::string> warnings_added, warnings_removed;
+    std::string_view What() const {
+      if (before.allowed != object->decision.allowed) {
+        return object->decision.allowed ? "allowed" : "denied";
+      }
+      return "warnings";
+    }
+  };
+  std::vector<Change> Compare(const policy::PolicySet& before) const {
+    std::vector<Change> changes;
+    for (const CheckedObject& object : objects_) {
+      if (!object.type) continue;
+      Change change{&object, Judge(object, &before), {}, {}};
+      change.warnings_added = Missing(object.decision.warnings, change.before.warnings);
+      change.warnings_removed = Missing(change.before.warnings, object.decision.warnings);
+      if (change.before.allowed == object.decision.allowed && change.warnings_added.empty() &&
+          change.warnings_removed.empty()) {
+        continue;
+      }
+      changes.push_back(std::move(change));
+    }
+    return changes;
+  }
+
+  void PrintChangesText(const std::vector<Change>& changes, std::ostream& out) const {
+    int denied = 0, allowed = 0, warnings = 0;
+    for (const Change& change : changes) {
+      const CheckedObject& object = *change.object;
+      const std::string subject = object.kind + " " + object.namespace_name + "/" +
+                                  object.DisplayName() + "  (" + object.Location() + ")";
+      const std::string_view what = change.What();
+      if (what == "denied") {
+        ++denied;
+        out << "NOW DENIED   " << subject << "\n  " << object.decision.message << "\n";
+      } else if (what == "allowed") {
+        ++allowed;
+        out << "NOW ALLOWED  " << subject << "\n  was: " << change.before.message << "\n";
+      } else {
+        ++warnings;
+        out << "WARNINGS     " << subject << "\n";
+      }
+      for (const std::string& warning : change.warnings_added)
+        out << "  + warning: " << warning << "\n";
+      // A denial drops the warnings (as PSA's do): not news.
+      if (what == "denied") continue;
+      for (const std::string& warning : change.warnings_removed)
+        out << "  - warning: " << warning << "\n";
+    }
+    std::size_t judged = 0;
+    for (const CheckedObject& object : objects_) judged += object.type ? 1 : 0;
+    out << judged << (judged == 1 ? " object" : " objects") << " compared: " << denied
+        << " newly denied, " << allowed << " newly allowed, " << warnings
+        << " with other warnings, " << judged - changes.size() << " unchanged";
+    if (!input_errors_.empty()) {
+      out << "; " << input_errors_.size()
+          << (input_errors_.size() == 1 ? " input error" : " input errors");
+    }
+    out << "\n";
+  }
+
+  void PrintChangesJson(const std::vector<Change>& changes, std::ostream& out) const {
+    rapidjson::StringBuffer buffer;
+    rapidjson::PrettyWriter<rapidjson::StringBuffer> writer(buffer);
+    writer.SetIndent(' ', 2);
+    auto string = [&](std::string_view text) {
+      writer.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+    };
+    auto strings = [&](const std::vector<std::string>& list) {
+      writer.StartArray();
+      for (const std::string& item : list) string(item);
+      writer.EndArray();
+    };
+    auto decision = [&](const policy::Decision& d) {
+      writer.StartObject();
+      writer.Key("verdict");
+      string(d.allowed ? "allowed" : "denied");
+      writer.Key("message");
+      string(d.message);
+      writer.Key("warnings");
+      strings(d.warnings);
+      writer.Key("checks");
+      strings(d.checks);
+      writer.EndObject();
+    };
+    int counts[3] = {0, 0, 0};
+    writer.StartObject();
+    writer.Key("changes");
+    writer.StartArray();
+    for (const Change& change : changes) {
+      const CheckedObject& object = *change.object;
+      const std::string_view what = change.What();
+      ++counts[what == "denied" ? 0 : what == "allowed" ? 1 : 2];
+      writer.StartObject();
+      writer.Key("file");
+      string(object.file->name);
+      writer.Key("document");
+      writer.Int(static_cast<int>(object.document + 1));
+      if (!object.item_path.empty()) {
+        writer.Key("item");
+        string(object.item_path);
+      }
+      writer.Key("kind");
+      string(object.kind);
+      writer.Key("namespace");
+      string(object.namespace_name);
+      writer.Key("name");
+      string(object.name);
+      writer.Key("change");
+      string(what);
+      writer.Key("before");
+      decision(change.before);
+      writer.Key("after");
+      decision(object.decision);
+      writer.Key("warningsAdded");
+      strings(change.warnings_added);
+      writer.Key("warningsRemoved");
+      strings(change.warnings_removed);
+      writer.EndObject();
+    }
+    writer.EndArray();
+    writer.Key("inputErrors");
+    strings(input_errors_);
+    std::size_t judged = 0;
+    for (const CheckedObject& object : objects_) judged += object.type ? 1 : 0;
+    writer.Key("summary");
+    writer.StartObject();
+    writer.Key("compared");
+    writer.Int(static_cast<int>(judged));
+    writer.Key("newlyDenied");
+    writer.Int(counts[0]);
+    writer.Key("newlyAllowed");
+    writer.Int(counts[1]);
+    writer.Key("warningsChanged");
+    writer.Int(counts[2]);
+    writer.Key("unchanged");
+    writer.Int(static_cast<int>(judged - changes.size()));
+    writer.EndObject();
+    writer.EndObject();
+    out << buffer.GetString() << "\n";
+  }
+
+  // Exit status of a comparison: 1 when something becomes denied.
+  int CompareExitCode(const std::vector<Change>& changes) const {
+    if (!input_errors_.empty()) return kExitUsage;
+    for (const Change& change : changes) {
+      if (change.What() == "denied") return kExitDenied;
+    }
+    return kExitAllowed;
   }
 
   // Applies the namespace defaults to every pod and pod template, as /mutate does to pods.
   void ApplyDefaults() {
     for (const CheckedObject& object : objects_) {
       if (!object.type || object.decision.unreadable) continue;
-      const std::shared_ptr<const policy::EffectivePolicy> effective = PolicyFor(object);
+      const std::shared_ptr<const policy::EffectivePolicy> effective =
+          PolicyFor(object, policies_.get());
       const policy::TemplateLocation location = policy::TemplateOf(*object.type);
       rapidjson::Document& document = Document(object);
       const std::string base = object.pointer + std::string(location.pointer);
@@ -420,8 +584,9 @@ class Checker {
     return value != nullptr ? *value : document;
   }
 
-  std::shared_ptr<const policy::EffectivePolicy> PolicyFor(const CheckedObject& object) const {
-    if (policies_) return policies_->ForNamespace(object.namespace_name);
+  static std::shared_ptr<const policy::EffectivePolicy> PolicyFor(
+      const CheckedObject& object, const policy::PolicySet* policies) {
+    if (policies != nullptr) return policies->ForNamespace(object.namespace_name);
     static const auto kNoPolicy = std::make_shared<const policy::EffectivePolicy>();
     return kNoPolicy;
   }
@@ -434,6 +599,16 @@ class Checker {
     return !runtime_class.empty() &&
            std::find(policy.exempt_runtime_classes.begin(), policy.exempt_runtime_classes.end(),
                      runtime_class) != policy.exempt_runtime_classes.end();
+  }
+
+  // The items of `a` that `b` lacks, in a's order.
+  static std::vector<std::string> Missing(const std::vector<std::string>& a,
+                                          const std::vector<std::string>& b) {
+    std::vector<std::string> out;
+    for (const std::string& item : a) {
+      if (std::find(b.begin(), b.end(), item) == b.end()) out.push_back(item);
+    }
+    return out;
   }
 
   static std::string Join(const std::vector<std::string>& items) {
@@ -509,6 +684,21 @@ class Checker {
   std::vector<std::string> input_errors_;
 };
 
+// The policy set in `dir`; on errors they are printed and false returned.
+bool LoadPolicies(const std::string& dir, std::shared_ptr<const policy::PolicySet>* set) {
+  PolicyLoadResult loaded = LoadPolicyDirectory(dir);
+  if (!loaded.ok()) {
+    std::cerr << "palisade check: the policies in " << dir
+              << " have errors (see `palisade policy lint " << dir << "`):\n";
+    for (const policy::PolicyError& error : loaded.errors) {
+      std::cerr << "  " << error.ToString() << "\n";
+    }
+    return false;
+  }
+  *set = std::move(loaded.set);
+  return true;
+}
+
 int Check(CheckFlags flags) {
   auto usage = [](const std::string& message) {
     std::cerr << "palisade check: " << message << "\n";
@@ -536,23 +726,29 @@ int Check(CheckFlags flags) {
     level = policy::ParseLevelVersion(flags.level, &error);
     if (!level) return usage("--level: " + error);
   }
-  std::shared_ptr<const policy::PolicySet> policies;
-  if (!flags.policy_dir.empty()) {
-    PolicyLoadResult loaded = LoadPolicyDirectory(flags.policy_dir);
-    if (!loaded.ok()) {
-      std::cerr << "palisade check: the policies in " << flags.policy_dir
-                << " have errors (see `palisade policy lint " << flags.policy_dir << "`):\n";
-      for (const policy::PolicyError& error : loaded.errors) {
-        std::cerr << "  " << error.ToString() << "\n";
-      }
-      return kExitUsage;
+  std::shared_ptr<const policy::PolicySet> policies, before;
+  if (!flags.policy_dir.empty() && !LoadPolicies(flags.policy_dir, &policies)) return kExitUsage;
+  if (!flags.compare_policy_dir.empty()) {
+    if (flags.policy_dir.empty()) {
+      return usage("--compare-policy-dir OLD compares with --policy-dir NEW: give both");
     }
-    policies = std::move(loaded.set);
+    if (flags.mutate) return usage("--compare-policy-dir and --mutate do not go together");
+    if (!LoadPolicies(flags.compare_policy_dir, &before)) return kExitUsage;
   }
 
   Checker checker(flags, std::move(policies), level);
   checker.ReadInputs();
   checker.JudgeAll();
+  if (before) {
+    const auto changes = checker.Compare(*before);
+    if (flags.output == "json") {
+      checker.PrintChangesJson(changes, std::cout);
+    } else {
+      checker.PrintChangesText(changes, std::cout);
+    }
+    std::cout.flush();
+    return checker.CompareExitCode(changes);
+  }
   if (flags.mutate) {
     // The manifests go to stdout (ready for kubectl apply), the verdicts to stderr.
     checker.ApplyDefaults();
@@ -581,6 +777,10 @@ void RegisterCheckCommand(CLI::App& app, int* exit_code) {
       "usage or input error)");
   command->add_option("--policy-dir", flags->policy_dir,
                       "Directory of NamespacePolicy files to judge against");
+  command->add_option("--compare-policy-dir", flags->compare_policy_dir,
+                      "What-if: the policies before a change (--policy-dir holds them after); "
+                      "print only the objects whose verdict or warnings differ, exit 1 when "
+                      "something becomes denied");
   command->add_option("--level", flags->level,
                       "LEVEL[:VERSION]: judge against this PSS level (replaces the policies' "
                       "enforce level when given with --policy-dir)");
