@@ -534,6 +534,14 @@ class OptionsTest(unittest.TestCase):
         self.assertEqual(deployment["spec"]["template"]["spec"]["securityContext"]["seccompProfile"],
                          {"type": "Localhost", "localhostProfile": "palisade.json"})
 
+    def test_cluster_default_policy_can_be_removed(self):
+        self.assertFalse(one(render(["policies.cluster-default=null"]), "ConfigMap", "palisade-policies").get("data"))
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+            yaml.safe_dump({"policies": {"cluster-default": None, "team": {"namespaces": ["team"]}}}, f)
+            f.flush()
+            data = one(render(values_files=[f.name]), "ConfigMap", "palisade-policies")["data"]
+        self.assertEqual(sorted(data), ["team.yaml"])
+
     def test_policies_from_a_values_file_merge_with_the_defaults(self):
         extra = {"policies": {"payments": {"namespaces": ["payments", "payments-*"],
                                            "podSecurity": {"enforce": "restricted"},
