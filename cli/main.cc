@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <string>
+
 #include "cli/cli.h"
 
 int main(int argc, char** argv) {
@@ -9,6 +11,8 @@ int main(int argc, char** argv) {
       "Palisade: Kubernetes admission webhook for Pod Security Standards and namespace "
       "defaults."};
   app.require_subcommand(1);
+  // `palisade --version` as well as `palisade version`: what packagers and scripts try first.
+  app.set_version_flag("--version", std::string("palisade ") + PALISADE_VERSION);
   int exit_code = 0;
   palisade::cli::RegisterServeCommand(app, &exit_code);
   palisade::cli::RegisterCheckCommand(app, &exit_code);

@@ -14,7 +14,7 @@ PACKAGES=(
   libboost-dev libssl-dev rapidjson-dev libyaml-cpp-dev prometheus-cpp-dev libcli11-dev
   libmimalloc-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
-  python3 python3-jsonpatch python3-yaml openssl curl
+  python3 python3-jsonpatch python3-jsonschema python3-yaml openssl curl
   golang-go wrk nginx-light strace libseccomp-dev apparmor
 )
 
@@ -23,6 +23,9 @@ deps() {
   for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
+  # The chart tests' npm tools (scripts/install-npm-tools.sh) need Node.js and npm; a machine may
+  # have them from elsewhere than Debian, so only their absence asks for Debian's.
+  command -v npm >/dev/null || missing+=(nodejs npm)
   [ ${#missing[@]} -eq 0 ] && return 0
   local sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"

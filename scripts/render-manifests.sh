@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Renders deploy/manifests/palisade.yaml: the Helm chart with its default values, except that the
-# certificates come from cert-manager (certificates.mode=certManager). The chart's default mode
+# certificates come from cert-manager (certificates.mode=certManager) and the `helm test` pod is
+# left out (tests.enabled=false). The chart's default mode
 # generates a new random CA on every render, which a checked-in file cannot hold; cert-manager must
 # therefore be installed before `kubectl apply -f deploy/manifests/palisade.yaml`.
 #   scripts/render-manifests.sh          rewrite the file
@@ -31,7 +32,7 @@ metadata:
     pod-security.kubernetes.io/enforce-version: latest
 HEADER
   "$HELM_TEMPLATE" palisade "$ROOT/charts/palisade" -n "$NAMESPACE" --kube-version "$KUBE_VERSION" \
-    --set certificates.mode=certManager
+    --set certificates.mode=certManager --set tests.enabled=false
 }
 
 if [ "${1:-}" = "--check" ]; then

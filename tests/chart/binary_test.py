@@ -52,6 +52,15 @@ class RestrictedTest(unittest.TestCase):
                 rc, output = self.check(one(render(sets), "Deployment"))
                 self.assertEqual(rc, 0, output)
 
+    def test_helm_test_pod_passes_restricted(self):
+        for name, sets in [("defaults", []), ("existing secret", ["certificates.mode=existingSecret",
+                                                                  "certificates.existingSecret.name=tls",
+                                                                  "certificates.existingSecret.caBundle=Zm9v"])]:
+            with self.subTest(values=name):
+                rc, output = self.check(one(render(sets), "Pod", "palisade-test"))
+                self.assertEqual(rc, 0, output)
+                self.assertIn("palisade-test", output)
+
     def test_weakened_deployment_is_refused(self):
         # The same check must be able to fail, or passing it proves nothing.
         deployment = copy.deepcopy(one(render(), "Deployment"))

@@ -17,7 +17,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from chart_render import CHART, NAMESPACE, by_kind, fail_message, one, render  # noqa: E402
 
 NAMESPACED_KINDS = {"Deployment", "Service", "ServiceAccount", "PodDisruptionBudget", "ConfigMap", "Secret",
-                    "Issuer", "Certificate", "ServiceMonitor", "PrometheusRule", "NetworkPolicy"}
+                    "Issuer", "Certificate", "ServiceMonitor", "PrometheusRule", "NetworkPolicy", "Pod",
+                    "HorizontalPodAutoscaler"}
+VALUES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "values")
 
 EXPECTED_NAMESPACE_SELECTOR = {
     "matchExpressions": [
@@ -87,6 +89,7 @@ class DefaultValuesTest(unittest.TestCase):
             ("ConfigMap", "palisade-policies"),
             ("Deployment", "palisade"),
             ("MutatingWebhookConfiguration", "palisade"),
+            ("Pod", "palisade-test"),
             ("PodDisruptionBudget", "palisade"),
             ("Secret", "palisade-tls"),
             ("Service", "palisade"),
@@ -159,6 +162,8 @@ class DefaultValuesTest(unittest.TestCase):
 
     def test_probes_use_the_metrics_port(self):
         c = container(self.deployment)
+        self.assertEqual(c["startupProbe"]["httpGet"], {"path": "/healthz", "port": "metrics"})
+        self.assertEqual(c["startupProbe"]["periodSeconds"] * c["startupProbe"]["failureThreshold"], 60)
         self.assertEqual(c["livenessProbe"]["httpGet"], {"path": "/healthz", "port": "metrics"})
         self.assertEqual(c["readinessProbe"]["httpGet"], {"path": "/readyz", "port": "metrics"})
 
@@ -255,6 +260,23 @@ class DefaultValuesTest(unittest.TestCase):
                 documented_parents.append((indent, documented))
                 previous = stripped
         self.assertEqual(undocumented, [])
+
+    def test_pods_are_system_cluster_critical_on_the_pod_network(self):
+        pod = self.deployment["spec"]["template"]["spec"]
+        self.assertEqual(pod["priorityClassName"], "system-cluster-critical")
+        self.assertNotIn("dnsPolicy", pod)
+        self.assertNotIn("env", container(self.deployment))
+
+    def test_generated_keys_are_ecdsa_p256(self):
+        secret = one(self.objects, "Secret", "palisade-tls")
+        key = base64.b64decode(secret["data"]["tls.key"]).decode()
+        self.assertIn("ASN1 OID: prime256v1", openssl("pkey", "-noout", "-text", stdin=key))
+        for name in ("ca.crt", "tls.crt"):
+            with self.subTest(certificate=name):
+                text = openssl("x509", "-noout", "-text", stdin=base64.b64decode(secret["data"][name]).decode())
+                self.assertIn("Public Key Algorithm: id-ecPublicKey", text)
+                self.assertIn("NIST CURVE: P-256", text)
+                self.assertIn("Signature Algorithm: ecdsa-with-SHA256", text)
 
     def test_generated_certificate_is_signed_by_the_webhooks_ca_for_the_service(self):
         secret = one(self.objects, "Secret", "palisade-tls")
@@ -469,11 +491,56 @@ class OptionsTest(unittest.TestCase):
         volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
         self.assertEqual(volumes[mounts["/etc/palisade/client-ca"]]["configMap"]["name"], "apiserver-ca")
 
+    def test_host_network_uses_the_nodes_ports_and_cluster_dns(self):
+        deployment = one(render(values_files=[os.path.join(VALUES_DIR, "host-network.yaml")]), "Deployment")
+        pod = deployment["spec"]["template"]["spec"]
+        self.assertIs(pod["hostNetwork"], True)
+        self.assertEqual(pod["dnsPolicy"], "ClusterFirstWithHostNet")
+        c = container(deployment)
+        self.assertEqual({p["name"]: p["containerPort"] for p in c["ports"]}, {"https": 10250, "metrics": 10251})
+        self.assertEqual(flag(c["args"], "--listen"), "0.0.0.0:10250")
+        self.assertEqual(flag(c["args"], "--metrics-listen"), "0.0.0.0:10251")
+        pod = one(render(["hostNetwork=true", "dnsPolicy=Default"]), "Deployment")["spec"]["template"]["spec"]
+        self.assertEqual(pod["dnsPolicy"], "Default")
+
+    def test_failure_policy_per_webhook(self):
+        objects = render(["webhook.mutating.failurePolicy=Ignore", "webhook.validating.failurePolicy=Ignore"])
+        self.assertEqual(webhooks(objects, "MutatingWebhookConfiguration")["pods.mutate.palisade.dev"]["failurePolicy"],
+                         "Ignore")
+        hooks = webhooks(objects, "ValidatingWebhookConfiguration")
+        self.assertEqual(hooks["pods.validate.palisade.dev"]["failurePolicy"], "Ignore")
+        self.assertEqual(hooks["workloads.validate.palisade.dev"]["failurePolicy"], "Fail")
+
+    def test_every_option_on(self):
+        objects = render(values_files=[os.path.join(VALUES_DIR, "all-options.yaml")])
+        deployment = one(objects, "Deployment", "guard")
+        self.assertEqual(deployment["metadata"]["annotations"], {"example.com/rollout": "manual"})
+        pod = deployment["spec"]["template"]["spec"]
+        self.assertEqual(pod["priorityClassName"], "platform-critical")
+        c = container(deployment)
+        self.assertEqual(c["env"], [{"name": "MIMALLOC_PURGE_DELAY", "value": "0"}])
+        self.assertEqual(c["volumeMounts"][-1], {"name": "profiles", "mountPath": "/etc/palisade/extra",
+                                                 "readOnly": True})
+        self.assertEqual(pod["volumes"][-1], {"name": "profiles", "configMap": {"name": "palisade-extra"}})
+        self.assertEqual(c["startupProbe"]["failureThreshold"], 60)
+        self.assertEqual(deployment["spec"]["template"]["metadata"]["annotations"], {"example.com/scrape": "true"})
+        self.assertEqual(one(objects, "PodDisruptionBudget")["spec"]["maxUnavailable"], "50%")
+        self.assertEqual(one(objects, "HorizontalPodAutoscaler")["spec"]["minReplicas"], 3)
+        self.assertNotIn("startupProbe", container(one(render(["startupProbe.enabled=false"]), "Deployment")))
+
     def test_localhost_seccomp_profile(self):
         deployment = one(render(["podSecurityContext.seccompProfile.type=Localhost",
                                  "podSecurityContext.seccompProfile.localhostProfile=palisade.json"]), "Deployment")
         self.assertEqual(deployment["spec"]["template"]["spec"]["securityContext"]["seccompProfile"],
                          {"type": "Localhost", "localhostProfile": "palisade.json"})
+
+    def test_cluster_default_policy_can_be_removed(self):
+        self.assertFalse(one(render(["policies.cluster-default=null"]), "ConfigMap", "palisade-policies").get("data"))
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+            yaml.safe_dump({"policies": {"cluster-default": None, "team": {"namespaces": ["team"]}}}, f)
+            f.flush()
+            data = one(render(values_files=[f.name]), "ConfigMap", "palisade-policies")["data"]
+        self.assertEqual(sorted(data), ["team.yaml"])
 
     def test_policies_from_a_values_file_merge_with_the_defaults(self):
         extra = {"policies": {"payments": {"namespaces": ["payments", "payments-*"],
@@ -487,6 +554,87 @@ class OptionsTest(unittest.TestCase):
         self.assertEqual(yaml.safe_load(data["payments.yaml"]),
                          {"apiVersion": "palisade.dev/v1", "kind": "NamespacePolicy",
                           "metadata": {"name": "payments"}, "spec": extra["policies"]["payments"]})
+
+
+class HelmTestHookTest(unittest.TestCase):
+    """The `helm test` pod: the palisade image runs `palisade selftest` against the Service."""
+
+    def hook(self, objects, name="palisade-test"):
+        pod = one(objects, "Pod", name)
+        self.assertEqual(pod["metadata"]["annotations"]["helm.sh/hook"], "test")
+        return pod
+
+    def test_hook_pod_calls_the_service_with_the_webhooks_ca(self):
+        objects = render()
+        pod = self.hook(objects)
+        self.assertEqual(pod["metadata"]["annotations"]["helm.sh/hook-delete-policy"],
+                         "before-hook-creation,hook-succeeded")
+        spec = pod["spec"]
+        self.assertEqual(spec["restartPolicy"], "Never")
+        self.assertIs(spec["automountServiceAccountToken"], False)
+        c = spec["containers"][0]
+        deployment = one(objects, "Deployment")
+        self.assertEqual(c["image"], container(deployment)["image"])
+        self.assertEqual(c["command"], ["/usr/bin/palisade"])
+        self.assertEqual(c["args"], ["selftest", "--url=https://palisade.palisade-system.svc:443",
+                                     "--ca-file=/etc/palisade/ca/ca.crt", "--namespace=palisade-helm-test"])
+        self.assertEqual(c["volumeMounts"], [{"name": "ca", "mountPath": "/etc/palisade/ca", "readOnly": True}])
+        self.assertEqual(spec["volumes"], [{"name": "ca", "secret": {
+            "secretName": "palisade-tls", "items": [{"key": "ca.crt", "path": "ca.crt"}]}}])
+        self.assertIn("ca.crt", one(objects, "Secret", "palisade-tls")["data"])
+        # Not selected by the Service or the PodDisruptionBudget.
+        selector = one(objects, "Service")["spec"]["selector"]
+        labels = pod["metadata"]["labels"]
+        self.assertFalse(all(labels.get(k) == v for k, v in selector.items()), labels)
+
+    def test_existing_secret_ca_reaches_the_test_through_a_hook_config_map(self):
+        objects = render(values_files=[os.path.join(VALUES_DIR, "existing-secret.yaml")])
+        pod = self.hook(objects)
+        config_map = one(objects, "ConfigMap", "palisade-test-ca")
+        self.assertEqual(config_map["metadata"]["annotations"]["helm.sh/hook"], "test")
+        self.assertEqual(config_map["metadata"]["annotations"]["helm.sh/hook-weight"], "-1")
+        with open(os.path.join(VALUES_DIR, "existing-secret.yaml")) as f:
+            bundle = yaml.safe_load(f)["certificates"]["existingSecret"]["caBundle"]
+        self.assertEqual(config_map["data"]["ca.crt"].strip(), bundle.strip())
+        self.assertEqual(pod["spec"]["volumes"], [{"name": "ca", "configMap": {"name": "palisade-test-ca"}}])
+
+    def test_network_policy_lets_the_test_reach_the_webhook(self):
+        objects = render(values_files=[os.path.join(VALUES_DIR, "monitoring-network-policy.yaml")])
+        policy = one(objects, "NetworkPolicy")
+        sources = policy["spec"]["ingress"][0]["from"]
+        pod_labels = self.hook(objects)["metadata"]["labels"]
+        self.assertEqual(sources[0], {"ipBlock": {"cidr": "10.0.0.0/8"}})
+        selector = sources[1]["podSelector"]["matchLabels"]
+        self.assertTrue(all(pod_labels[k] == v for k, v in selector.items()), (selector, pod_labels))
+
+    def test_tests_can_be_turned_off_and_target_another_namespace(self):
+        self.assertEqual(by_kind(render(["tests.enabled=false"]), "Pod"), [])
+        pod = self.hook(render(["tests.namespace=team-a", "service.port=8443"], release="guard"), "guard-palisade-test")
+        self.assertIn("--namespace=team-a", pod["spec"]["containers"][0]["args"])
+        self.assertIn("--url=https://guard-palisade.palisade-system.svc:8443", pod["spec"]["containers"][0]["args"])
+
+
+class AutoscalingTest(unittest.TestCase):
+    def test_hpa_scales_the_deployment_on_cpu_and_the_pdb_follows_its_minimum(self):
+        objects = render(values_files=[os.path.join(VALUES_DIR, "autoscaling.yaml")])
+        deployment = one(objects, "Deployment")
+        self.assertNotIn("replicas", deployment["spec"])
+        hpa = one(objects, "HorizontalPodAutoscaler", "palisade")
+        self.assertEqual(hpa["apiVersion"], "autoscaling/v2")
+        self.assertEqual(hpa["spec"]["scaleTargetRef"], {"apiVersion": "apps/v1", "kind": "Deployment",
+                                                         "name": "palisade"})
+        self.assertEqual((hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]), (2, 6))
+        self.assertEqual(hpa["spec"]["metrics"], [{"type": "Resource", "resource": {
+            "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 60}}}])
+        self.assertEqual(one(objects, "PodDisruptionBudget")["spec"]["maxUnavailable"], 1)
+
+    def test_no_pdb_when_the_hpa_may_go_down_to_one(self):
+        objects = render(["autoscaling.enabled=true", "autoscaling.minReplicas=1", "replicaCount=3"])
+        self.assertEqual(by_kind(objects, "PodDisruptionBudget"), [])
+        self.assertEqual(len(by_kind(objects, "HorizontalPodAutoscaler")), 1)
+
+    def test_no_hpa_by_default(self):
+        self.assertEqual(by_kind(render(), "HorizontalPodAutoscaler"), [])
 
 
 class BadValuesTest(unittest.TestCase):
@@ -506,6 +654,12 @@ class BadValuesTest(unittest.TestCase):
          "palisade: webhook.timeoutSeconds must be between 1 and 30 (got 0)"),
         ("workload failure policy", ["webhook.workloads.failurePolicy=Retry"],
          'palisade: webhook.workloads.failurePolicy must be Fail or Ignore (got "Retry")'),
+        ("pod failure policy", ["webhook.validating.failurePolicy=fail"],
+         'palisade: webhook.validating.failurePolicy must be Fail or Ignore (got "fail")'),
+        ("autoscaling bounds", ["autoscaling.enabled=true", "autoscaling.minReplicas=5", "autoscaling.maxReplicas=4"],
+         "palisade: autoscaling needs 1 <= minReplicas <= maxReplicas (got 5 and 4)"),
+        ("autoscaling without a CPU request", ["autoscaling.enabled=true", "resources.requests.cpu=null"],
+         "palisade: autoscaling on CPU needs resources.requests.cpu (the utilization target is a percentage of it)"),
         ("log format", ["server.logFormat=xml"], 'palisade: server.logFormat must be json or text (got "xml")'),
         ("log level", ["server.logLevel=trace"],
          'palisade: server.logLevel must be debug, info, warn or error (got "trace")'),

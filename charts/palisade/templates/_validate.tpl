@@ -31,8 +31,20 @@ deployment.yaml, so every render checks the values before anything is applied.
 {{- if or (lt $timeout 1) (gt $timeout 30) -}}
 {{- fail (printf "palisade: webhook.timeoutSeconds must be between 1 and 30 (got %v)" $v.webhook.timeoutSeconds) -}}
 {{- end -}}
-{{- if not (has $v.webhook.workloads.failurePolicy (list "Fail" "Ignore")) -}}
-{{- fail (printf "palisade: webhook.workloads.failurePolicy must be Fail or Ignore (got %q)" (toString $v.webhook.workloads.failurePolicy)) -}}
+{{- range $hook := list "mutating" "validating" "workloads" -}}
+{{- $policy := (get $v.webhook $hook).failurePolicy -}}
+{{- if not (has $policy (list "Fail" "Ignore")) -}}
+{{- fail (printf "palisade: webhook.%s.failurePolicy must be Fail or Ignore (got %q)" $hook (toString $policy)) -}}
+{{- end -}}
+{{- end -}}
+{{- if $v.autoscaling.enabled -}}
+{{- $min := int $v.autoscaling.minReplicas -}}
+{{- if or (lt $min 1) (lt (int $v.autoscaling.maxReplicas) $min) -}}
+{{- fail (printf "palisade: autoscaling needs 1 <= minReplicas <= maxReplicas (got %v and %v)" $v.autoscaling.minReplicas $v.autoscaling.maxReplicas) -}}
+{{- end -}}
+{{- if not (dig "requests" "cpu" "" (default dict $v.resources)) -}}
+{{- fail "palisade: autoscaling on CPU needs resources.requests.cpu (the utilization target is a percentage of it)" -}}
+{{- end -}}
 {{- end -}}
 {{- if not (has $v.server.logFormat (list "json" "text")) -}}
 {{- fail (printf "palisade: server.logFormat must be json or text (got %q)" (toString $v.server.logFormat)) -}}

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Every object the chart renders is valid against the Kubernetes API's schemas (and cert-manager's
+and prometheus-operator's), for several value sets. Uses the npm package kubernetes-models offline;
+scripts/install-npm-tools.sh installs it (into PALISADE_NPM_TOOLS, default build/npm-tools).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from chart_render import REPO, render  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VALUES_DIR = os.path.join(HERE, "values")
+TOOLS = os.environ.get("PALISADE_NPM_TOOLS", os.path.join(REPO, "build", "npm-tools"))
+
+# Value set name -> values files. Together they render every template.
+VALUE_SETS = {
+    "defaults": [],
+    "certManager": ["cert-manager.yaml"],
+    "existingSecret": ["existing-secret.yaml"],
+    "monitoring and networkPolicy": ["monitoring-network-policy.yaml"],
+    "HPA": ["autoscaling.yaml"],
+    "hostNetwork": ["host-network.yaml"],
+    "every option on": ["all-options.yaml"],
+}
+
+
+def validate(objects):
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        json.dump(objects, f)
+        f.flush()
+        proc = subprocess.run(["node", os.path.join(HERE, "validate_kube_objects.js"), TOOLS, f.name],
+                              capture_output=True, text=True, timeout=300)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+class KubeSchemaTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        subprocess.run([os.path.join(REPO, "scripts", "install-npm-tools.sh"), TOOLS], check=True, timeout=600)
+
+    def test_every_rendered_object_is_valid(self):
+        kinds = set()
+        for name, files in VALUE_SETS.items():
+            with self.subTest(values=name):
+                objects = render(values_files=[os.path.join(VALUES_DIR, f) for f in files])
+                rc, output = validate(objects)
+                self.assertEqual(rc, 0, output)
+                self.assertEqual(output.count("\nok ") + output.startswith("ok "), len(objects), output)
+                kinds.update(o["kind"] for o in objects)
+        # Every template was rendered by some value set.
+        self.assertEqual(sorted(kinds), [
+            "Certificate", "ConfigMap", "Deployment", "HorizontalPodAutoscaler", "Issuer",
+            "MutatingWebhookConfiguration", "NetworkPolicy", "Pod", "PodDisruptionBudget", "PrometheusRule",
+            "Secret", "Service", "ServiceAccount", "ServiceMonitor", "ValidatingWebhookConfiguration"])
+
+    def test_the_validator_refuses_invalid_objects(self):
+        # A check that cannot fail proves nothing: break objects the way a template bug would.
+        objects = render()
+        deployment = next(o for o in objects if o["kind"] == "Deployment")
+        deployment["spec"]["replicas"] = "3"
+        webhook = next(o for o in objects if o["kind"] == "ValidatingWebhookConfiguration")
+        del webhook["webhooks"][0]["sideEffects"]
+        unknown = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
+        rc, output = validate([deployment, webhook, unknown])
+        self.assertEqual(rc, 1, output)
+        self.assertIn("invalid apps/v1/Deployment palisade: data/spec/replicas must be integer", output)
+        self.assertIn("invalid admissionregistration.k8s.io/v1/ValidatingWebhookConfiguration palisade", output)
+        self.assertIn("sideEffects", output)
+        self.assertIn("invalid example.com/v1/Widget w: no schema known for this kind", output)
+
+
+if __name__ == "__main__":
+    unittest.main()
