@@ -14,7 +14,7 @@ COPY . .
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DPALISADE_TESTS=OFF -DPALISADE_BENCH=OFF \
  && cmake --build /build --target palisade \
- && install -D -m 0755 -s /build/cli/palisade /out/usr/bin/palisade
+ && cmake --install /build --prefix /out/usr --strip
 
 # Runtime: bookworm-slim (libc6, libgcc-s1, libstdc++6 and zlib1g are already there) plus the
 # shared libraries the binary links; tests/chart/dockerfile_test.py checks this list against
