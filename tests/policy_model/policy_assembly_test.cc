@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "policy/admission.h"
 #include "policy/policy_changes.h"
 
 namespace palisade::policy {
@@ -61,6 +62,25 @@ TEST(AssemblePolicySet, AtStartABadDocumentRefusesOnlyWhatItCovers) {
   EXPECT_EQ(out.failing[0].ToString(),
             "policy \"payments\" (b.yaml: document 1) is invalid; what it covers is refused (no "
             "earlier good revision)");
+}
+
+TEST(AssemblePolicySet, RefusedNamespaceIsDeniedByValidateAndLeftAloneByMutate) {
+  const AssembledPolicies out =
+      AssemblePolicySet({Read("b.yaml", 0, Doc("payments", R"(["payments"])", "strict"))}, nullptr);
+  const std::string review =
+      R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1",)"
+      R"("kind":{"group":"","version":"v1","kind":"Pod"},)"
+      R"("resource":{"group":"","version":"v1","resource":"pods"},"namespace":"payments",)"
+      R"("operation":"CREATE","userInfo":{"username":"dev"},"object":{"apiVersion":"v1",)"
+      R"("kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"i"}]}}}})";
+  const AdmissionResult validate = Review(Endpoint::kValidate, review, *out.set, {});
+  EXPECT_EQ(validate.decision, "denied");
+  EXPECT_NE(validate.body.find("policy \\\"payments\\\" (b.yaml: document 1) is invalid"),
+            std::string::npos)
+      << validate.body;
+  const AdmissionResult mutate = Review(Endpoint::kMutate, review, *out.set, {});
+  EXPECT_EQ(mutate.decision, "allowed");
+  EXPECT_EQ(mutate.patch_ops, 0);
 }
 
 TEST(AssemblePolicySet, UnreadableNamespacesOrTextRefuseEveryNamespace) {
