@@ -14,7 +14,7 @@ PACKAGES=(
   libboost-dev libssl-dev rapidjson-dev libyaml-cpp-dev prometheus-cpp-dev libcli11-dev
   libmimalloc-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
-  python3 python3-jsonpatch python3-yaml openssl curl
+  python3 python3-jsonpatch python3-jsonschema python3-yaml openssl curl
   golang-go wrk nginx-light strace libseccomp-dev apparmor
 )
 
