@@ -187,7 +187,6 @@ int Lint(const LintFlags& flags) {
 
 // ---- explain ----
 
-
 // The fields `explain` shows: every merged row of the field table, in its order.
 std::vector<const policy::SpecField*> ExplainedFields() {
   std::vector<const policy::SpecField*> fields;
@@ -370,8 +369,8 @@ void RegisterPolicyCommand(CLI::App& app, int* exit_code) {
       "schema", "Print the JSON Schema of a NamespacePolicy (for editors and the chart's values)");
   schema->add_flag("--spec", *spec_only, "Only the schema of spec");
   schema->callback([spec_only, exit_code] {
-    std::cout << (*spec_only ? policy::NamespacePolicySpecSchema()
-                             : policy::NamespacePolicySchema());
+    std::cout << PrettyJson(*spec_only ? policy::NamespacePolicySpecSchema()
+                                       : policy::NamespacePolicySchema());
     *exit_code = kExitOk;
   });
 }

@@ -1,8 +1,5 @@
 #include "policy/policy_fields.h"
 
-#include <rapidjson/prettywriter.h>
-#include <rapidjson/stringbuffer.h>
-
 #include <algorithm>
 #include <set>
 #include <utility>
@@ -416,14 +413,6 @@ Value SchemaUnder(std::string_view prefix, Allocator& allocator) {
   return out;
 }
 
-std::string Pretty(const Value& value) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::PrettyWriter<rapidjson::StringBuffer> writer(buffer);
-  writer.SetIndent(' ', 2);
-  value.Accept(writer);
-  return std::string(buffer.GetString(), buffer.GetSize()) + "\n";
-}
-
 }  // namespace
 
 void ReadSpec(DocumentReader& reader, const Value& spec, NamespacePolicy* policy) {
@@ -446,13 +435,13 @@ void MergeFields(const NamespacePolicy& policy, EffectivePolicy* effective) {
   }
 }
 
-std::string NamespacePolicySpecSchema() {
+rapidjson::Document NamespacePolicySpecSchema() {
   rapidjson::Document schema;
   static_cast<Value&>(schema) = SchemaUnder("", schema.GetAllocator());
-  return Pretty(schema);
+  return schema;
 }
 
-std::string NamespacePolicySchema() {
+rapidjson::Document NamespacePolicySchema() {
   rapidjson::Document schema;
   Allocator& allocator = schema.GetAllocator();
   schema.CopyFrom(ParseFragment(R"json({
@@ -472,7 +461,7 @@ std::string NamespacePolicySchema() {
                                 allocator),
                   allocator);
   schema["properties"].AddMember("spec", SchemaUnder("", allocator), allocator);
-  return Pretty(schema);
+  return schema;
 }
 
 }  // namespace palisade::policy

@@ -60,8 +60,8 @@ void ReadSpec(DocumentReader& reader, const rapidjson::Value& spec, NamespacePol
 void MergeFields(const NamespacePolicy& policy, EffectivePolicy* effective);
 
 // JSON Schema (draft-07) of a whole NamespacePolicy document, and of its spec alone (for the
-// chart's values schema). Pretty-printed, deterministic.
-std::string NamespacePolicySchema();
-std::string NamespacePolicySpecSchema();
+// chart's values schema). Deterministic member order.
+rapidjson::Document NamespacePolicySchema();
+rapidjson::Document NamespacePolicySpecSchema();
 
 }  // namespace palisade::policy
