@@ -100,11 +100,7 @@ struct EnumType {
     return {Text(EnumNames<Enum>::kNames[static_cast<std::size_t>(value)], allocator), ""};
   }
   static std::string Schema() {
-    std::string names;
-    for (const std::string_view name : EnumNames<Enum>::kNames) {
-      names += (names.empty() ? "\"" : ", \"") + std::string(name) + "\"";
-    }
-    return R"({"enum": [)" + names + "]}";
+    return R"({"enum": [)" + check_text::JoinQuote(EnumNames<Enum>::kNames) + "]}";
   }
 };
 
