@@ -226,20 +226,10 @@ std::optional<NamespacePolicy> ParseNamespacePolicy(const rapidjson::Value& docu
   }
 
   if (identity != nullptr) identity->name = policy.name;
-  if (const Value* spec = reader.Required(document, "", "spec")) {
-    // The namespaces are read on their own first, so a document that fails elsewhere still says
-    // what it covers.
-    std::vector<PolicyError> namespace_errors;
-    DocumentReader namespace_reader(file, document_index, &namespace_errors);
-    NamespacePolicy covered;
-    covered.states.assign(SpecFields().size(), FieldState::kAbsent);
-    const SpecField& namespaces = SpecFields()[SpecFieldIndex("namespaces")];
-    const Value* patterns = spec->IsObject() ? DocumentReader::Find(*spec, "namespaces") : nullptr;
-    if (identity != nullptr && patterns != nullptr && !patterns->IsNull() &&
-        namespaces.read(namespace_reader, *patterns, "spec.namespaces", covered)) {
-      identity->namespaces = covered.namespaces;
-    }
-    ReadSpec(reader, *spec, &policy);
+  if (const Value* spec = reader.Required(document, "", "spec")) ReadSpec(reader, *spec, &policy);
+  // What a document covers is known even when it fails elsewhere.
+  if (identity != nullptr && policy.StateOf("namespaces") == FieldState::kValue) {
+    identity->namespaces = policy.namespaces;
   }
 
   if (reader.failed()) return std::nullopt;

@@ -41,7 +41,7 @@ std::string FailingDocument::ToString() const {
   return out;
 }
 
-AssembledPolicies AssemblePolicySet(const std::vector<SourceDocument>& documents,
+AssembledPolicies AssemblePolicySet(std::vector<SourceDocument> documents,
                                     const PolicySet* previous) {
   AssembledPolicies out;
   // Conflicts are reported as a set of the valid documents alone would have them (first come,
@@ -193,10 +193,7 @@ AssembledPolicies AssemblePolicySet(const std::vector<SourceDocument>& documents
 
   std::vector<NamespacePolicy> serving;
   for (Candidate& candidate : candidates) {
-    if (candidate.serving != nullptr) {
-      serving.push_back(*candidate.serving);
-      continue;
-    }
+    if (candidate.serving != nullptr) continue;
     const SourceDocument& document = *candidate.documents.front();
     const std::string who = candidate.name.empty()
                                 ? "the policy at " + Where(document.file, document.index)
@@ -225,6 +222,14 @@ AssembledPolicies AssemblePolicySet(const std::vector<SourceDocument>& documents
       if (covers.empty()) continue;
     }
     refusals.push_back(Refusal{std::move(covers), std::move(message)});
+  }
+  for (Candidate& candidate : candidates) {
+    if (candidate.is_new) {
+      // A new revision lives in `documents`, which this function owns: move it.
+      serving.push_back(std::move(*const_cast<NamespacePolicy*>(candidate.serving)));
+    } else if (candidate.serving != nullptr) {
+      serving.push_back(*candidate.serving);
+    }
   }
   std::sort(serving.begin(), serving.end(), [](const NamespacePolicy& a, const NamespacePolicy& b) {
     return std::tie(a.file, a.document_index) < std::tie(b.file, b.document_index);

@@ -56,7 +56,7 @@ struct AssembledPolicies {
   std::vector<FailingDocument> failing;  // in source order
 };
 
-AssembledPolicies AssemblePolicySet(const std::vector<SourceDocument>& documents,
+AssembledPolicies AssemblePolicySet(std::vector<SourceDocument> documents,
                                     const PolicySet* previous);
 
 }  // namespace palisade::policy

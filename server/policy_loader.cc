@@ -155,7 +155,7 @@ PolicyLoadResult BuildPolicies(const PolicySource& source, const policy::PolicyS
   for (const policy::SourceDocument& document : documents) {
     if (!document.unreadable) ++result.documents;
   }
-  policy::AssembledPolicies assembled = policy::AssemblePolicySet(documents, previous);
+  policy::AssembledPolicies assembled = policy::AssemblePolicySet(std::move(documents), previous);
   result.errors.insert(result.errors.end(), assembled.errors.begin(), assembled.errors.end());
   result.failing = std::move(assembled.failing);
   result.set = std::move(assembled.set);
