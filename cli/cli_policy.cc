@@ -1,5 +1,6 @@
-// `palisade policy lint` and `palisade policy explain`: the policy directory as the server reads
-// it (LoadPolicyDirectory, PolicySet::ForNamespace), so lint passes exactly what the server loads.
+// `palisade policy lint`, `explain` and `schema`: the policy directory as the server reads it
+// (LoadPolicyDirectory, PolicySet::ForNamespace), so lint passes exactly what the server loads;
+// explain and schema come from the field table (policy/policy_fields.h).
 
 #include <rapidjson/document.h>
 #include <rapidjson/prettywriter.h>
@@ -15,9 +16,10 @@
 #include <utility>
 #include <vector>
 
-#include "policy/level_version.h"
-#include "policy/namespace_policy.h"
 #include "cli/cli.h"
+#include "policy/check.h"
+#include "policy/namespace_policy.h"
+#include "policy/policy_fields.h"
 #include "server/policy_loader.h"
 
 namespace palisade::cli {
@@ -35,7 +37,8 @@ constexpr int kExitProblems = 1;
 constexpr int kExitUsage = 2;
 
 struct LintFlags {
-  std::string directory;
+  std::string directory;   // positional
+  std::string policy_dir;  // --policy-dir, as every other command takes it
   std::string output = "text";
 };
 
@@ -58,11 +61,12 @@ Value Text(std::string_view text, Allocator& allocator) {
 }
 
 std::string QuotedList(const std::vector<std::string>& items) {
-  std::string out = "[";
-  for (const std::string& item : items) {
-    out += (out.size() > 1 ? ", \"" : "\"") + item + "\"";
-  }
-  return out + "]";
+  return "[" + policy::check_text::JoinQuote(items) + "]";
+}
+
+// "1 file", "2 files"
+std::string Count(std::size_t count, std::string_view singular, std::string_view plural) {
+  return std::to_string(count) + " " + std::string(count == 1 ? singular : plural);
 }
 
 bool IsDirectory(const std::string& path) {
@@ -74,6 +78,12 @@ std::string FileAndDocument(const NamespacePolicy& policy) {
   return policy.file + ": document " + std::to_string(policy.document_index + 1);
 }
 
+Value ListValue(const std::vector<std::string>& items, Allocator& allocator) {
+  Value out(rapidjson::kArrayType);
+  for (const std::string& item : items) out.PushBack(Text(item, allocator), allocator);
+  return out;
+}
+
 // ---- lint ----
 
 int Lint(const LintFlags& flags) {
@@ -81,19 +91,36 @@ int Lint(const LintFlags& flags) {
     std::cerr << "palisade policy lint: -o must be text or json, got \"" << flags.output << "\"\n";
     return kExitUsage;
   }
-  if (!IsDirectory(flags.directory)) {
-    std::cerr << "palisade policy lint: " << flags.directory << " is not a directory\n";
+  if (!flags.directory.empty() && !flags.policy_dir.empty() &&
+      flags.directory != flags.policy_dir) {
+    std::cerr << "palisade policy lint: give the directory once (--policy-dir or as argument)\n";
     return kExitUsage;
   }
-  PolicyLoadResult loaded = LoadPolicyDirectory(flags.directory);
-  std::vector<policy::PolicyError> problems = std::move(loaded.errors);
+  const std::string& directory = flags.policy_dir.empty() ? flags.directory : flags.policy_dir;
+  if (directory.empty()) {
+    std::cerr << "palisade policy lint: which directory? (--policy-dir DIR)\n";
+    return kExitUsage;
+  }
+  if (!IsDirectory(directory)) {
+    std::cerr << "palisade policy lint: " << directory << " is not a directory\n";
+    return kExitUsage;
+  }
+  PolicyLoadResult loaded = LoadPolicyDirectory(directory);
+  std::vector<policy::PolicyError> problems, warnings;
+  for (policy::PolicyError& error : loaded.errors) {
+    (error.warning ? warnings : problems).push_back(std::move(error));
+  }
   // A policy directory without policies is almost always a wrong path in CI.
   if (problems.empty() && loaded.files.empty()) {
-    problems.push_back(policy::PolicyError{flags.directory, -1, "",
-                                           "no policy files (*.yaml, *.yml or *.json) found"});
+    problems.push_back(
+        policy::PolicyError{directory, -1, "", "no policy files (*.yaml, *.yml or *.json) found"});
   }
-  const std::vector<NamespacePolicy> none;
-  const std::vector<NamespacePolicy>& policies = loaded.set ? loaded.set->policies() : none;
+  // Only the valid ones: a document whose text failed may still have a last good revision in a
+  // server, but lint judges the text.
+  std::vector<const NamespacePolicy*> policies;
+  if (loaded.set != nullptr) {
+    for (const NamespacePolicy& policy : loaded.set->policies()) policies.push_back(&policy);
+  }
 
   if (flags.output == "json") {
     rapidjson::Document out(rapidjson::kObjectType);
@@ -101,165 +128,71 @@ int Lint(const LintFlags& flags) {
     Value files(rapidjson::kArrayType);
     for (const std::string& file : loaded.files) files.PushBack(Text(file, allocator), allocator);
     Value listed(rapidjson::kArrayType);
-    for (const NamespacePolicy& policy : policies) {
+    for (const NamespacePolicy* policy : policies) {
       Value entry(rapidjson::kObjectType);
-      entry.AddMember("name", Text(policy.name, allocator), allocator);
-      entry.AddMember("revision", Text(policy.revision, allocator), allocator);
-      entry.AddMember("file", Text(policy.file, allocator), allocator);
-      entry.AddMember("document", policy.document_index + 1, allocator);
-      Value namespaces(rapidjson::kArrayType);
-      for (const std::string& pattern : policy.namespaces) {
-        namespaces.PushBack(Text(pattern, allocator), allocator);
-      }
-      entry.AddMember("namespaces", namespaces, allocator);
+      entry.AddMember("name", Text(policy->name, allocator), allocator);
+      entry.AddMember("revision", Text(policy->revision, allocator), allocator);
+      entry.AddMember("file", Text(policy->file, allocator), allocator);
+      entry.AddMember("document", policy->document_index + 1, allocator);
+      entry.AddMember("namespaces", ListValue(policy->namespaces, allocator), allocator);
       listed.PushBack(entry, allocator);
     }
-    Value errors(rapidjson::kArrayType);
-    for (const policy::PolicyError& problem : problems) {
-      Value entry(rapidjson::kObjectType);
-      entry.AddMember("file", Text(problem.file, allocator), allocator);
-      if (problem.document_index >= 0) {
-        entry.AddMember("document", problem.document_index + 1, allocator);
+    const auto entries = [&](const std::vector<policy::PolicyError>& list) {
+      Value array(rapidjson::kArrayType);
+      for (const policy::PolicyError& problem : list) {
+        Value entry(rapidjson::kObjectType);
+        entry.AddMember("file", Text(problem.file, allocator), allocator);
+        if (problem.document_index >= 0) {
+          entry.AddMember("document", problem.document_index + 1, allocator);
+        }
+        entry.AddMember("field", Text(problem.field, allocator), allocator);
+        entry.AddMember("reason", Text(problem.reason, allocator), allocator);
+        entry.AddMember("message", Text(problem.ToString(), allocator), allocator);
+        array.PushBack(entry, allocator);
       }
-      entry.AddMember("field", Text(problem.field, allocator), allocator);
-      entry.AddMember("reason", Text(problem.reason, allocator), allocator);
-      entry.AddMember("message", Text(problem.ToString(), allocator), allocator);
-      errors.PushBack(entry, allocator);
-    }
+      return array;
+    };
+    Value summary(rapidjson::kObjectType);
+    summary.AddMember("files", static_cast<std::uint64_t>(loaded.files.size()), allocator);
+    summary.AddMember("documents", static_cast<std::uint64_t>(loaded.documents), allocator);
+    summary.AddMember("policies", static_cast<std::uint64_t>(policies.size()), allocator);
+    summary.AddMember("problems", static_cast<std::uint64_t>(problems.size()), allocator);
+    summary.AddMember("warnings", static_cast<std::uint64_t>(warnings.size()), allocator);
     out.AddMember("files", files, allocator);
     out.AddMember("policies", listed, allocator);
-    out.AddMember("errors", errors, allocator);
+    out.AddMember("errors", entries(problems), allocator);
+    out.AddMember("warnings", entries(warnings), allocator);
+    out.AddMember("summary", summary, allocator);
     std::cout << PrettyJson(out);
   } else {
     for (const policy::PolicyError& problem : problems) std::cout << problem.ToString() << "\n";
-    for (const NamespacePolicy& policy : policies) {
-      std::cout << "ok  policy \"" << policy.name << "\" rev " << policy.revision << "  namespaces "
-                << QuotedList(policy.namespaces) << "  (" << FileAndDocument(policy) << ")\n";
+    for (const policy::PolicyError& warning : warnings) {
+      std::cout << "warning: " << warning.ToString() << "\n";
     }
-    const std::size_t files = loaded.files.size();
-    std::cout << flags.directory << ": " << files << (files == 1 ? " file, " : " files, ");
-    if (problems.empty()) {
-      std::cout << policies.size() << (policies.size() == 1 ? " policy" : " policies")
-                << ", no problems\n";
-    } else {
-      std::cout << problems.size() << (problems.size() == 1 ? " problem" : " problems") << "\n";
+    for (const NamespacePolicy* policy : policies) {
+      std::cout << "ok  policy \"" << policy->name << "\" rev " << policy->revision
+                << "  namespaces " << QuotedList(policy->namespaces) << "  ("
+                << FileAndDocument(*policy) << ")\n";
     }
+    // The same counts as the JSON summary.
+    std::cout << directory << ": " << Count(loaded.files.size(), "file", "files") << ", "
+              << Count(loaded.documents, "document", "documents") << ", "
+              << Count(policies.size(), "valid policy", "valid policies") << ", "
+              << (problems.empty() ? "no problems" : Count(problems.size(), "problem", "problems"));
+    if (!warnings.empty()) std::cout << ", " << Count(warnings.size(), "warning", "warnings");
+    std::cout << "\n";
   }
   return problems.empty() ? kExitOk : kExitProblems;
 }
 
 // ---- explain ----
 
-// "restricted:latest" keeps what the policy said; the evaluated version is shown beside it.
-std::string LevelText(const policy::LevelVersion& level) {
-  if (!level.latest) return level.ToString();
-  return std::string(policy::LevelName(level.level)) + ":latest";
-}
-
-Value ProfileValue(const policy::Profile& profile, Allocator& allocator) {
-  Value out(rapidjson::kObjectType);
-  out.AddMember("type", Text(profile.type, allocator), allocator);
-  if (!profile.localhost_profile.empty()) {
-    out.AddMember("localhostProfile", Text(profile.localhost_profile, allocator), allocator);
+// The fields `explain` shows: every merged row of the field table, in its order.
+std::vector<const policy::SpecField*> ExplainedFields() {
+  std::vector<const policy::SpecField*> fields;
+  for (const policy::SpecField& field : policy::SpecFields()) {
+    if (field.merged) fields.push_back(&field);
   }
-  return out;
-}
-
-Value ListValue(const std::vector<std::string>& items, Allocator& allocator) {
-  Value out(rapidjson::kArrayType);
-  for (const std::string& item : items) out.PushBack(Text(item, allocator), allocator);
-  return out;
-}
-
-// One field of the effective policy: its path (as in the document, under spec) and its value as
-// JSON, or null when no matching document sets it.
-struct ExplainedField {
-  std::string_view path;
-  std::function<std::optional<Value>(const EffectivePolicy&, Allocator&)> value;
-  std::string_view built_in;  // the value in force when no document sets it ("" for none)
-};
-
-template <class T, class Convert>
-std::optional<Value> Optional(const std::optional<T>& field, Allocator& allocator,
-                              Convert convert) {
-  if (!field) return std::nullopt;
-  return convert(*field, allocator);
-}
-
-const std::vector<ExplainedField>& ExplainedFields() {
-  auto level = [](const policy::LevelVersion& value, Allocator& allocator) {
-    return Text(LevelText(value), allocator);
-  };
-  auto profile = [](const policy::Profile& value, Allocator& allocator) {
-    return ProfileValue(value, allocator);
-  };
-  auto list = [](const std::vector<std::string>& value, Allocator& allocator) {
-    return ListValue(value, allocator);
-  };
-  auto boolean = [](bool value, Allocator&) { return Value(value); };
-  auto text = [](const std::string& value, Allocator& allocator) { return Text(value, allocator); };
-  using E = const EffectivePolicy&;
-  using A = Allocator&;
-  static const std::vector<ExplainedField> fields = {
-      {"podSecurity.enforce", [=](E e, A a) { return Optional(e.enforce, a, level); },
-       "privileged"},
-      {"podSecurity.warn", [=](E e, A a) { return Optional(e.warn, a, level); }, ""},
-      {"podSecurity.audit", [=](E e, A a) { return Optional(e.audit, a, level); }, ""},
-      {"defaults.seccompProfile",
-       [=](E e, A a) { return Optional(e.default_seccomp_profile, a, profile); }, ""},
-      {"defaults.appArmorProfile",
-       [=](E e, A a) { return Optional(e.default_app_armor_profile, a, profile); }, ""},
-      {"defaults.capabilities.drop",
-       [=](E e, A a) { return Optional(e.default_capabilities_drop, a, list); }, ""},
-      {"defaults.capabilities.add",
-       [=](E e, A a) { return Optional(e.default_capabilities_add, a, list); }, ""},
-      {"defaults.allowPrivilegeEscalation",
-       [=](E e, A a) { return Optional(e.default_allow_privilege_escalation, a, boolean); }, ""},
-      {"defaults.runAsNonRoot",
-       [=](E e, A a) { return Optional(e.default_run_as_non_root, a, boolean); }, ""},
-      {"defaults.runtimeClassName",
-       [=](E e, A a) { return Optional(e.default_runtime_class_name, a, text); }, ""},
-      {"rules.action",
-       [](E e, A a) -> std::optional<Value> {
-         if (e.SourceOf("rules.action") == nullptr) return std::nullopt;
-         return Text(policy::ActionName(e.rules_action), a);
-       },
-       "enforce"},
-      {"rules.allowedCapabilities",
-       [=](E e, A a) { return Optional(e.allowed_capabilities, a, list); }, ""},
-      {"rules.requiredDropCapabilities",
-       [=](E e, A a) { return Optional(e.required_drop_capabilities, a, list); }, ""},
-      {"rules.allowedSeccompProfiles",
-       [=](E e, A a) { return Optional(e.allowed_seccomp_profiles, a, list); }, ""},
-      {"rules.allowedAppArmorProfiles",
-       [=](E e, A a) { return Optional(e.allowed_app_armor_profiles, a, list); }, ""},
-      {"rules.allowedRuntimeClasses",
-       [=](E e, A a) { return Optional(e.allowed_runtime_classes, a, list); }, ""},
-      {"workloads",
-       [](E e, A a) -> std::optional<Value> {
-         if (e.SourceOf("workloads") == nullptr) return std::nullopt;
-         return Text(e.workloads == policy::WorkloadMode::kWarn ? "warn" : "enforce", a);
-       },
-       "enforce"},
-      {"exemptions.usernames",
-       [=](E e, A a) -> std::optional<Value> {
-         if (e.SourceOf("exemptions.usernames") == nullptr) return std::nullopt;
-         return list(e.exempt_usernames, a);
-       },
-       ""},
-      {"exemptions.runtimeClasses",
-       [=](E e, A a) -> std::optional<Value> {
-         if (e.SourceOf("exemptions.runtimeClasses") == nullptr) return std::nullopt;
-         return list(e.exempt_runtime_classes, a);
-       },
-       ""},
-      {"exemptions.images",
-       [=](E e, A a) -> std::optional<Value> {
-         if (e.SourceOf("exemptions.images") == nullptr) return std::nullopt;
-         return list(e.exempt_images, a);
-       },
-       ""},
-  };
   return fields;
 }
 
@@ -286,12 +219,8 @@ std::string FlowText(const Value& value) {
 std::string MatchedBy(const NamespacePolicy& policy, std::string_view ns) {
   std::string best;
   for (const std::string& pattern : policy.namespaces) {
-    if (pattern == ns) return pattern;
     if (!policy::GlobMatch(pattern, ns)) continue;
-    const bool better = best.empty() || (best == "*" && pattern != "*") ||
-                        (pattern != "*" && (pattern.size() > best.size() ||
-                                            (pattern.size() == best.size() && pattern > best)));
-    if (better) best = pattern;
+    if (best.empty() || policy::LessSpecificPattern(best, pattern)) best = pattern;
   }
   return best;
 }
@@ -341,25 +270,21 @@ int Explain(const ExplainFlags& flags) {
   }
   Value fields(rapidjson::kObjectType);
   Value not_set(rapidjson::kArrayType);
-  for (const ExplainedField& field : ExplainedFields()) {
-    std::optional<Value> value = field.value(*effective, allocator);
-    const policy::FieldSource* source = effective->SourceOf(field.path);
+  for (const policy::SpecField* field : ExplainedFields()) {
+    std::optional<policy::ExplainedValue> value = field->explain(*effective, allocator);
+    const policy::FieldSource* source = effective->SourceOf(field->path);
     if (!value || source == nullptr) {
-      not_set.PushBack(Text(field.path, allocator), allocator);
+      not_set.PushBack(Text(field->path, allocator), allocator);
       continue;
     }
     Value entry(rapidjson::kObjectType);
-    entry.AddMember("value", *value, allocator);
-    if (field.path.starts_with("podSecurity.")) {
-      const std::optional<policy::LevelVersion>& level =
-          field.path == "podSecurity.enforce" ? effective->enforce
-          : field.path == "podSecurity.warn"  ? effective->warn
-                                              : effective->audit;
-      entry.AddMember("evaluatedAs", Text(level->ToString(), allocator), allocator);
+    entry.AddMember("value", value->value, allocator);
+    if (!value->evaluated_as.empty()) {
+      entry.AddMember("evaluatedAs", Text(value->evaluated_as, allocator), allocator);
     }
     entry.AddMember("policy", Text(source->policy, allocator), allocator);
     entry.AddMember("revision", Text(source->revision, allocator), allocator);
-    fields.AddMember(Text(field.path, allocator), entry, allocator);
+    fields.AddMember(Text(field->path, allocator), entry, allocator);
   }
 
   if (flags.output == "json") {
@@ -382,17 +307,17 @@ int Explain(const ExplainFlags& flags) {
               << entry["file"].GetString() << ": document " << entry["document"].GetInt() << ")\n";
   }
   std::cout << "effective policy:\n";
-  for (const ExplainedField& field : ExplainedFields()) {
+  for (const policy::SpecField* field : ExplainedFields()) {
     const auto it = std::as_const(fields).FindMember(
-        Value(rapidjson::StringRef(field.path.data(), field.path.size())));
+        Value(rapidjson::StringRef(field->path.data(), field->path.size())));
     if (it == std::as_const(fields).MemberEnd()) {
-      if (!field.built_in.empty()) {
-        std::cout << "  " << field.path << ": " << field.built_in << "  (built-in default)\n";
+      if (!field->built_in.empty()) {
+        std::cout << "  " << field->path << ": " << field->built_in << "  (built-in default)\n";
       }
       continue;
     }
     const Value& entry = it->value;
-    std::cout << "  " << field.path << ": " << FlowText(entry["value"]);
+    std::cout << "  " << field->path << ": " << FlowText(entry["value"]);
     if (entry.HasMember("evaluatedAs") &&
         FlowText(entry["value"]) != entry["evaluatedAs"].GetString()) {
       const std::string evaluated = entry["evaluatedAs"].GetString();
@@ -405,8 +330,8 @@ int Explain(const ExplainFlags& flags) {
   for (const Value& path : not_set.GetArray()) {
     const std::string_view name(path.GetString(), path.GetStringLength());
     bool has_built_in = false;
-    for (const ExplainedField& field : ExplainedFields()) {
-      if (field.path == name) has_built_in = !field.built_in.empty();
+    for (const policy::SpecField* field : ExplainedFields()) {
+      if (field->path == name) has_built_in = !field->built_in.empty();
     }
     if (!has_built_in) unset += (unset.empty() ? "" : ", ") + std::string(name);
   }
@@ -425,7 +350,8 @@ void RegisterPolicyCommand(CLI::App& app, int* exit_code) {
       "lint",
       "Report every problem in a policy directory with file, document and field path (exit 1 on "
       "any)");
-  lint->add_option("directory", lint_flags->directory, "The policy directory")->required();
+  lint->add_option("directory", lint_flags->directory, "The policy directory (or --policy-dir)");
+  lint->add_option("--policy-dir", lint_flags->policy_dir, "The policy directory");
   lint->add_option("-o,--output", lint_flags->output, "text or json")->capture_default_str();
   lint->callback([lint_flags, exit_code] { *exit_code = Lint(*lint_flags); });
 
@@ -437,6 +363,16 @@ void RegisterPolicyCommand(CLI::App& app, int* exit_code) {
   explain->add_option("--namespace,-n", explain_flags->namespace_name, "The namespace")->required();
   explain->add_option("-o,--output", explain_flags->output, "text or json")->capture_default_str();
   explain->callback([explain_flags, exit_code] { *exit_code = Explain(*explain_flags); });
+
+  auto spec_only = std::make_shared<bool>(false);
+  CLI::App* schema = policy->add_subcommand(
+      "schema", "Print the JSON Schema of a NamespacePolicy (for editors and the chart's values)");
+  schema->add_flag("--spec", *spec_only, "Only the schema of spec");
+  schema->callback([spec_only, exit_code] {
+    std::cout << PrettyJson(*spec_only ? policy::NamespacePolicySpecSchema()
+                                       : policy::NamespacePolicySchema());
+    *exit_code = kExitOk;
+  });
 }
 
 }  // namespace palisade::cli

@@ -74,16 +74,7 @@ std::string_view ObjectName(const AdmissionRequest& request) {
 
 bool RuntimeClassExempt(const Value& pod, const EffectivePolicy& policy) {
   const Value* spec = json::Object(pod, "spec");
-  const std::string_view runtime_class = spec ? json::String(*spec, "runtimeClassName") : "";
-  return !runtime_class.empty() &&
-         std::find(policy.exempt_runtime_classes.begin(), policy.exempt_runtime_classes.end(),
-                   runtime_class) != policy.exempt_runtime_classes.end();
-}
-
-bool UsernameExempt(std::string_view username, const EffectivePolicy& policy) {
-  return !username.empty() &&
-         std::find(policy.exempt_usernames.begin(), policy.exempt_usernames.end(), username) !=
-             policy.exempt_usernames.end();
+  return policy.ExemptsRuntimeClass(spec ? json::String(*spec, "runtimeClassName") : "");
 }
 
 // The last use of `response`: its warnings move to the result once the answer is encoded.
@@ -99,7 +90,7 @@ void Mutate(const AdmissionRequest& request, const EffectivePolicy& policy,
             const AdmissionConfig& config, AdmissionResult& result, AdmissionResponse& response) {
   const Value& pod = *request.object;
   if (!ReadPod(pod).errors.empty()) return;  // /validate denies it with the reason
-  if (UsernameExempt(request.username, policy)) {
+  if (policy.ExemptsUsername(request.username)) {
     result.exemptions.push_back("username");
     response.audit_annotations.emplace_back("palisade.dev/exemptions", "username");
     return;
@@ -168,6 +159,19 @@ AdmissionResult Review(Endpoint endpoint, std::string_view body, const PolicySet
       policies.ForNamespace(request.namespace_name);
   const EffectivePolicy& policy = *policy_ptr;
   if (!policy.matched.empty()) result.policy = policy.matched.back();
+
+  // A policy covering this namespace cannot be served: fail closed (/mutate leaves it to
+  // /validate).
+  if (!policy.refused.empty()) {
+    if (endpoint == Endpoint::kValidate) {
+      response.allowed = false;
+      response.code = 403;
+      response.reason = "Forbidden";
+      response.message = policy.refused;
+    }
+    Finish(result, request, response);
+    return result;
+  }
 
   if (request.object == nullptr) {
     if (endpoint == Endpoint::kValidate) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "policy/check.h"
 #include "policy/evaluator.h"
 #include "policy/json_access.h"
 #include "policy/mutator.h"
@@ -72,11 +73,11 @@ std::string Lower(std::string_view text) {
   return out;
 }
 
-std::string Quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
+using check_text::GoQuote;
 
 std::string SourceText(const FieldSource* source) {
   if (source == nullptr || source->policy.empty()) return "";
-  return " (policy " + Quoted(source->policy) + " rev " + source->revision + ")";
+  return " (policy " + GoQuote(source->policy) + " rev " + source->revision + ")";
 }
 
 template <class Failure>
@@ -136,9 +137,7 @@ Decision JudgeObject(const rapidjson::Value& object, ObjectType type, const Effe
   const bool workload = type != ObjectType::kPod;
   const TypeInfo& info = Info(type);
 
-  if (!options.username.empty() &&
-      std::find(policy.exempt_usernames.begin(), policy.exempt_usernames.end(), options.username) !=
-          policy.exempt_usernames.end()) {
+  if (policy.ExemptsUsername(options.username)) {
     decision.exemptions.push_back("username");
     decision.audit_annotations.emplace_back("palisade.dev/exemptions", "username");
     return decision;
@@ -182,9 +181,7 @@ Decision JudgeObject(const rapidjson::Value& object, ObjectType type, const Effe
   }
   const Pod& full_pod = read.pod;
 
-  if (full_pod.runtime_class_name &&
-      std::find(policy.exempt_runtime_classes.begin(), policy.exempt_runtime_classes.end(),
-                *full_pod.runtime_class_name) != policy.exempt_runtime_classes.end()) {
+  if (full_pod.runtime_class_name && policy.ExemptsRuntimeClass(*full_pod.runtime_class_name)) {
     decision.exemptions.push_back("runtimeClass");
     decision.audit_annotations.emplace_back("palisade.dev/exemptions", "runtimeClass");
     return decision;
@@ -196,14 +193,9 @@ Decision JudgeObject(const rapidjson::Value& object, ObjectType type, const Effe
   if (!policy.exempt_images.empty()) {
     trimmed = full_pod;
     std::erase_if(trimmed->containers, [&](const Container& container) {
-      const std::string_view image = container.image.value_or("");
-      for (const std::string& glob : policy.exempt_images) {
-        if (GlobMatch(glob, image)) {
-          decision.exemptions.push_back("image:" + std::string(container.name));
-          return true;
-        }
-      }
-      return false;
+      if (!policy.ExemptsImage(container.image.value_or(""))) return false;
+      decision.exemptions.push_back("image:" + std::string(container.name));
+      return true;
     });
   }
   const Pod& pod = trimmed ? *trimmed : full_pod;
@@ -218,7 +210,7 @@ Decision JudgeObject(const rapidjson::Value& object, ObjectType type, const Effe
     return cache.back().second;
   };
   const std::string subject =
-      workload ? Lower(info.kind) + (options.name.empty() ? "" : " " + Quoted(options.name)) +
+      workload ? Lower(info.kind) + (options.name.empty() ? "" : " " + GoQuote(options.name)) +
                      " would create pods that violate"
                : "violates";
 
@@ -235,7 +227,7 @@ Decision JudgeObject(const rapidjson::Value& object, ObjectType type, const Effe
   if (enforce && enforce->level != Level::kPrivileged) {
     const Evaluation& evaluation = evaluate(*enforce);
     if (!evaluation.failures.empty()) {
-      const std::string level_text = Quoted(enforce->ToString());
+      const std::string level_text = GoQuote(enforce->ToString());
       const std::string_view mode = workloads_warn ? "warn" : "enforce";
       for (const CheckFailure& failure : evaluation.failures) {
         record(LevelName(enforce->level), failure.id, mode);
@@ -259,7 +251,7 @@ Decision JudgeObject(const rapidjson::Value& object, ObjectType type, const Effe
   if (!rule_failures.empty()) {
     const FieldSource* source = policy.SourceOf("rules.action");
     if (source == nullptr) source = policy.SourceOf(rule_failures.front().field);
-    const std::string policy_name = source ? Quoted(source->policy) : std::string("\"\"");
+    const std::string policy_name = source ? GoQuote(source->policy) : std::string("\"\"");
     const std::string rev = source ? " rev " + source->revision : std::string();
     Action action = policy.rules_action;
     if (action == Action::kEnforce && workloads_warn) action = Action::kWarn;
@@ -285,7 +277,7 @@ Decision JudgeObject(const rapidjson::Value& object, ObjectType type, const Effe
         record(LevelName(policy.audit->level), failure.id, "audit");
       }
       audit_parts.insert(audit_parts.begin(), "would violate PodSecurity " +
-                                                  Quoted(policy.audit->ToString()) +
+                                                  GoQuote(policy.audit->ToString()) +
                                                   SourceText(policy.SourceOf("podSecurity.audit")) +
                                                   ": " + Items(evaluation.failures));
     }
@@ -303,7 +295,7 @@ Decision JudgeObject(const rapidjson::Value& object, ObjectType type, const Effe
       const Evaluation& evaluation = evaluate(*policy.warn);
       if (!evaluation.failures.empty()) {
         const std::string prefix =
-            "would violate PodSecurity " + Quoted(policy.warn->ToString()) + ": ";
+            "would violate PodSecurity " + GoQuote(policy.warn->ToString()) + ": ";
         for (const CheckFailure& failure : evaluation.failures) {
           record(LevelName(policy.warn->level), failure.id, "warn");
           std::string warning = prefix;

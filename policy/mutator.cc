@@ -33,11 +33,7 @@ bool Contains(const std::vector<std::string_view>& list, std::string_view item) 
 }
 
 bool ImageExempt(const Value& container, const EffectivePolicy& policy) {
-  const std::string_view image = json::String(container, "image");
-  for (const std::string& glob : policy.exempt_images) {
-    if (GlobMatch(glob, image)) return true;
-  }
-  return false;
+  return policy.ExemptsImage(json::String(container, "image"));
 }
 
 // As json::Member(annotations, kAppArmorAnnotationPrefix + container_name), without building the

@@ -14,23 +14,12 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "policy/level_version.h"
 
 namespace palisade::policy {
-
-// A field of a policy document: absent (inherit), explicit null (remove the inherited value), or
-// set.
-template <class T>
-struct Setting {
-  enum class State : std::uint8_t { kAbsent, kNull, kValue };
-  State state = State::kAbsent;
-  T value{};
-
-  bool absent() const { return state == State::kAbsent; }
-  bool has_value() const { return state == State::kValue; }
-};
 
 struct Profile {
   std::string type;               // RuntimeDefault | Localhost | Unconfined (seccomp only)
@@ -43,81 +32,12 @@ enum class WorkloadMode : std::uint8_t { kEnforce, kWarn };
 
 std::string_view ActionName(Action action);
 
-struct PodSecuritySettings {
-  Setting<LevelVersion> enforce, warn, audit;
-};
-
-struct DefaultSettings {
-  Setting<Profile> seccomp_profile;
-  Setting<Profile> app_armor_profile;
-  Setting<std::vector<std::string>> capabilities_drop;  // defaults.capabilities.drop
-  Setting<std::vector<std::string>> capabilities_add;   // defaults.capabilities.add
-  Setting<bool> allow_privilege_escalation;
-  Setting<bool> run_as_non_root;
-  Setting<std::string> runtime_class_name;
-};
-
-struct RuleSettings {
-  Setting<Action> action;  // default enforce
-  Setting<std::vector<std::string>> allowed_capabilities;
-  Setting<std::vector<std::string>> required_drop_capabilities;
-  Setting<std::vector<std::string>>
-      allowed_seccomp_profiles;  // "RuntimeDefault", "Localhost/<glob>"
-  Setting<std::vector<std::string>> allowed_app_armor_profiles;
-  Setting<std::vector<std::string>> allowed_runtime_classes;
-};
-
-struct ExemptionSettings {
-  Setting<std::vector<std::string>> usernames;
-  Setting<std::vector<std::string>> runtime_classes;
-  Setting<std::vector<std::string>> images;  // globs
-};
-
-// One validated NamespacePolicy document.
-struct NamespacePolicy {
-  std::string name;
-  std::vector<std::string> namespaces;  // exact names and globs ("*" is the cluster default)
-  std::string revision;                 // short hash of the document ("4c1e9a")
-  std::string file;                     // where it came from, for messages and `policy explain`
-  int document_index = 0;               // 0-based within the file
-  PodSecuritySettings pod_security;
-  DefaultSettings defaults;
-  RuleSettings rules;
-  Setting<WorkloadMode> workloads;
-  ExemptionSettings exemptions;
-};
-
-// A problem in a policy document: `file` doc `document_index`, at `field` (e.g.
-// "spec.podSecurity.enforce"), because `reason`.
-// document_index is 0-based like NamespacePolicy's; ToString counts from 1 ("document 1" is the
-// first document of the file). A negative index marks a problem with the whole file.
-struct PolicyError {
-  std::string file;
-  int document_index = 0;
-  std::string field;
-  std::string reason;
-  std::string ToString()
-      const;  // "team.yaml: document 2: spec.podSecurity.enforce: unknown level ..."
-};
-
-// Validates one document (already a JSON tree). Unknown fields are errors. On success returns the
-// policy; otherwise returns nullopt and appends every problem found to *errors.
-std::optional<NamespacePolicy> ParseNamespacePolicy(const rapidjson::Value& document,
-                                                    std::string_view file, int document_index,
-                                                    std::vector<PolicyError>* errors);
-
-// Which document set an effective field: for messages ("policy \"payments\" rev 4c1e9a") and
-// `policy explain`.
-struct FieldSource {
-  std::string policy;  // document name
-  std::string revision;
-};
-
-// The merged policy that applies to one namespace. Every optional is unset when no matching
-// document set it (or the most specific one nulled it).
-struct EffectivePolicy {
-  std::vector<std::string> matched;  // names of the matching documents, least specific first
-
+// The value of every merged field of a policy. A document holds the values it sets; the effective
+// policy of a namespace holds the merged result. Which document field sets which member (and how
+// it is read, merged, explained and described in the JSON Schema) is the table in
+// policy/policy_fields.cc. A default member initialiser is the built-in value in force when no
+// document sets the field (or the most specific one nulls it).
+struct PolicyValues {
   std::optional<LevelVersion> enforce, warn, audit;
 
   std::optional<Profile> default_seccomp_profile;
@@ -131,7 +51,8 @@ struct EffectivePolicy {
   Action rules_action = Action::kEnforce;
   std::optional<std::vector<std::string>> allowed_capabilities;
   std::optional<std::vector<std::string>> required_drop_capabilities;
-  std::optional<std::vector<std::string>> allowed_seccomp_profiles;
+  std::optional<std::vector<std::string>>
+      allowed_seccomp_profiles;  // "RuntimeDefault", "Localhost/<glob>"
   std::optional<std::vector<std::string>> allowed_app_armor_profiles;
   std::optional<std::vector<std::string>> allowed_runtime_classes;
 
@@ -139,7 +60,86 @@ struct EffectivePolicy {
 
   std::vector<std::string> exempt_usernames;
   std::vector<std::string> exempt_runtime_classes;
-  std::vector<std::string> exempt_images;
+  std::vector<std::string> exempt_images;  // globs
+};
+
+// Identifies a member of PolicyValues at run time (the field table's rows carry it).
+template <auto Member>
+struct FieldId {
+  static constexpr char tag = 0;
+};
+
+// How a document sets one field: absent (inherit), explicit null (remove the inherited value,
+// back to the built-in), or a value.
+enum class FieldState : std::uint8_t { kAbsent, kNull, kValue };
+
+// One validated NamespacePolicy document.
+struct NamespacePolicy {
+  std::string name;
+  std::vector<std::string> namespaces;  // exact names and globs ("*" is the cluster default)
+  std::string revision;                 // short hash of the document ("4c1e9a")
+  std::string file;                     // where it came from, for messages and `policy explain`
+  int document_index = 0;               // 0-based within the file
+  PolicyValues values;                  // the fields this document sets (see states)
+  std::vector<FieldState> states;       // one per row of SpecFields(), in its order
+
+  // The state of the field at `path` ("podSecurity.enforce"); kAbsent for an unknown path.
+  FieldState StateOf(std::string_view path) const;
+
+  // Sets a field as a document would, for policies built in code (tests):
+  // policy.Set<&PolicyValues::enforce>(level).
+  template <auto Member, class V>
+  void Set(V&& value) {
+    values.*Member = std::forward<V>(value);
+    MarkSet(&FieldId<Member>::tag);
+  }
+  void MarkSet(const void* field_id);
+};
+
+// A problem in a policy document: `file` doc `document_index`, at `field` (e.g.
+// "spec.podSecurity.enforce"), because `reason`.
+// document_index is 0-based like NamespacePolicy's; ToString counts from 1 ("document 1" is the
+// first document of the file). A negative index marks a problem with the whole file.
+struct PolicyError {
+  std::string file;
+  int document_index = 0;
+  std::string field;
+  std::string reason;
+  bool warning = false;  // reported by lint, does not make the document invalid
+  std::string ToString()
+      const;  // "team.yaml: document 2: spec.podSecurity.enforce: unknown level ..."
+};
+
+// What can be read of a document even when it is invalid: its name and the namespaces it covers,
+// so a bad revision can be told apart from others and its blast radius kept to what it covers.
+struct DocumentIdentity {
+  std::string name;                                    // "" when metadata.name is unreadable
+  std::optional<std::vector<std::string>> namespaces;  // unset when spec.namespaces is unreadable
+};
+
+// Validates one document (already a JSON tree). Unknown fields are errors. On success returns the
+// policy; otherwise returns nullopt and appends every problem found to *errors (warnings too,
+// marked as such, on success or not). *identity, when given, gets what is readable either way.
+std::optional<NamespacePolicy> ParseNamespacePolicy(const rapidjson::Value& document,
+                                                    std::string_view file, int document_index,
+                                                    std::vector<PolicyError>* errors,
+                                                    DocumentIdentity* identity = nullptr);
+
+// Which document set an effective field: for messages ("policy \"payments\" rev 4c1e9a") and
+// `policy explain`.
+struct FieldSource {
+  std::string policy;  // document name
+  std::string revision;
+};
+
+// The merged policy that applies to one namespace. Every optional is unset when no matching
+// document set it (or the most specific one nulled it).
+struct EffectivePolicy : PolicyValues {
+  std::vector<std::string> matched;  // names of the matching documents, least specific first
+
+  // Not empty when a policy that covers this namespace cannot be served (invalid, with no earlier
+  // good revision): every judged request is refused with this message (fail closed).
+  std::string refused;
 
   // Keyed by the document's field path: "podSecurity.enforce", "defaults.seccompProfile",
   // "defaults.capabilities.drop", "rules.allowedCapabilities", "workloads", "exemptions.images",
@@ -148,6 +148,18 @@ struct EffectivePolicy {
 
   bool HasDefaults() const;
   const FieldSource* SourceOf(std::string_view field) const;
+
+  // The exemptions, matched one way everywhere (exact names; image globs).
+  bool ExemptsUsername(std::string_view username) const;
+  bool ExemptsRuntimeClass(std::string_view runtime_class) const;
+  bool ExemptsImage(std::string_view image) const;
+};
+
+// A policy that covers namespaces but cannot be served (invalid with no earlier good revision):
+// the namespaces it would cover are refused rather than judged without it.
+struct Refusal {
+  std::vector<std::string> patterns;  // exact names and globs; empty: every namespace
+  std::string message;                // names the broken policy or file
 };
 
 // An immutable set of policies. Built once per (re)load; requests share it through a shared_ptr.
@@ -157,12 +169,17 @@ class PolicySet {
   // and appends to *errors.
   static std::shared_ptr<const PolicySet> Build(std::vector<NamespacePolicy> policies,
                                                 std::vector<PolicyError>* errors);
+  // As Build, for policies already free of conflicts (AssemblePolicySet resolves them), plus the
+  // namespaces to refuse.
+  static std::shared_ptr<const PolicySet> BuildServing(std::vector<NamespacePolicy> policies,
+                                                       std::vector<Refusal> refusals);
 
   // The effective policy for `ns`; never null (an empty policy when nothing matches). Cost does not
   // grow with the number of exact-name policies.
   std::shared_ptr<const EffectivePolicy> ForNamespace(std::string_view ns) const;
 
   const std::vector<NamespacePolicy>& policies() const { return policies_; }
+  const std::vector<Refusal>& refusals() const { return refusals_; }
 
  private:
   struct NameHash {
@@ -175,8 +192,10 @@ class PolicySet {
   };
 
   std::vector<std::size_t> MatchingGlobs(std::string_view ns, std::size_t exact_policy) const;
+  std::string RefusalFor(std::string_view ns) const;
 
   std::vector<NamespacePolicy> policies_;
+  std::vector<Refusal> refusals_;
   // Precomputed for every exact name, so lookups do not grow with the number of policies.
   std::unordered_map<std::string, std::shared_ptr<const EffectivePolicy>, NameHash, std::equal_to<>>
       exact_;
@@ -184,6 +203,15 @@ class PolicySet {
   std::vector<std::size_t> star_only_policies_;       // the policies with "*"
   std::shared_ptr<const EffectivePolicy> star_only_;  // effective policy from "*" alone
 };
+
+// Two policies with one name, or one namespace pattern in two policies: each later one is reported
+// (naming the earlier). False when there is any.
+bool ReportConflicts(const std::vector<const NamespacePolicy*>& policies,
+                     std::vector<PolicyError>* errors);
+
+// Whether namespace pattern `a` is less specific than `b`: "*" first, then globs from shorter to
+// longer (ties by text), then exact names. Policies apply in this order; the last one wins.
+bool LessSpecificPattern(std::string_view a, std::string_view b);
 
 // Shell-style glob on names: '*' matches any run of characters, '?' one character.
 bool GlobMatch(std::string_view pattern, std::string_view text);

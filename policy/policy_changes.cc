@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include "policy/check.h"
+
 namespace palisade::policy {
 
 std::string_view PolicyChangeKindName(PolicyChange::Kind kind) {
@@ -17,8 +19,8 @@ std::string_view PolicyChangeKindName(PolicyChange::Kind kind) {
 }
 
 std::string PolicyChange::ToString() const {
-  std::string out =
-      "policy \"" + policy + "\" " + std::string(PolicyChangeKindName(kind)) + " (rev ";
+  std::string out = "policy " + check_text::GoQuote(policy) + " " +
+                    std::string(PolicyChangeKindName(kind)) + " (rev ";
   switch (kind) {
     case Kind::kAdded:
       out += new_revision;

@@ -3,19 +3,13 @@
 #include <algorithm>
 #include <utility>
 
+#include "policy/check.h"
+
 namespace palisade::policy {
 namespace {
 
-std::string Quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
-
-std::string QuotedList(const std::vector<std::string>& items) {
-  std::string out;
-  for (const std::string& item : items) {
-    if (!out.empty()) out += ", ";
-    out += Quoted(item);
-  }
-  return out;
-}
+using check_text::GoQuote;
+using check_text::JoinQuote;
 
 // Groups containers that share the same complaint, in first-seen order:
 // `containers "a", "b" must ...; container "c" must ...`.
@@ -36,7 +30,7 @@ class ContainerGroups {
     for (const auto& [tail, names] : groups_) {
       if (!out.empty()) out += ", ";
       out += names.size() == 1 ? "container " : "containers ";
-      out += QuotedList(names);
+      out += JoinQuote(names);
       out += ' ';
       out += tail;
     }
@@ -104,8 +98,8 @@ std::vector<RuleFailure> EvaluateRules(const Pod& pod, const EffectivePolicy& po
         if (std::find(allowed.begin(), allowed.end(), cap) == allowed.end()) bad.emplace_back(cap);
       }
       if (!bad.empty()) {
-        groups.Add(c.name, "must not add " + QuotedList(bad) + " (allowed: " +
-                               (allowed.empty() ? std::string("none") : QuotedList(allowed)) + ")");
+        groups.Add(c.name, "must not add " + JoinQuote(bad) + " (allowed: " +
+                               (allowed.empty() ? std::string("none") : JoinQuote(allowed)) + ")");
       }
     }
     if (!groups.empty()) {
@@ -125,7 +119,7 @@ std::vector<RuleFailure> EvaluateRules(const Pod& pod, const EffectivePolicy& po
       }
       if (!missing.empty()) {
         groups.Add(c.name,
-                   "must drop " + QuotedList(missing) + " in securityContext.capabilities.drop");
+                   "must drop " + JoinQuote(missing) + " in securityContext.capabilities.drop");
       }
     }
     if (!groups.empty()) {
@@ -143,7 +137,7 @@ std::vector<RuleFailure> EvaluateRules(const Pod& pod, const EffectivePolicy& po
       const std::string profile = effective(pod, c);
       if (MatchesAny(*allowed, profile)) continue;
       groups.Add(c.name, "must set securityContext." + std::string(field) + " to one of " +
-                             QuotedList(*allowed) + " (has " + profile + ")");
+                             JoinQuote(*allowed) + " (has " + profile + ")");
     }
     if (!groups.empty()) failures.push_back({id, reason, groups.Detail(), rule_field});
   };
@@ -159,8 +153,8 @@ std::vector<RuleFailure> EvaluateRules(const Pod& pod, const EffectivePolicy& po
     const std::string_view rc = pod.runtime_class_name.value_or("");
     if (!MatchesAny(allowed, rc)) {
       failures.push_back({"allowedRuntimeClasses", "runtime class not allowed",
-                          "pod must set spec.runtimeClassName to one of " + QuotedList(allowed) +
-                              (rc.empty() ? std::string(" (unset)") : " (has " + Quoted(rc) + ")"),
+                          "pod must set spec.runtimeClassName to one of " + JoinQuote(allowed) +
+                              (rc.empty() ? std::string(" (unset)") : " (has " + GoQuote(rc) + ")"),
                           "rules.allowedRuntimeClasses"});
     }
   }

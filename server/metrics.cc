@@ -72,14 +72,31 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                            .Name("palisade_defaults_applied_total")
                            .Help("Defaults filled in by /mutate, by field.")
                            .Register(*registry_);
-  policy_reloads_ = &prometheus::BuildCounter()
-                         .Name("palisade_policy_reloads_total")
-                         .Help("Policy directory loads by result (success|error).")
-                         .Register(*registry_);
+  policy_reloads_ =
+      &prometheus::BuildCounter()
+           .Name("palisade_policy_reloads_total")
+           .Help(
+               "Policy loads by result (success, or error when any document or the source failed).")
+           .Register(*registry_);
   policy_info_ = &prometheus::BuildGauge()
                       .Name("palisade_policy_info")
                       .Help("The loaded namespace policies and their revisions (always 1).")
                       .Register(*registry_);
+  policy_documents_invalid_ =
+      &prometheus::BuildGauge()
+           .Name("palisade_policy_documents_invalid")
+           .Help(
+               "Policy documents currently failing (a last good revision serves, or what they "
+               "cover is refused).")
+           .Register(*registry_)
+           .Add({});
+  policy_source_empty_ = &prometheus::BuildGauge()
+                              .Name("palisade_policy_source_empty")
+                              .Help(
+                                  "1 when the policy source holds no documents (every namespace "
+                                  "privileged, no defaults).")
+                              .Register(*registry_)
+                              .Add({});
   tls_reloads_ = &prometheus::BuildCounter()
                       .Name("palisade_tls_reloads_total")
                       .Help("Certificate and key loads by result (success|error).")
@@ -168,6 +185,12 @@ void Metrics::SetPolicyInfo(const std::map<std::string, std::string>& revisions)
   }
   policy_info_series_ = revisions;
 }
+
+void Metrics::SetPolicyDocumentsInvalid(std::size_t count) {
+  policy_documents_invalid_->Set(static_cast<double>(count));
+}
+
+void Metrics::SetPolicySourceEmpty(bool empty) { policy_source_empty_->Set(empty ? 1 : 0); }
 
 void Metrics::RecordTlsReload(bool success) {
   tls_reloads_->Add({{"result", success ? "success" : "error"}}).Increment();

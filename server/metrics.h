@@ -41,6 +41,8 @@ class Metrics {
   void RecordPolicyReload(bool success);
   // Replaces every palisade_policy_info series with the given name -> revision pairs.
   void SetPolicyInfo(const std::map<std::string, std::string>& revisions);
+  void SetPolicyDocumentsInvalid(std::size_t count);
+  void SetPolicySourceEmpty(bool empty);
   void RecordTlsReload(bool success);
   void SetCertificateExpiry(double unix_seconds);
 
@@ -55,6 +57,8 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* defaults_applied_;
   prometheus::Family<prometheus::Counter>* policy_reloads_;
   prometheus::Family<prometheus::Gauge>* policy_info_;
+  prometheus::Gauge* policy_documents_invalid_;
+  prometheus::Gauge* policy_source_empty_;
   prometheus::Family<prometheus::Counter>* tls_reloads_;
   prometheus::Family<prometheus::Gauge>* certificate_expiry_;
   prometheus::Family<prometheus::Counter>* http_errors_;

@@ -19,17 +19,6 @@ namespace {
 constexpr std::uintmax_t kMaxFileBytes = 8 * 1024 * 1024;
 constexpr int kMaxAttempts = 5;
 
-bool IsPolicyFileName(const std::string& name) {
-  if (name.empty() || name[0] == '.') return false;
-  for (const std::string_view extension : {".yaml", ".yml", ".json"}) {
-    if (name.size() > extension.size() &&
-        name.compare(name.size() - extension.size(), extension.size(), extension) == 0) {
-      return true;
-    }
-  }
-  return false;
-}
-
 // Where the kubelet's ..data link points, or "" when there is none.
 std::string DataLinkTarget(const fs::path& directory) {
   std::error_code error;
@@ -37,72 +26,69 @@ std::string DataLinkTarget(const fs::path& directory) {
   return error ? std::string() : target.string();
 }
 
-PolicyError FileError(const std::string& file, std::string reason) {
-  return PolicyError{file, -1, "", std::move(reason)};
-}
-
-PolicyLoadResult LoadOnce(const fs::path& directory) {
-  PolicyLoadResult result;
+PolicySource ReadOnce(const fs::path& directory) {
+  PolicySource source;
   std::error_code error;
   std::vector<std::string> names;
   fs::directory_iterator entries(directory, error);
-  if (error) {
-    result.errors.push_back(
-        FileError(directory.string(), "cannot read directory: " + error.message()));
-    return result;
-  }
-  for (const fs::directory_iterator end; entries != end; entries.increment(error)) {
+  for (const fs::directory_iterator end; !error && entries != end; entries.increment(error)) {
     const std::string name = entries->path().filename().string();
     if (IsPolicyFileName(name)) names.push_back(name);
   }
   if (error) {
-    result.errors.push_back(
-        FileError(directory.string(), "cannot read directory: " + error.message()));
-    return result;
+    source.error = "cannot read directory: " + error.message();
+    return source;
   }
   std::sort(names.begin(), names.end());
 
-  std::vector<NamespacePolicy> policies;
   for (const std::string& name : names) {
     const fs::path path = directory / name;
-    const std::string file = path.string();
+    PolicyFile file{path.string(), "", ""};
     const fs::file_status status = fs::status(path, error);  // follows symlinks
-    if (error && status.type() != fs::file_type::not_found) {
-      result.errors.push_back(FileError(file, "cannot read: " + error.message()));
-      continue;
-    }
     if (status.type() == fs::file_type::not_found) {
-      result.errors.push_back(FileError(file, "cannot read: dangling symbolic link"));
+      file.error = "cannot read: dangling symbolic link";
+    } else if (error) {
+      file.error = "cannot read: " + error.message();
+    } else if (!fs::is_regular_file(status)) {
       continue;
+    } else if (const std::uintmax_t size = fs::file_size(path, error); error) {
+      file.error = "cannot read: " + error.message();
+    } else if (size > kMaxFileBytes) {
+      file.error = "file is larger than " + std::to_string(kMaxFileBytes) + " bytes";
+    } else {
+      std::ifstream in(path, std::ios::binary);
+      file.text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+      if (!in.good() && !in.eof()) file.error = "cannot read file";
     }
-    if (!fs::is_regular_file(status)) continue;
-    const std::uintmax_t size = fs::file_size(path, error);
-    if (error) {
-      result.errors.push_back(FileError(file, "cannot read: " + error.message()));
-      continue;
-    }
-    if (size > kMaxFileBytes) {
-      result.errors.push_back(
-          FileError(file, "file is larger than " + std::to_string(kMaxFileBytes) + " bytes"));
-      continue;
-    }
-    std::ifstream in(path, std::ios::binary);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (!in.good() && !in.eof()) {
-      result.errors.push_back(FileError(file, "cannot read file"));
-      continue;
-    }
-    result.files.push_back(file);
-    auto parsed = ParsePolicyText(text, file, &result.errors);
-    std::move(parsed.begin(), parsed.end(), std::back_inserter(policies));
+    error.clear();
+    source.files.push_back(std::move(file));
   }
-  // Build even after errors so duplicates among the valid documents are reported too (lint).
-  auto set = policy::PolicySet::Build(std::move(policies), &result.errors);
-  if (result.errors.empty()) result.set = std::move(set);
-  return result;
+  return source;
+}
+
+std::string FirstError(const std::vector<PolicyError>& errors, std::size_t from) {
+  for (std::size_t i = from; i < errors.size(); ++i) {
+    if (!errors[i].warning) return errors[i].ToString();
+  }
+  return "";
 }
 
 }  // namespace
+
+bool IsPolicyFileName(std::string_view name) {
+  if (name.empty() || name.front() == '.') return false;
+  for (const std::string_view extension : {".yaml", ".yml", ".json"}) {
+    if (name.size() > extension.size() && name.ends_with(extension)) return true;
+  }
+  return false;
+}
+
+bool PolicyLoadResult::ok() const { return set != nullptr && error_count() == 0; }
+
+std::size_t PolicyLoadResult::error_count() const {
+  return static_cast<std::size_t>(std::count_if(
+      errors.begin(), errors.end(), [](const PolicyError& error) { return !error.warning; }));
+}
 
 std::vector<NamespacePolicy> ParsePolicyText(std::string_view text, std::string_view file,
                                              std::vector<PolicyError>* errors) {
@@ -120,15 +106,67 @@ std::vector<NamespacePolicy> ParsePolicyText(std::string_view text, std::string_
   return policies;
 }
 
-PolicyLoadResult LoadPolicyDirectory(const std::string& directory) {
+PolicySource ReadPolicyDirectory(const std::string& directory) {
   const fs::path path(directory);
-  PolicyLoadResult result;
+  PolicySource source;
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
     const std::string before = DataLinkTarget(path);
-    result = LoadOnce(path);
+    source = ReadOnce(path);
     if (DataLinkTarget(path) == before) break;  // no ConfigMap swap while reading
   }
+  return source;
+}
+
+PolicyLoadResult BuildPolicies(const PolicySource& source, const policy::PolicySet* previous) {
+  PolicyLoadResult result;
+  if (!source.error.empty()) {
+    result.errors.push_back(PolicyError{"", -1, "", source.error});
+    return result;
+  }
+  std::vector<policy::SourceDocument> documents;
+  for (const PolicyFile& file : source.files) {
+    result.files.push_back(file.name);
+    if (!file.error.empty()) {
+      result.errors.push_back(PolicyError{file.name, -1, "", file.error});
+      documents.push_back(
+          {file.name, 0, std::nullopt, {}, result.errors.back().ToString(), /*unreadable=*/true});
+      continue;
+    }
+    for (const YamlDocument& yaml : ParseYamlDocuments(file.text)) {
+      const std::size_t first_error = result.errors.size();
+      if (!yaml.ok()) {
+        result.errors.push_back(PolicyError{file.name, yaml.index, "", yaml.ErrorString()});
+        documents.push_back({file.name,
+                             yaml.index,
+                             std::nullopt,
+                             {},
+                             result.errors.back().ToString(),
+                             /*unreadable=*/true});
+        continue;
+      }
+      if (yaml.empty) continue;
+      policy::SourceDocument document{file.name, yaml.index, std::nullopt, {}, "", false};
+      document.policy = policy::ParseNamespacePolicy(yaml.json, file.name, yaml.index,
+                                                     &result.errors, &document.identity);
+      document.problem = FirstError(result.errors, first_error);
+      documents.push_back(std::move(document));
+    }
+  }
+  for (const policy::SourceDocument& document : documents) {
+    if (!document.unreadable) ++result.documents;
+  }
+  policy::AssembledPolicies assembled = policy::AssemblePolicySet(std::move(documents), previous);
+  result.errors.insert(result.errors.end(), assembled.errors.begin(), assembled.errors.end());
+  result.failing = std::move(assembled.failing);
+  result.set = std::move(assembled.set);
   return result;
+}
+
+PolicyLoadResult LoadPolicyDirectory(const std::string& directory,
+                                     const policy::PolicySet* previous) {
+  PolicySource source = ReadPolicyDirectory(directory);
+  if (!source.error.empty()) source.error = directory + ": " + source.error;
+  return BuildPolicies(source, previous);
 }
 
 }  // namespace palisade::server

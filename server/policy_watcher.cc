@@ -25,12 +25,15 @@ constexpr std::uint32_t kWatchMask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | I
                                      IN_CLOSE_WRITE | IN_ATTRIB | IN_MODIFY | IN_DELETE_SELF |
                                      IN_MOVE_SELF | IN_DONT_FOLLOW | IN_ONLYDIR;
 
-bool IsPolicyFileName(const std::string& name) {
-  if (name.starts_with("..")) return false;  // kubelet's ..data and timestamped dirs
-  for (const char* ext : {".yaml", ".yml", ".json"}) {
-    if (name.ends_with(ext)) return true;
+// Names and contents of the policy files: equal fingerprints mean nothing to reload, so repeated
+// events and re-scans stay quiet.
+std::string Fingerprint(const PolicySource& source) {
+  std::string fingerprint = source.error;
+  for (const PolicyFile& file : source.files) {
+    fingerprint += file.name + ":" + std::to_string(file.text.size()) + ":" +
+                   std::to_string(std::hash<std::string>{}(file.text)) + ":" + file.error + "\n";
   }
-  return false;
+  return fingerprint;
 }
 
 }  // namespace
@@ -45,46 +48,43 @@ PolicyWatcher::PolicyWatcher(std::string directory, PolicyStore& store, Metrics&
 
 PolicyWatcher::~PolicyWatcher() { Stop(); }
 
-// Names and contents of the policy files (symlinks followed): equal fingerprints mean nothing to
-// reload, so repeated events and re-scans stay quiet.
-std::string PolicyWatcher::Fingerprint() const {
-  std::vector<std::string> names;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(directory_, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (IsPolicyFileName(name)) names.push_back(name);
-  }
-  if (ec) return "error:" + ec.message();
-  std::sort(names.begin(), names.end());
-  std::string fingerprint;
-  for (const std::string& name : names) {
-    std::ifstream in(directory_ + "/" + name, std::ios::binary);
-    std::ostringstream content;
-    content << in.rdbuf();
-    const std::string bytes = content.str();
-    fingerprint += name + ":" + std::to_string(bytes.size()) + ":" +
-                   std::to_string(std::hash<std::string>{}(bytes)) + "\n";
-  }
-  return fingerprint;
-}
-
 bool PolicyWatcher::LoadNow() {
   std::lock_guard<std::mutex> lock(load_mutex_);
-  const std::string fingerprint = Fingerprint();
+  PolicySource source = ReadPolicyDirectory(directory_);
+  const std::string fingerprint = Fingerprint(source);
   if (loaded_once_ && fingerprint == last_fingerprint_) return store_.Get() != nullptr;
   loaded_once_ = true;
   last_fingerprint_ = fingerprint;
+  if (!source.error.empty()) source.error = directory_ + ": " + source.error;
 
-  auto result = LoadPolicyDirectory(directory_);
   const std::shared_ptr<const policy::PolicySet> old_set = store_.Get();
-  if (result.set != nullptr) {
+  PolicyLoadResult result = BuildPolicies(source, old_set.get());
+  for (const policy::PolicyError& error : result.errors) {
+    // Documents count from 1 here as in the text (PolicyError::ToString).
+    std::vector<LogField> fields = {{"event", "policy_error"}, {"file", error.file}};
+    if (error.document_index >= 0) fields.emplace_back("document", error.document_index + 1);
+    fields.emplace_back("field", error.field);
+    fields.emplace_back("reason", error.reason);
+    if (error.warning) {
+      logger_.Warn(error.ToString(), fields);
+    } else {
+      logger_.Error(error.ToString(), fields);
+    }
+  }
+  metrics_.RecordPolicyReload(result.ok());
+  if (result.set == nullptr) {
+    logger_.Error(old_set != nullptr ? "policy source unreadable; keeping the last set"
+                                     : "policy source unreadable; not ready",
+                  {{"directory", directory_}});
+  } else {
     const std::vector<policy::PolicyChange> changes =
         policy::DiffPolicySets(old_set.get(), result.set.get());
     store_.Set(result.set);
-    metrics_.RecordPolicyReload(true);
     std::map<std::string, std::string> revisions;
     for (const policy::NamespacePolicy& p : result.set->policies()) revisions[p.name] = p.revision;
     metrics_.SetPolicyInfo(revisions);
+    metrics_.SetPolicyDocumentsInvalid(result.failing.size());
+    metrics_.SetPolicySourceEmpty(result.empty_source());
     for (const policy::PolicyChange& change : changes) {
       logger_.Info(change.ToString(),
                    {{"event", "policy_change"},
@@ -93,22 +93,23 @@ bool PolicyWatcher::LoadNow() {
                     {"old_revision", change.old_revision},
                     {"new_revision", change.new_revision}});
     }
-    logger_.Info("policies loaded", {{"directory", directory_},
-                                     {"policies", static_cast<std::int64_t>(revisions.size())},
-                                     {"changes", static_cast<std::int64_t>(changes.size())}});
-  } else {
-    metrics_.RecordPolicyReload(false);
-    for (const policy::PolicyError& error : result.errors) {
-      logger_.Error(error.ToString(), {{"event", "policy_error"},
-                                       {"file", error.file},
-                                       {"document", error.document_index},
-                                       {"field", error.field},
-                                       {"reason", error.reason}});
+    for (const policy::FailingDocument& failing : result.failing) {
+      logger_.Error(failing.ToString(), {{"event", "policy_invalid"},
+                                         {"file", failing.file},
+                                         {"document", failing.index + 1},
+                                         {"policy", failing.name},
+                                         {"kept", failing.kept},
+                                         {"refused", failing.refused}});
     }
-    logger_.Error(
-        old_set != nullptr ? "policy reload failed; keeping the last good set"
-                           : "no valid policy set; not ready",
-        {{"directory", directory_}, {"errors", static_cast<std::int64_t>(result.errors.size())}});
+    if (result.empty_source()) {
+      logger_.Warn("no policy documents: every namespace is privileged with no defaults",
+                   {{"directory", directory_}});
+    }
+    logger_.Info("policies loaded", {{"directory", directory_},
+                                     {"documents", static_cast<std::int64_t>(result.documents)},
+                                     {"policies", static_cast<std::int64_t>(revisions.size())},
+                                     {"invalid", static_cast<std::int64_t>(result.failing.size())},
+                                     {"changes", static_cast<std::int64_t>(changes.size())}});
   }
   {
     std::lock_guard<std::mutex> count_lock(count_mutex_);

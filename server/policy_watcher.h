@@ -47,7 +47,6 @@ class PolicyWatcher {
 
  private:
   void Run();
-  std::string Fingerprint() const;
 
   std::string directory_;
   PolicyStore& store_;

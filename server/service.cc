@@ -27,7 +27,7 @@ AdmissionService::~AdmissionService() {
 bool AdmissionService::Start(std::string* error) {
   tls_.ReloadIfChanged();
   if (!watcher_.LoadNow()) {
-    logger_.Warn("starting without a valid policy set: /readyz fails until one loads",
+    logger_.Warn("starting without policies: the source cannot be read; /readyz fails until it can",
                  {{"directory", options_.policy_dir}});
   }
   if (!server_.Start(error)) return false;

@@ -18,14 +18,6 @@ namespace {
 
 using testing_support::Json;
 
-template <class T>
-Setting<T> Set(T value) {
-  Setting<T> setting;
-  setting.state = Setting<T>::State::kValue;
-  setting.value = std::move(value);
-  return setting;
-}
-
 LevelVersion Restricted() { return LevelVersion{Level::kRestricted, Version::Latest(), true}; }
 LevelVersion Baseline() { return LevelVersion{Level::kBaseline, Version::Latest(), true}; }
 
@@ -34,11 +26,12 @@ NamespacePolicy Payments() {
   policy.name = "payments";
   policy.namespaces = {"payments"};
   policy.revision = "4c1e9a";
-  policy.pod_security.enforce = Set(Restricted());
-  policy.exemptions.usernames =
-      Set(std::vector<std::string>{"system:serviceaccount:ci:break-glass"});
-  policy.exemptions.runtime_classes = Set(std::vector<std::string>{"kata"});
-  policy.exemptions.images = Set(std::vector<std::string>{"registry.example.com/debug/*"});
+  policy.Set<&PolicyValues::enforce>(Restricted());
+  policy.Set<&PolicyValues::exempt_usernames>(
+      std::vector<std::string>{"system:serviceaccount:ci:break-glass"});
+  policy.Set<&PolicyValues::exempt_runtime_classes>(std::vector<std::string>{"kata"});
+  policy.Set<&PolicyValues::exempt_images>(
+      std::vector<std::string>{"registry.example.com/debug/*"});
   return policy;
 }
 
@@ -391,8 +384,8 @@ TEST(Review, EphemeralContainersSubresourceJudgedAndPatched) {
             "(container \"dbg\" must set securityContext.capabilities.drop=[\"ALL\"])");
 
   NamespacePolicy with_defaults = Payments();
-  with_defaults.defaults.allow_privilege_escalation = Set(false);
-  with_defaults.defaults.capabilities_drop = Set(std::vector<std::string>{"ALL"});
+  with_defaults.Set<&PolicyValues::default_allow_privilege_escalation>(false);
+  with_defaults.Set<&PolicyValues::default_capabilities_drop>(std::vector<std::string>{"ALL"});
   Fixture g({with_defaults});
   Answer m = Call(Endpoint::kMutate, r.Body(), *g.set);
   EXPECT_TRUE(m.allowed());
@@ -447,8 +440,8 @@ TEST(Review, EveryWorkloadKindJudgesItsTemplate) {
 
 TEST(Review, WorkloadThatDefaultsWouldFixIsAllowed) {
   NamespacePolicy policy = Payments();
-  policy.defaults.allow_privilege_escalation = Set(false);
-  policy.defaults.capabilities_drop = Set(std::vector<std::string>{"ALL"});
+  policy.Set<&PolicyValues::default_allow_privilege_escalation>(false);
+  policy.Set<&PolicyValues::default_capabilities_drop>(std::vector<std::string>{"ALL"});
   Fixture f({policy});
   Request r;
   r.group = "apps";
@@ -459,7 +452,7 @@ TEST(Review, WorkloadThatDefaultsWouldFixIsAllowed) {
 
 TEST(Review, WorkloadsWarnTurnsDenialIntoWarnings) {
   NamespacePolicy policy = Payments();
-  policy.workloads = Set(WorkloadMode::kWarn);
+  policy.Set<&PolicyValues::workloads>(WorkloadMode::kWarn);
   Fixture f({policy});
   Request r;
   r.group = "apps";
@@ -511,9 +504,9 @@ TEST(Review, WarnAndAuditModes) {
   policy.name = "staging";
   policy.namespaces = {"*"};
   policy.revision = "77aa01";
-  policy.pod_security.warn = Set(Restricted());
-  policy.pod_security.audit = Set(LevelVersion{Level::kRestricted, Version{30}, false});
-  policy.pod_security.enforce = Set(Baseline());
+  policy.Set<&PolicyValues::warn>(Restricted());
+  policy.Set<&PolicyValues::audit>(LevelVersion{Level::kRestricted, Version{30}, false});
+  policy.Set<&PolicyValues::enforce>(Baseline());
   Fixture f({policy});
   Request r;
   r.namespace_name = "anything";
@@ -543,12 +536,12 @@ TEST(Review, RulesWithEachAction) {
     policy.name = "rules";
     policy.namespaces = {"payments"};
     policy.revision = "abc123";
-    policy.rules.action = Set(action);
-    policy.rules.allowed_capabilities = Set(std::vector<std::string>{"NET_BIND_SERVICE"});
-    policy.rules.required_drop_capabilities = Set(std::vector<std::string>{"ALL"});
-    policy.rules.allowed_seccomp_profiles =
-        Set(std::vector<std::string>{"RuntimeDefault", "Localhost/profiles/*"});
-    policy.rules.allowed_runtime_classes = Set(std::vector<std::string>{"gvisor"});
+    policy.Set<&PolicyValues::rules_action>(action);
+    policy.Set<&PolicyValues::allowed_capabilities>(std::vector<std::string>{"NET_BIND_SERVICE"});
+    policy.Set<&PolicyValues::required_drop_capabilities>(std::vector<std::string>{"ALL"});
+    policy.Set<&PolicyValues::allowed_seccomp_profiles>(
+        std::vector<std::string>{"RuntimeDefault", "Localhost/profiles/*"});
+    policy.Set<&PolicyValues::allowed_runtime_classes>(std::vector<std::string>{"gvisor"});
     Fixture f({policy});
     Request r;
     r.object = pod;
@@ -575,7 +568,7 @@ TEST(Review, RulesWithEachAction) {
 
 TEST(Review, UnreadableObjectDeniedByValidateAndLeftAloneByMutate) {
   NamespacePolicy policy = Payments();
-  policy.defaults.run_as_non_root = Set(true);
+  policy.Set<&PolicyValues::default_run_as_non_root>(true);
   Fixture f({policy});
   Request r;
   r.object =
@@ -610,10 +603,10 @@ std::string ReadShared(const char* name) {
 
 TEST(Review, RealisticReview) {
   NamespacePolicy policy = Payments();
-  policy.defaults.seccomp_profile = Set(Profile{"RuntimeDefault", ""});
-  policy.defaults.capabilities_drop = Set(std::vector<std::string>{"ALL"});
-  policy.defaults.allow_privilege_escalation = Set(false);
-  policy.defaults.run_as_non_root = Set(true);
+  policy.Set<&PolicyValues::default_seccomp_profile>(Profile{"RuntimeDefault", ""});
+  policy.Set<&PolicyValues::default_capabilities_drop>(std::vector<std::string>{"ALL"});
+  policy.Set<&PolicyValues::default_allow_privilege_escalation>(false);
+  policy.Set<&PolicyValues::default_run_as_non_root>(true);
   Fixture f({policy});
   const std::string body = ReadShared("review_realistic.json");
   ASSERT_FALSE(body.empty());

@@ -199,6 +199,15 @@ const Case kCases[] = {
     {"lint_problems", {"policy", "lint", "bad-policies"}, "", 1},
     {"lint_problems_json", {"policy", "lint", "bad-policies", "-o", "json"}, "", 1},
     {"lint_no_policies", {"policy", "lint", "empty-policies"}, "", 1},
+    // --policy-dir like every other command; the positional form stays.
+    {"lint_policy_dir_flag", {"policy", "lint", "--policy-dir", "policies"}, "", 0},
+    {"lint_directory_twice", {"policy", "lint", "--policy-dir", "policies", "bad-policies"}, "", 2},
+    // A version newer than the binary knows is a warning, not a problem.
+    {"lint_newer_version", {"policy", "lint", "newer-policies"}, "", 0},
+    {"lint_newer_version_json", {"policy", "lint", "-o", "json", "newer-policies"}, "", 0},
+    // Every problem: a duplicate name across files while one of them has an error too.
+    {"lint_duplicates_and_errors", {"policy", "lint", "duplicate-policies"}, "", 1},
+    {"policy_schema_spec", {"policy", "schema", "--spec"}, "", 0},
     {"lint_not_a_directory", {"policy", "lint", "missing"}, "", 2},
     {"explain_glob",
      {"policy", "explain", "--policy-dir", "policies", "--namespace", "payments-eu"},

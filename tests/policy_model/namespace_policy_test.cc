@@ -206,27 +206,26 @@ TEST(ParseNamespacePolicy, AcceptsTheDesignExample) {
   EXPECT_EQ(policy.file, "team.yaml");
   EXPECT_EQ(policy.document_index, 0);
   EXPECT_EQ(policy.namespaces, (std::vector<std::string>{"payments", "payments-*"}));
-  ASSERT_TRUE(policy.pod_security.enforce.has_value());
-  EXPECT_EQ(policy.pod_security.enforce.value.ToString(), "restricted:v1.37");
-  EXPECT_TRUE(policy.pod_security.warn.value.latest);
-  EXPECT_EQ(policy.pod_security.audit.value.ToString(), "restricted:v1.30");
-  EXPECT_EQ(policy.defaults.seccomp_profile.value, (Profile{"RuntimeDefault", ""}));
-  EXPECT_EQ(policy.defaults.app_armor_profile.value, (Profile{"Localhost", "k8s-payments"}));
-  EXPECT_EQ(policy.defaults.capabilities_drop.value, std::vector<std::string>{"ALL"});
-  EXPECT_EQ(policy.defaults.capabilities_add.value, std::vector<std::string>{"NET_BIND_SERVICE"});
-  EXPECT_TRUE(policy.defaults.allow_privilege_escalation.has_value());
-  EXPECT_FALSE(policy.defaults.allow_privilege_escalation.value);
-  EXPECT_TRUE(policy.defaults.run_as_non_root.value);
-  EXPECT_EQ(policy.defaults.runtime_class_name.value, "gvisor");
-  EXPECT_EQ(policy.rules.action.value, Action::kWarn);
-  EXPECT_EQ(policy.rules.allowed_seccomp_profiles.value,
+  const PolicyValues& v = policy.values;
+  ASSERT_EQ(policy.StateOf("podSecurity.enforce"), FieldState::kValue);
+  EXPECT_EQ(v.enforce->ToString(), "restricted:v1.37");
+  EXPECT_TRUE(v.warn->latest);
+  EXPECT_EQ(v.audit->ToString(), "restricted:v1.30");
+  EXPECT_EQ(v.default_seccomp_profile, (Profile{"RuntimeDefault", ""}));
+  EXPECT_EQ(v.default_app_armor_profile, (Profile{"Localhost", "k8s-payments"}));
+  EXPECT_EQ(v.default_capabilities_drop, std::vector<std::string>{"ALL"});
+  EXPECT_EQ(v.default_capabilities_add, std::vector<std::string>{"NET_BIND_SERVICE"});
+  EXPECT_EQ(v.default_allow_privilege_escalation, false);
+  EXPECT_EQ(v.default_run_as_non_root, true);
+  EXPECT_EQ(v.default_runtime_class_name, "gvisor");
+  EXPECT_EQ(v.rules_action, Action::kWarn);
+  EXPECT_EQ(v.allowed_seccomp_profiles,
             (std::vector<std::string>{"RuntimeDefault", "Localhost/profiles/*"}));
-  EXPECT_EQ(policy.rules.allowed_runtime_classes.value, std::vector<std::string>{"gvisor"});
-  EXPECT_EQ(policy.workloads.value, WorkloadMode::kWarn);
-  EXPECT_TRUE(policy.exemptions.runtime_classes.has_value());
-  EXPECT_TRUE(policy.exemptions.runtime_classes.value.empty());
-  EXPECT_EQ(policy.exemptions.images.value,
-            std::vector<std::string>{"registry.example.com/debug/*"});
+  EXPECT_EQ(v.allowed_runtime_classes, std::vector<std::string>{"gvisor"});
+  EXPECT_EQ(v.workloads, WorkloadMode::kWarn);
+  EXPECT_EQ(policy.StateOf("exemptions.runtimeClasses"), FieldState::kValue);
+  EXPECT_TRUE(v.exempt_runtime_classes.empty());
+  EXPECT_EQ(v.exempt_images, std::vector<std::string>{"registry.example.com/debug/*"});
   EXPECT_EQ(policy.revision.size(), 6u) << policy.revision;
   EXPECT_EQ(policy.revision.find_first_not_of("0123456789abcdef"), std::string::npos)
       << policy.revision;
@@ -236,28 +235,24 @@ TEST(ParseNamespacePolicy, AbsentAndNullAreDistinct) {
   const NamespacePolicy policy = Parse(Document(
       kNs +
       R"(,"podSecurity":{"enforce":null,"warn":"baseline"},"defaults":null,"rules":{"allowedCapabilities":null},"workloads":null)"));
-  EXPECT_EQ(policy.pod_security.enforce.state, Setting<LevelVersion>::State::kNull);
-  EXPECT_TRUE(policy.pod_security.warn.has_value());
-  EXPECT_TRUE(policy.pod_security.audit.absent());
+  EXPECT_EQ(policy.StateOf("podSecurity.enforce"), FieldState::kNull);
+  EXPECT_EQ(policy.StateOf("podSecurity.warn"), FieldState::kValue);
+  EXPECT_EQ(policy.StateOf("podSecurity.audit"), FieldState::kAbsent);
   // A null section removes every field it holds.
-  EXPECT_EQ(policy.defaults.seccomp_profile.state, Setting<Profile>::State::kNull);
-  EXPECT_EQ(policy.defaults.capabilities_drop.state,
-            Setting<std::vector<std::string>>::State::kNull);
-  EXPECT_EQ(policy.defaults.runtime_class_name.state, Setting<std::string>::State::kNull);
-  EXPECT_EQ(policy.rules.allowed_capabilities.state,
-            Setting<std::vector<std::string>>::State::kNull);
-  EXPECT_TRUE(policy.rules.action.absent());
-  EXPECT_EQ(policy.workloads.state, Setting<WorkloadMode>::State::kNull);
-  EXPECT_TRUE(policy.exemptions.images.absent());
+  EXPECT_EQ(policy.StateOf("defaults.seccompProfile"), FieldState::kNull);
+  EXPECT_EQ(policy.StateOf("defaults.capabilities.drop"), FieldState::kNull);
+  EXPECT_EQ(policy.StateOf("defaults.runtimeClassName"), FieldState::kNull);
+  EXPECT_EQ(policy.StateOf("rules.allowedCapabilities"), FieldState::kNull);
+  EXPECT_EQ(policy.StateOf("rules.action"), FieldState::kAbsent);
+  EXPECT_EQ(policy.StateOf("workloads"), FieldState::kNull);
+  EXPECT_EQ(policy.StateOf("exemptions.images"), FieldState::kAbsent);
 }
 
 TEST(ParseNamespacePolicy, NullCapabilitiesRemovesDropAndAdd) {
   const NamespacePolicy policy = Parse(Document(kNs + R"(,"defaults":{"capabilities":null})"));
-  EXPECT_EQ(policy.defaults.capabilities_drop.state,
-            Setting<std::vector<std::string>>::State::kNull);
-  EXPECT_EQ(policy.defaults.capabilities_add.state,
-            Setting<std::vector<std::string>>::State::kNull);
-  EXPECT_TRUE(policy.defaults.seccomp_profile.absent());
+  EXPECT_EQ(policy.StateOf("defaults.capabilities.drop"), FieldState::kNull);
+  EXPECT_EQ(policy.StateOf("defaults.capabilities.add"), FieldState::kNull);
+  EXPECT_EQ(policy.StateOf("defaults.seccompProfile"), FieldState::kAbsent);
 }
 
 TEST(ParseNamespacePolicy, RevisionIgnoresKeyOrderButNotContent) {
