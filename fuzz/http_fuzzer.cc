@@ -86,14 +86,6 @@ bool HasHeader(const HttpResponse& response, std::string_view name, std::string_
                      [&](const auto& h) { return h.first == name && h.second == value; });
 }
 
-bool IsJsonMediaType(std::string_view value) {
-  std::string lowered;
-  for (char c : value.substr(0, value.find(';'))) {
-    if (c != ' ' && c != '\t') lowered.push_back(static_cast<char>(std::tolower(c)));
-  }
-  return lowered == "application/json";
-}
-
 void CheckAdmission(const HttpRequest& request, const HttpResponse& response) {
   const std::string where = request.method + " " + request.target + " -> " +
                             std::to_string(response.status) + " " + response.body;
@@ -108,7 +100,7 @@ void CheckAdmission(const HttpRequest& request, const HttpResponse& response) {
           "other methods are 405 with Allow: POST", where);
     return;
   }
-  if (!IsJsonMediaType(request.content_type)) {
+  if (!palisade::server::IsJsonMediaType(request.content_type)) {
     Check(response.status == 415, "non-JSON content types are 415", where);
     return;
   }
