@@ -1,6 +1,9 @@
 #include <CLI/CLI.hpp>
 
+#include <sys/resource.h>
+
 #include <csignal>
+#include <cstdint>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -30,8 +33,48 @@ struct ServeFlags {
   std::string log_format = "json";
   std::string shutdown_grace = "25s";
   std::string shutdown_delay = "2s";
+  std::string max_buffered_request_bytes = "64Mi";
   bool dev = false;
 };
+
+// "67108864", "65536Ki", "64Mi", "1Gi" (Kubernetes quantity suffixes, binary only).
+std::optional<std::size_t> ParseByteSize(const std::string& text) {
+  std::size_t digits = 0;
+  std::uint64_t value = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') {
+    if (value > (std::uint64_t{1} << 40)) return std::nullopt;
+    value = value * 10 + static_cast<std::uint64_t>(text[digits] - '0');
+    ++digits;
+  }
+  if (digits == 0) return std::nullopt;
+  const std::string suffix = text.substr(digits);
+  int shift = 0;
+  if (suffix == "Ki") {
+    shift = 10;
+  } else if (suffix == "Mi") {
+    shift = 20;
+  } else if (suffix == "Gi") {
+    shift = 30;
+  } else if (!suffix.empty()) {
+    return std::nullopt;
+  }
+  if (value > (std::uint64_t{1} << (50 - shift))) return std::nullopt;
+  return static_cast<std::size_t>(value << shift);
+}
+
+// Every connection is a file descriptor: use all the hard limit allows (the soft limit is often
+// 1024, below the connection cap plus the probe port's and the process's own).
+void RaiseOpenFileLimit(Logger& logger) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    logger.Debug("raised the open-files limit",
+                 {{"from", static_cast<std::int64_t>(before)},
+                  {"to", static_cast<std::int64_t>(limit.rlim_max)}});
+  }
+}
 
 std::optional<std::chrono::milliseconds> ParseFlagDuration(const std::string& text) {
   const auto duration = ParseGoDuration(text);
@@ -60,6 +103,11 @@ int Serve(const ServeFlags& flags) {
   if (!ParseHostPort(flags.listen, &error)) return fail("--listen " + error);
   if (!ParseHostPort(flags.metrics_listen, &error)) return fail("--metrics-listen " + error);
   if (flags.threads < 1 || flags.threads > 256) return fail("--threads must be from 1 to 256");
+  const auto buffered = ParseByteSize(flags.max_buffered_request_bytes);
+  // Below the body limit the largest allowed review could never be read.
+  if (!buffered || *buffered < ServerOptions{}.body_limit) {
+    return fail("--max-buffered-request-bytes must be a size like 64Mi, at least 8Mi");
+  }
 
   ServeOptions options;
   std::optional<DevEnvironment> dev;
@@ -85,6 +133,7 @@ int Serve(const ServeFlags& flags) {
   options.server.listen = flags.listen;
   options.server.metrics_listen = flags.metrics_listen;
   options.server.threads = flags.threads;
+  options.server.max_buffered_request_bytes = *buffered;
   options.admission.kubernetes_minor = *minor;
   options.shutdown_grace = *grace;
   options.shutdown_delay = std::min(*delay, *grace);
@@ -97,6 +146,7 @@ int Serve(const ServeFlags& flags) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   Logger logger(*level, *format);
+  RaiseOpenFileLimit(logger);
   int exit_code = 0;
   {
     AdmissionService service(options, logger);
@@ -172,6 +222,11 @@ void RegisterServeCommand(CLI::App& app, int* exit_code) {
   command
       ->add_option("--shutdown-delay", flags->shutdown_delay,
                    "On SIGTERM, how long /readyz fails before the listener closes")
+      ->capture_default_str();
+  command
+      ->add_option("--max-buffered-request-bytes", flags->max_buffered_request_bytes,
+                   "Request body bytes held in memory across all connections; a request that "
+                   "would go over is answered 503 (suffixes Ki, Mi, Gi)")
       ->capture_default_str();
   command->add_flag("--dev", flags->dev,
                     "Self-signed certificate for localhost and the example policies; prints a "

@@ -1,7 +1,8 @@
 // Bytes -> the HTTP request path up to the handlers: ParseHttpRequest (Beast's parser with the
 // listener's limits) -> AdmissionRouter::Handle and ProbeRouter::Handle, then any pipelined
-// request after it, as a keep-alive session would. Input layout: byte 0 picks the limits (even:
-// the server's defaults; odd: small ones so the 413/431 paths are reachable within -max_len);
+// request after it, as a keep-alive session would. Input layout: byte 0 picks the limits (bit 0
+// clear: the server's defaults; set: small ones so the 413/431 paths are reachable within
+// -max_len) and the body budget (bit 1 set: 4 KiB, so the 503 path is reachable too);
 // bytes 1 and 2 pick where the rest is cut into three pieces; the rest is what the client sent.
 // Invariants beyond "no crash, no UB": the outcome does not depend on where the bytes were cut; a
 // refusal is 400, 413 or 431 with a reason; a complete request respects the limits; the routers
@@ -86,14 +87,6 @@ bool HasHeader(const HttpResponse& response, std::string_view name, std::string_
                      [&](const auto& h) { return h.first == name && h.second == value; });
 }
 
-bool IsJsonMediaType(std::string_view value) {
-  std::string lowered;
-  for (char c : value.substr(0, value.find(';'))) {
-    if (c != ' ' && c != '\t') lowered.push_back(static_cast<char>(std::tolower(c)));
-  }
-  return lowered == "application/json";
-}
-
 void CheckAdmission(const HttpRequest& request, const HttpResponse& response) {
   const std::string where = request.method + " " + request.target + " -> " +
                             std::to_string(response.status) + " " + response.body;
@@ -108,7 +101,7 @@ void CheckAdmission(const HttpRequest& request, const HttpResponse& response) {
           "other methods are 405 with Allow: POST", where);
     return;
   }
-  if (!IsJsonMediaType(request.content_type)) {
+  if (!palisade::server::IsJsonMediaType(request.content_type)) {
     Check(response.status == 415, "non-JSON content types are 415", where);
     return;
   }
@@ -157,6 +150,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const HttpLimits limits =
       data[0] % 2 == 0 ? palisade::server::AdmissionLimits(palisade::server::ServerOptions{})
                        : HttpLimits{.body_limit = 2048, .header_limit = 1024};
+  const bool budgeted = (data[0] & 2) != 0;
   std::string_view rest(reinterpret_cast<const char*>(data + 3), size - 3);
   Handlers& handlers = TheHandlers();
   const auto now = std::chrono::steady_clock::now();
@@ -167,8 +161,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::size_t cut2 = cut1 + (rest.size() - cut1) * data[2] / 255;
     const std::string_view pieces[] = {rest.substr(0, cut1), rest.substr(cut1, cut2 - cut1),
                                        rest.substr(cut2)};
-    const ParsedHttpRequest whole = palisade::server::ParseHttpRequest(rest, limits, now);
-    const ParsedHttpRequest split = palisade::server::ParseHttpRequestInPieces(pieces, limits, now);
+    // Each parse has a budget of its own: a request gives its reservation back when parsed.
+    palisade::server::RequestByteBudget whole_budget(4096), split_budget(4096);
+    const ParsedHttpRequest whole =
+        palisade::server::ParseHttpRequest(rest, limits, now, budgeted ? &whole_budget : nullptr);
+    const ParsedHttpRequest split = palisade::server::ParseHttpRequestInPieces(
+        pieces, limits, now, budgeted ? &split_budget : nullptr);
+    Check(whole_budget.used() == 0 && split_budget.used() == 0,
+          "a parsed request gives its budget back", Describe(whole));
     // Beast re-checks a header split across reads only once its blank line arrives, and an
     // oversized malformed header is a 400 or a 431 by which Beast notices first (see the header).
     const auto refused = [](const ParsedHttpRequest& p, int status) {
@@ -185,8 +185,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     if (whole.outcome == Outcome::kIncomplete) return 0;
     if (whole.outcome == Outcome::kRefused) {
-      Check(whole.status == 400 || whole.status == 413 || whole.status == 431,
-            "a refusal is 400, 413 or 431", Describe(whole));
+      Check(whole.status == 400 || whole.status == 413 || whole.status == 431 ||
+                (budgeted && whole.status == 503),
+            "a refusal is 400, 413 or 431, or 503 with a budget", Describe(whole));
       Check(!whole.reason.empty() && !whole.detail.empty(), "a refusal has a reason",
             Describe(whole));
       return 0;

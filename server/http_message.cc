@@ -100,4 +100,17 @@ HttpResponse TextResponse(int status, std::string body) {
   return response;
 }
 
+bool IsJsonMediaType(std::string_view content_type) {
+  constexpr std::string_view kJson = "application/json";
+  std::size_t matched = 0;
+  for (const char c : content_type.substr(0, content_type.find(';'))) {
+    if (c == ' ' || c == '\t') continue;
+    // std::tolower on a negative char is undefined; only A-Z are folded.
+    const char lower = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+    if (matched == kJson.size() || lower != kJson[matched]) return false;
+    ++matched;
+  }
+  return matched == kJson.size();
+}
+
 }  // namespace palisade::server

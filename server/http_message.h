@@ -47,4 +47,8 @@ std::optional<std::chrono::nanoseconds> ParseGoDuration(std::string_view text);
 
 HttpResponse TextResponse(int status, std::string body);
 
+// True when a Content-Type value names application/json (any case, parameters and blanks
+// ignored). ASCII only: a byte above 0x7F is never a letter here.
+bool IsJsonMediaType(std::string_view content_type);
+
 }  // namespace palisade::server

@@ -12,15 +12,19 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <condition_variable>
 #include <exception>
+#include <functional>
 #include <list>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
+#include "server/http_request_parser.h"
 #include "server/logging.h"
 #include "server/metrics.h"
 #include "server/tls.h"
@@ -79,6 +83,8 @@ std::optional<HostPort> ParseHostPort(std::string_view text, std::string* error)
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 bool IsQuietDisconnect(const beast::error_code& ec) {
   return ec == net::error::eof || ec == http::error::end_of_stream ||
          ec == ssl::error::stream_truncated || ec == net::error::operation_aborted ||
@@ -88,8 +94,7 @@ bool IsQuietDisconnect(const beast::error_code& ec) {
 
 // The response's bytes into `wire` (reused: no allocation once it has grown to the usual answer).
 // An answer to HEAD has the headers of the answer to GET and no body.
-void SerializeResponse(const HttpResponse& in, bool keep_alive, std::string& wire,
-                       bool head = false) {
+void SerializeResponse(const HttpResponse& in, bool keep_alive, std::string& wire, bool head) {
   const auto status = static_cast<unsigned>(in.status);
   const std::string_view reason = http::obsolete_reason(http::int_to_status(status));
   wire.clear();
@@ -115,25 +120,10 @@ void SerializeResponse(const HttpResponse& in, bool keep_alive, std::string& wir
   if (!head) wire += in.body;
 }
 
-// The status for a request the parser refused, or 0 when the peer just went away.
-int ParseErrorStatus(const beast::error_code& ec) {
-  if (ec == http::error::body_limit) return 413;
-  if (ec == http::error::header_limit) return 431;
-  if (ec.category() == http::make_error_code(http::error::bad_target).category()) {
-    return ec == http::error::end_of_stream || ec == http::error::partial_message ? 0 : 400;
-  }
-  return 0;
-}
-
-std::string_view ParseErrorText(int status) {
-  switch (status) {
-    case 413:
-      return "request body too large";
-    case 431:
-      return "request header fields too large";
-    default:
-      return "malformed HTTP request";
-  }
+HttpResponse BusyResponse(std::string reason) {
+  HttpResponse response = TextResponse(503, std::move(reason));
+  response.headers.emplace_back("Retry-After", "1");
+  return response;
 }
 
 }  // namespace
@@ -144,13 +134,37 @@ struct HttpsServer::Impl {
         tls(t),
         metrics(m),
         logger(l),
-        admission(std::move(a)),
-        probes(std::move(p)),
+        budget(options.max_buffered_request_bytes),
         ssl_context(ssl::context::tls_server),
-        loops(MakeLoops(std::max(1, options.threads))),
-        acceptor(loops.front()->io),
-        metrics_acceptor(loops.front()->io),
-        tls_timer(loops.front()->io) {}
+        loops(MakeLoops(std::max(1, options.threads))) {
+    admission.name = "admission";
+    admission.handler = std::move(a);
+    admission.limits = HttpLimits{options.body_limit, options.header_limit};
+    admission.max_connections = options.max_connections;
+    admission.first_byte_timeout = options.idle_timeout;
+    admission.idle_timeout = options.idle_timeout;
+    admission.acceptor.emplace(control.io);
+    admission.retry.emplace(control.io);
+    probes.name = "probes";
+    probes.handler = std::move(p);
+    probes.limits = HttpLimits{options.probe_body_limit, options.header_limit};
+    probes.max_connections = options.max_probe_connections;
+    probes.first_byte_timeout = options.probe_idle_timeout;
+    probes.idle_timeout = options.probe_idle_timeout;
+    probes.acceptor.emplace(control.io);
+    probes.retry.emplace(control.io);
+    tls_timer.emplace(control.io);
+  }
+
+  ~Impl() {
+    // The I/O objects first, while the listeners their sessions unregister from still exist.
+    admission.acceptor.reset();
+    admission.retry.reset();
+    probes.acceptor.reset();
+    probes.retry.reset();
+    tls_timer.reset();
+    loops.clear();
+  }
 
   // One event loop: an io_context for one thread (the hint lets Asio skip cross-thread
   // bookkeeping), kept running while it has no connection.
@@ -163,187 +177,257 @@ struct HttpsServer::Impl {
     for (int i = 0; i < count; ++i) made.push_back(std::make_unique<Loop>());
     return made;
   }
-  // The loop for the next connection: round robin.
-  Executor NextLoop() { return loops[next_loop++ % loops.size()]->io.get_executor(); }
 
+  enum class Phase : std::uint8_t { kHandshake, kIdle, kBusy };
+
+  // What the listener knows of a session: its phase, since when, and how to close it from
+  // another thread.
+  struct SessionBase : std::enable_shared_from_this<SessionBase> {
+    virtual ~SessionBase() = default;
+    virtual void Evict() = 0;  // closes it on its own loop
+    void SetPhase(Phase p, Clock::time_point now) {
+      since.store(now.time_since_epoch().count(), std::memory_order_relaxed);
+      phase.store(p, std::memory_order_relaxed);
+    }
+    std::atomic<Phase> phase{Phase::kIdle};
+    std::atomic<Clock::rep> since{0};
+    // Guarded by the listener's mutex.
+    bool registered = false;
+    bool evicted = false;
+    bool handshaking = false;
+    std::list<SessionBase*>::iterator slot, handshake_slot;
+  };
+
+  // One port: its acceptor, limits and connections. Touched when a connection opens, finishes
+  // its handshake or closes, never per request.
+  struct Listener {
+    std::string_view name;
+    HttpHandler handler;
+    HttpLimits limits;
+    std::size_t max_connections = 0;
+    std::chrono::milliseconds first_byte_timeout{0};
+    std::chrono::milliseconds idle_timeout{0};
+    std::optional<tcp::acceptor> acceptor;
+    std::optional<net::steady_timer> retry;  // accept back-off
+    std::chrono::milliseconds backoff{0};
+    Clock::time_point last_error_log{};
+    std::uint64_t suppressed_errors = 0;
+    std::atomic<int> refusing{0};  // connections being answered 503 at the cap
+
+    mutable std::mutex mutex;
+    std::condition_variable all_closed;
+    std::list<SessionBase*> sessions;
+    std::list<SessionBase*> handshakes;  // oldest first
+    std::size_t evicting = 0;            // evicted, not yet gone
+  };
+
+  template <bool kTls>
   struct Session;
-  struct ProbeSession;
 
-  void Accept();
-  void AcceptProbe();
+  // Registers a new connection. At the cap (or the handshake budget), the oldest pending
+  // handshake or else the longest-idle connection is closed to make room; false when none is.
+  bool Admit(Listener& listener, SessionBase& session, bool tls);
+  void Unregister(Listener& listener, SessionBase& session);
+  void HandshakeDone(Listener& listener, SessionBase& session);
+  // Marks `victim` evicted and asks its loop to close it. Returns it to be released after the
+  // listener's mutex: the last reference may run its destructor, which takes that mutex.
+  std::shared_ptr<SessionBase> EvictLocked(Listener& listener, SessionBase& victim);
+
+  template <bool kTls>
+  void Accept(Listener& listener);
+  void AcceptFailed(Listener& listener, const beast::error_code& ec, std::function<void()> retry);
   void ScheduleTlsReload();
-  void ConnectionClosed(std::list<std::weak_ptr<Session>>::iterator slot) {
-    std::lock_guard<std::mutex> lock(connections_mutex);
-    sessions.erase(slot);
-    if (sessions.empty()) connections_closed.notify_all();
-  }
+
+  // The loop for the next admission connection: round robin.
+  Executor NextLoop() { return loops[next_loop++ % loops.size()]->io.get_executor(); }
 
   ServerOptions options;
   TlsCredentials& tls;
   Metrics& metrics;
   Logger& logger;
-  HttpHandler admission;
-  HttpHandler probes;
+  RequestByteBudget budget;
   std::atomic<bool> closing{false};   // responses say `Connection: close`
   std::atomic<bool> draining{false};  // no new connections; idle ones are closed
-  static constexpr int kMaxProbeConnections = 64;
-  std::atomic<int> probe_connections{0};  // open on the metrics port
-
-  // Touched only when a connection opens or closes, never per request.
-  mutable std::mutex connections_mutex;
-  std::condition_variable connections_closed;
-  std::list<std::weak_ptr<Session>> sessions;
+  Listener admission;
+  Listener probes;
 
   ssl::context ssl_context;
   std::vector<std::thread> threads;
-  // Declared last among I/O objects' owners: destroyed first, so pending sessions release while
-  // the members above still exist.
+  Loop control;  // acceptors, the probe port, the TLS reload timer
   std::vector<std::unique_ptr<Loop>> loops;
   std::size_t next_loop = 0;  // touched by the accept handler only
-  tcp::acceptor acceptor;
-  tcp::acceptor metrics_acceptor;
-  net::steady_timer tls_timer;
+  std::optional<net::steady_timer> tls_timer;
   std::uint16_t bound_port = 0;
   std::uint16_t bound_metrics_port = 0;
 };
 
-// One HTTPS connection: handshake, then read a request, answer, repeat, all on one event loop.
-struct HttpsServer::Impl::Session : std::enable_shared_from_this<Session> {
-  Session(Socket&& socket, Impl* server)
-      : server(server), stream(std::move(socket), server->ssl_context) {}
+// One connection, TLS or plain: (handshake,) then read a request, answer, repeat, on one loop.
+template <bool kTls>
+struct HttpsServer::Impl::Session final : HttpsServer::Impl::SessionBase {
+  using Stream = std::conditional_t<kTls, ssl::stream<TcpStream>, TcpStream>;
+  static constexpr std::size_t kReadSize = 16 * 1024;  // a whole TLS record
+  static constexpr std::size_t kSpareBodyCapacity = 64 * 1024;
 
-  ~Session() {
-    if (registered) server->ConnectionClosed(slot);
+  Session(Socket&& socket, Impl* server, Listener* listener)
+      : server(server),
+        listener(listener),
+        stream(MakeStream(std::move(socket), server)),
+        reader(listener->limits, &server->budget) {}
+
+  static Stream MakeStream(Socket&& socket, Impl* server) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), server->ssl_context);
+    } else {
+      (void)server;
+      return Stream(std::move(socket));
+    }
   }
 
+  ~Session() override {
+    if (registered) server->Unregister(*listener, *this);
+    if (refused) --listener->refusing;
+  }
+
+  TcpStream& tcp() { return beast::get_lowest_layer(stream); }
+  std::shared_ptr<Session> self() { return std::static_pointer_cast<Session>(shared_from_this()); }
+
   void Run() {
-    net::dispatch(stream.get_executor(), [self = shared_from_this()] { self->Handshake(); });
+    net::dispatch(stream.get_executor(), [self = self()] {
+      if constexpr (kTls) {
+        self->Handshake();
+      } else {
+        self->WaitForRequest(true);
+      }
+    });
+  }
+
+  // At the cap: answer 503 and close, without counting against the cap.
+  void RunRefused() {
+    refused = true;
+    ++listener->refusing;
+    net::dispatch(stream.get_executor(), [self = self()] {
+      self->server->metrics.RecordHttpError(503);
+      self->Write(BusyResponse("too many connections"), false, true);
+    });
+  }
+
+  void Evict() override {
+    net::post(stream.get_executor(), [self = self()] { self->Close(); });
   }
 
   // Drain: a connection waiting for its next request is closed now; one mid-request finishes.
   void CloseIfIdle() {
-    net::post(stream.get_executor(), [self = shared_from_this()] {
-      if (self->busy || self->RequestArriving()) return;
-      beast::get_lowest_layer(self->stream).cancel();
+    net::post(stream.get_executor(), [self = self()] {
+      if (self->phase.load(std::memory_order_relaxed) == Phase::kBusy || self->RequestArriving()) {
+        return;
+      }
+      self->tcp().cancel();
     });
   }
 
   // Bytes of a request already here (read, decrypted but unread, or waiting in the socket): the
   // client sent it before it could know of the drain, so it is answered (with close), not dropped.
   bool RequestArriving() {
-    if (buffer.size() > 0 || SSL_pending(stream.native_handle()) > 0) return true;
+    if (buffer.size() > 0) return true;
+    if constexpr (kTls) {
+      if (SSL_pending(stream.native_handle()) > 0) return true;
+    }
     beast::error_code ec;
-    return beast::get_lowest_layer(stream).socket().available(ec) > 0 && !ec;
+    return tcp().socket().available(ec) > 0 && !ec;
   }
 
   void Handshake() {
-    if (!server->tls.ApplyTo(stream.native_handle())) {
-      server->logger.Error("no TLS certificate loaded; closing connection");
-      return Close();
+    if constexpr (kTls) {
+      if (!server->tls.ApplyTo(stream.native_handle())) {
+        server->logger.Error("no TLS certificate loaded; closing connection");
+        return Close();
+      }
+      tcp().expires_after(server->options.handshake_timeout);
+      stream.async_handshake(ssl::stream_base::server, [self = self()](beast::error_code ec) {
+        self->server->HandshakeDone(*self->listener, *self);
+        if (ec) {
+          self->server->logger.Debug("TLS handshake failed", {{"error", ec.message()}});
+          return self->Close();
+        }
+        self->WaitForRequest(true);
+      });
     }
-    beast::get_lowest_layer(stream).expires_after(server->options.handshake_timeout);
-    stream.async_handshake(
-        ssl::stream_base::server, [self = shared_from_this()](beast::error_code ec) {
-          if (ec) {
-            self->server->logger.Debug("TLS handshake failed", {{"error", ec.message()}});
-            return self->Close();
-          }
-          self->WaitForRequest();
-        });
   }
 
-  void WaitForRequest() {
+  void WaitForRequest(bool first) {
     // A connection that finishes its handshake or its last answer after the drain began is closed,
     // unless its next request is already arriving.
-    if (server->draining.load() && !RequestArriving()) return Shutdown();
-    if (buffer.size() > 0) return ReadHeader();
-    // Idle keep-alive: wait for the first byte with the idle timeout, then the header deadline.
-    // Room for a whole TLS record (16 KiB of plaintext): a usual review arrives in this one read.
-    beast::get_lowest_layer(stream).expires_after(server->options.idle_timeout);
-    stream.async_read_some(buffer.prepare(16 * 1024), [self = shared_from_this()](
-                                                          beast::error_code ec, std::size_t n) {
-      if (ec) {
-        if (ec == net::error::operation_aborted && self->server->draining.load()) {
-          return self->Shutdown();
-        }
-        return self->Close();
-      }
-      self->buffer.commit(n);
-      self->ReadHeader();
-    });
+    if (listener == &server->admission && server->draining.load() && !RequestArriving()) {
+      return Shutdown();
+    }
+    SetPhase(Phase::kIdle, Clock::now());
+    if (buffer.size() > 0) return OnBytes();  // pipelined
+    tcp().expires_after(first ? listener->first_byte_timeout : listener->idle_timeout);
+    ReadSome();
   }
 
-  void ReadHeader() {
-    busy = true;
-    // The last request's body string, emptied, takes this one: no allocation per request.
-    spare_body.clear();
-    parser.emplace(std::piecewise_construct, std::forward_as_tuple(std::move(spare_body)));
-    parser->header_limit(static_cast<std::uint32_t>(server->options.header_limit));
-    parser->body_limit(server->options.body_limit);
-    header_bytes = 0;
-    beast::get_lowest_layer(stream).expires_after(server->options.header_timeout);
-    ContinueHeader();
-  }
-
-  // Parses what has arrived and reads more until the header is complete. Beast's header_limit
-  // only bounds what one read leaves unparsed, so a client ending every TLS record on a line
-  // break could send headers without end: every header byte is counted here.
-  void ContinueHeader() {
-    while (buffer.size() > 0) {
-      beast::error_code ec;
-      const std::size_t used = parser->put(buffer.data(), ec);
-      buffer.consume(used);
-      header_bytes += used;
-      if (ec == http::error::need_more) break;
-      if (ec) return ReadFailed(ec);
-      if (parser->is_header_done()) return ReadBody();
-      if (used == 0) break;
-    }
-    if (header_bytes + buffer.size() > server->options.header_limit) {
-      return ReadFailed(http::error::header_limit);
-    }
-    stream.async_read_some(buffer.prepare(4096),
-                           [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+  void ReadSome() {
+    stream.async_read_some(buffer.prepare(kReadSize),
+                           [self = self()](beast::error_code ec, std::size_t n) {
                              if (ec) return self->ReadFailed(ec);
                              self->buffer.commit(n);
-                             self->ContinueHeader();
+                             self->OnBytes();
                            });
   }
 
-  void ReadBody() {
-    const auto& header = parser->get();
-    const auto now = std::chrono::steady_clock::now();
-    request.SetHead(header.method_string(), header.target(), header[http::field::content_type],
-                    now);
-    auto body_deadline = now + server->options.body_timeout;
-    if (request.deadline) body_deadline = std::min(body_deadline, *request.deadline);
-    beast::get_lowest_layer(stream).expires_at(body_deadline);
-    http::async_read(stream, buffer, *parser,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                       if (ec) return self->ReadFailed(ec);
-                       self->Respond();
-                     });
+  void OnBytes() {
+    if (phase.load(std::memory_order_relaxed) != Phase::kBusy) {
+      // The first bytes of a request: the header deadline runs from here.
+      const auto now = Clock::now();
+      SetPhase(Phase::kBusy, now);
+      reader.Begin(std::move(spare_body));
+      head_set = false;
+      tcp().expires_at(now + server->options.header_timeout);
+    }
+    std::size_t used = 0;
+    const auto status = reader.Parse(
+        std::string_view(static_cast<const char*>(buffer.data().data()), buffer.size()), &used);
+    buffer.consume(used);
+    if (status == HttpRequestReader::Status::kRefused) {
+      server->metrics.RecordHttpError(reader.status());
+      server->logger.Debug(
+          "request refused",
+          {{"port", listener->name}, {"status", reader.status()}, {"error", reader.detail()}});
+      HttpResponse response = reader.status() == 503
+                                  ? BusyResponse(reader.reason())
+                                  : TextResponse(reader.status(), reader.reason());
+      // The rest of the request is unread: answer, then read and drop what still comes.
+      return Write(response, false, true);
+    }
+    if (reader.header_done() && !head_set) {
+      const auto now = Clock::now();
+      request.SetHead(reader.method(), reader.target(), reader.content_type(), now);
+      head_set = true;
+      if (status == HttpRequestReader::Status::kNeedMore) {
+        tcp().expires_at(now + server->options.body_timeout);
+      }
+    }
+    if (status == HttpRequestReader::Status::kComplete) return Respond();
+    ReadSome();
   }
 
   void ReadFailed(const beast::error_code& ec) {
-    const int status = ParseErrorStatus(ec);
-    if (status == 0) {
-      if (!IsQuietDisconnect(ec)) {
-        server->logger.Debug("connection read failed", {{"error", ec.message()}});
-      }
-      return Close();
+    if (ec == net::error::operation_aborted && server->draining.load() &&
+        phase.load(std::memory_order_relaxed) != Phase::kBusy) {
+      return Shutdown();
     }
-    server->metrics.RecordHttpError(status);
-    // The rest of the request is unread: answer and close.
-    Write(TextResponse(status, std::string(ParseErrorText(status))), false);
+    if (!IsQuietDisconnect(ec)) {
+      server->logger.Debug("connection read failed", {{"error", ec.message()}});
+    }
+    Close();
   }
 
   void Respond() {
-    request.body = parser->release().body();
-    const bool keep_alive = parser->keep_alive();
+    request.body = reader.TakeBody();
+    const bool keep_alive = reader.keep_alive();
     HttpResponse response;
     try {
-      response = server->admission(request);
+      response = listener->handler(request);
     } catch (const std::exception& e) {
       server->logger.Error("request handler failed", {{"error", e.what()}});
       server->metrics.RecordHttpError(500);
@@ -353,167 +437,208 @@ struct HttpsServer::Impl::Session : std::enable_shared_from_this<Session> {
       server->metrics.RecordHttpError(500);
       response = TextResponse(500, "internal error");
     }
+    reader.ReleaseBudget();  // the request is done with its body
     // Kept for the next request unless it is large: an idle connection should not hold megabytes.
-    if (request.body.capacity() <= kSpareBodyCapacity) spare_body = std::move(request.body);
-    Write(response, keep_alive);
+    if (request.body.capacity() <= kSpareBodyCapacity) {
+      spare_body = std::move(request.body);
+    } else {
+      request.body = std::string();
+    }
+    Write(response, keep_alive, false);
   }
 
-  void Write(const HttpResponse& response, bool keep_alive) {
+  void Write(const HttpResponse& response, bool keep_alive, bool linger) {
     // A draining server tells the client on this response, then closes.
     keep_alive = keep_alive && !server->closing.load();
-    SerializeResponse(response, keep_alive, wire);
-    beast::get_lowest_layer(stream).expires_after(server->options.write_timeout);
+    SerializeResponse(response, keep_alive, wire, head_set && request.method == "HEAD");
+    tcp().expires_after(server->options.write_timeout);
     net::async_write(stream, net::buffer(wire),
-                     [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+                     [self = self(), keep_alive, linger](beast::error_code ec, std::size_t) {
                        if (ec) return self->Close();
-                       self->busy = false;
+                       if (linger) return self->Linger();
                        if (!keep_alive) return self->Shutdown();
-                       self->WaitForRequest();
+                       self->WaitForRequest(false);
                      });
+  }
+
+  // As nginx's lingering close: the answer is out; stop sending, then read and drop what the
+  // client is still sending (for a bounded time and size) so closing does not reset the
+  // connection before the client has read the answer. Below TLS: nothing more is decrypted.
+  void Linger() {
+    SetPhase(Phase::kIdle, Clock::now());
+    beast::error_code ignored;
+    tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    tcp().expires_after(server->options.linger_timeout);
+    buffer.clear();
+    LingerRead(0);
+  }
+
+  void LingerRead(std::size_t dropped) {
+    tcp().async_read_some(buffer.prepare(kReadSize),
+                          [self = self(), dropped](beast::error_code ec, std::size_t n) {
+                            if (ec || dropped + n > self->server->options.linger_bytes)
+                              return self->Close();
+                            self->LingerRead(dropped + n);
+                          });
   }
 
   void Shutdown() {
-    busy = false;
-    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
-    // Send close_notify without waiting for the peer's: an idle client may never answer it.
-    SSL_set_shutdown(stream.native_handle(), SSL_RECEIVED_SHUTDOWN);
-    // stream_truncated from a peer that just closes is normal here.
-    stream.async_shutdown([self = shared_from_this()](beast::error_code) { self->Close(); });
+    if constexpr (kTls) {
+      tcp().expires_after(std::chrono::seconds(2));
+      // Send close_notify without waiting for the peer's: an idle client may never answer it.
+      SSL_set_shutdown(stream.native_handle(), SSL_RECEIVED_SHUTDOWN);
+      // stream_truncated from a peer that just closes is normal here.
+      stream.async_shutdown([self = self()](beast::error_code) { self->Close(); });
+    } else {
+      beast::error_code ignored;
+      tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
+      Close();
+    }
   }
 
   void Close() {
     beast::error_code ignored;
-    beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
-    beast::get_lowest_layer(stream).close();
+    tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    tcp().close();
   }
 
-  Impl* server;  // outlives every session: the io_context is destroyed first
-  ssl::stream<TcpStream> stream;
+  Impl* server;  // outlives every session: the io_contexts are destroyed first
+  Listener* listener;
+  Stream stream;
   beast::flat_buffer buffer;
-  std::optional<http::request_parser<http::string_body>> parser;
+  HttpRequestReader reader;
   HttpRequest request;
-  static constexpr std::size_t kSpareBodyCapacity = 64 * 1024;
-  std::string spare_body;        // the buffer for the next request's body
-  std::string wire;              // the response being written
-  bool busy = false;             // between the first byte of a request and the end of its response
-  std::size_t header_bytes = 0;  // of the request being read, across reads
-  bool registered = false;
-  std::list<std::weak_ptr<Session>>::iterator slot;
+  bool head_set = false;   // `request` has this request's head
+  bool refused = false;    // answered 503 at the cap, not registered
+  std::string spare_body;  // the buffer for the next request's body
+  std::string wire;        // the response being written
 };
 
-// One plain-HTTP connection on the metrics port.
-struct HttpsServer::Impl::ProbeSession : std::enable_shared_from_this<ProbeSession> {
-  ProbeSession(Socket&& socket, Impl* server) : server(server), stream(std::move(socket)) {}
-
-  void Run() {
-    net::dispatch(stream.get_executor(), [self = shared_from_this()] { self->Read(); });
+bool HttpsServer::Impl::Admit(Listener& listener, SessionBase& session, bool tls) {
+  std::shared_ptr<SessionBase> shed, victim_alive;  // released after the lock
+  std::lock_guard<std::mutex> lock(listener.mutex);
+  if (tls && listener.handshakes.size() >= options.max_handshakes) {
+    shed = EvictLocked(listener, *listener.handshakes.front());
   }
-
-  ~ProbeSession() { --server->probe_connections; }
-
-  // Probes and scrapes are GETs: the body limit is small. The whole request must arrive within the
-  // header timeout, so a slow client cannot hold the port's connections.
-  static constexpr std::size_t kBodyLimit = 64 * 1024;
-
-  void Read() {
-    parser.emplace();
-    parser->header_limit(static_cast<std::uint32_t>(server->options.header_limit));
-    parser->body_limit(kBodyLimit);
-    stream.expires_after(server->options.header_timeout);
-    http::async_read(
-        stream, buffer, *parser, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-          if (!ec) return self->Respond();
-          const int status = ParseErrorStatus(ec);
-          if (status == 0) return self->Close();
-          self->Write(TextResponse(status, std::string(ParseErrorText(status))), false, false);
-        });
-  }
-
-  void Respond() {
-    HttpRequest request;
-    const auto& message = parser->get();
-    request.SetHead(message.method_string(), message.target(), message[http::field::content_type],
-                    std::chrono::steady_clock::now());
-    HttpResponse response;
-    try {
-      response = server->probes(request);
-    } catch (const std::exception& e) {
-      response = TextResponse(500, e.what());
-    }
-    Write(response, parser->keep_alive(), request.method == "HEAD");
-  }
-
-  void Write(const HttpResponse& response, bool keep_alive, bool head) {
-    SerializeResponse(response, keep_alive, wire, head);
-    stream.expires_after(server->options.write_timeout);
-    net::async_write(stream, net::buffer(wire),
-                     [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
-                       if (ec || !keep_alive) return self->Close();
-                       self->Read();
-                     });
-  }
-
-  void Close() {
-    beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  }
-
-  Impl* server;  // outlives every session: the io_context is destroyed first
-  TcpStream stream;
-  beast::flat_buffer buffer;
-  std::optional<http::request_parser<http::string_body>> parser;
-  std::string wire;
-};
-
-void HttpsServer::Impl::Accept() {
-  acceptor.async_accept(NextLoop(), [self = this](beast::error_code ec, Socket socket) {
-    if (ec) {
-      if (ec == net::error::operation_aborted || !self->acceptor.is_open()) return;
-      self->logger.Warn("accept failed", {{"error", ec.message()}});
-      return self->Accept();
-    }
-    if (self->draining.load()) return;
-    beast::error_code ignored;
-    socket.set_option(tcp::no_delay(true), ignored);
-    auto session = std::make_shared<Session>(std::move(socket), self);
-    {
-      std::lock_guard<std::mutex> lock(self->connections_mutex);
-      if (self->sessions.size() >= self->options.max_connections) {
-        session.reset();  // closes the socket: the cap protects memory and file descriptors
-      } else {
-        session->slot = self->sessions.insert(self->sessions.end(), session);
-        session->registered = true;
+  if (listener.sessions.size() - listener.evicting >= listener.max_connections) {
+    // Scanned only at the cap.
+    SessionBase* victim = listener.handshakes.empty() ? nullptr : listener.handshakes.front();
+    Clock::rep oldest = 0;
+    for (SessionBase* candidate : listener.sessions) {
+      if (victim != nullptr && victim->handshaking) break;
+      if (candidate->evicted || candidate->phase.load(std::memory_order_relaxed) != Phase::kIdle) {
+        continue;
+      }
+      const Clock::rep since = candidate->since.load(std::memory_order_relaxed);
+      if (victim == nullptr || since < oldest) {
+        victim = candidate;
+        oldest = since;
       }
     }
-    if (session) {
-      session->Run();
-    } else {
-      self->logger.Warn("connection refused: too many open connections",
-                        {{"limit", static_cast<std::int64_t>(self->options.max_connections)}});
-    }
-    self->Accept();
+    if (victim == nullptr) return false;
+    victim_alive = EvictLocked(listener, *victim);
+  }
+  session.SetPhase(tls ? Phase::kHandshake : Phase::kIdle, Clock::now());
+  session.slot = listener.sessions.insert(listener.sessions.end(), &session);
+  session.registered = true;
+  if (tls) {
+    session.handshake_slot = listener.handshakes.insert(listener.handshakes.end(), &session);
+    session.handshaking = true;
+  }
+  return true;
+}
+
+std::shared_ptr<HttpsServer::Impl::SessionBase> HttpsServer::Impl::EvictLocked(
+    Listener& listener, SessionBase& victim) {
+  if (victim.handshaking) {
+    listener.handshakes.erase(victim.handshake_slot);
+    victim.handshaking = false;
+  }
+  if (victim.evicted) return nullptr;
+  victim.evicted = true;
+  ++listener.evicting;
+  // Null when it is already being destroyed (blocked on the mutex in Unregister).
+  std::shared_ptr<SessionBase> alive = victim.weak_from_this().lock();
+  if (alive) alive->Evict();
+  return alive;
+}
+
+void HttpsServer::Impl::HandshakeDone(Listener& listener, SessionBase& session) {
+  std::lock_guard<std::mutex> lock(listener.mutex);
+  if (!session.handshaking) return;
+  listener.handshakes.erase(session.handshake_slot);
+  session.handshaking = false;
+}
+
+void HttpsServer::Impl::Unregister(Listener& listener, SessionBase& session) {
+  std::lock_guard<std::mutex> lock(listener.mutex);
+  if (session.handshaking) listener.handshakes.erase(session.handshake_slot);
+  if (session.evicted) --listener.evicting;
+  listener.sessions.erase(session.slot);
+  if (listener.sessions.empty()) listener.all_closed.notify_all();
+}
+
+void HttpsServer::Impl::AcceptFailed(Listener& listener, const beast::error_code& ec,
+                                     std::function<void()> retry) {
+  // Out of file descriptors (or memory) the error repeats at once: back off, 10 ms doubling to
+  // 1 s, and log once a second with the number of errors in between.
+  listener.backoff = std::clamp(listener.backoff * 2, std::chrono::milliseconds(10),
+                                std::chrono::milliseconds(1000));
+  const auto now = Clock::now();
+  if (now - listener.last_error_log >= std::chrono::seconds(1)) {
+    logger.Warn("accept failed",
+                {{"port", listener.name},
+                 {"error", ec.message()},
+                 {"suppressed", static_cast<std::int64_t>(listener.suppressed_errors)},
+                 {"retry_ms", static_cast<std::int64_t>(listener.backoff.count())}});
+    listener.last_error_log = now;
+    listener.suppressed_errors = 0;
+  } else {
+    ++listener.suppressed_errors;
+  }
+  listener.retry->expires_after(listener.backoff);
+  listener.retry->async_wait([retry = std::move(retry)](beast::error_code wait_error) {
+    if (!wait_error) retry();
   });
 }
 
-void HttpsServer::Impl::AcceptProbe() {
-  metrics_acceptor.async_accept(
-      loops.front()->io.get_executor(), [self = this](beast::error_code ec, Socket socket) {
-        if (ec) {
-          if (ec == net::error::operation_aborted || !self->metrics_acceptor.is_open()) return;
-          return self->AcceptProbe();
-        }
-        // Scrapes and probes need few connections; the cap keeps file descriptors for admission.
-        if (self->probe_connections < kMaxProbeConnections) {
-          ++self->probe_connections;
-          std::make_shared<ProbeSession>(std::move(socket), self)->Run();
-        }
-        self->AcceptProbe();
-      });
+template <bool kTls>
+void HttpsServer::Impl::Accept(Listener& listener) {
+  const Executor executor = kTls ? NextLoop() : control.io.get_executor();
+  listener.acceptor->async_accept(executor, [this, &listener](beast::error_code ec, Socket socket) {
+    if (ec) {
+      if (ec == net::error::operation_aborted || !listener.acceptor->is_open()) return;
+      if (ec == net::error::connection_aborted) return Accept<kTls>(listener);
+      return AcceptFailed(listener, ec, [this, &listener] { Accept<kTls>(listener); });
+    }
+    if (listener.backoff.count() > 0) {
+      logger.Info("accepting again",
+                  {{"port", listener.name},
+                   {"suppressed", static_cast<std::int64_t>(listener.suppressed_errors)}});
+      listener.backoff = std::chrono::milliseconds(0);
+      listener.suppressed_errors = 0;
+    }
+    if (kTls && draining.load()) return;
+    beast::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    auto session = std::make_shared<Session<kTls>>(std::move(socket), this, &listener);
+    if (Admit(listener, *session, kTls)) {
+      session->Run();
+    } else if (!kTls && listener.refusing.load() < 64) {
+      // Plain HTTP can say why; the 503's lingering close keeps it from resetting the probe.
+      session->RunRefused();
+    } else {
+      logger.Warn("connection refused: every connection is busy",
+                  {{"port", listener.name},
+                   {"limit", static_cast<std::int64_t>(listener.max_connections)}});
+    }
+    Accept<kTls>(listener);
+  });
 }
 
 void HttpsServer::Impl::ScheduleTlsReload() {
-  tls_timer.expires_after(options.tls_reload_interval);
-  tls_timer.async_wait([self = this](beast::error_code ec) {
+  tls_timer->expires_after(options.tls_reload_interval);
+  tls_timer->async_wait([self = this](beast::error_code ec) {
     if (ec) return;
     self->tls.ReloadIfChanged();
     self->ScheduleTlsReload();
@@ -554,15 +679,17 @@ bool HttpsServer::Start(std::string* error) {
   const std::optional<HostPort> metrics_listen = ParseHostPort(impl.options.metrics_listen, error);
   if (!metrics_listen) return false;
   if (!impl.tls.ConfigureContext(impl.ssl_context.native_handle(), error)) return false;
-  if (!Listen(impl.acceptor, *listen, "--listen", error)) return false;
-  if (!Listen(impl.metrics_acceptor, *metrics_listen, "--metrics-listen", error)) return false;
-  impl.bound_port = impl.acceptor.local_endpoint().port();
-  impl.bound_metrics_port = impl.metrics_acceptor.local_endpoint().port();
-  impl.Accept();
-  impl.AcceptProbe();
+  if (!Listen(*impl.admission.acceptor, *listen, "--listen", error)) return false;
+  if (!Listen(*impl.probes.acceptor, *metrics_listen, "--metrics-listen", error)) return false;
+  impl.bound_port = impl.admission.acceptor->local_endpoint().port();
+  impl.bound_metrics_port = impl.probes.acceptor->local_endpoint().port();
+  impl.Accept<true>(impl.admission);
+  impl.Accept<false>(impl.probes);
   impl.ScheduleTlsReload();
-  for (const auto& loop : impl.loops) {
-    impl.threads.emplace_back([impl = impl_.get(), io = &loop->io] {
+  std::vector<net::io_context*> contexts = {&impl.control.io};
+  for (const auto& loop : impl.loops) contexts.push_back(&loop->io);
+  for (net::io_context* io : contexts) {
+    impl.threads.emplace_back([impl = impl_.get(), io] {
       // A handler that throws must not end the thread; sessions catch their own, this is the net.
       for (;;) {
         try {
@@ -585,33 +712,38 @@ void HttpsServer::CloseConnectionsAfterResponse() { impl_->closing.store(true); 
 void HttpsServer::StopAccepting() {
   impl_->closing.store(true);
   if (impl_->draining.exchange(true)) return;
-  net::post(impl_->acceptor.get_executor(), [impl = impl_.get()] {
+  net::post(impl_->control.io, [impl = impl_.get()] {
     beast::error_code ignored;
-    impl->acceptor.close(ignored);
+    impl->admission.acceptor->close(ignored);
   });
-  std::vector<std::shared_ptr<Impl::Session>> open;
+  std::vector<std::shared_ptr<Impl::Session<true>>> open;
   {
-    std::lock_guard<std::mutex> lock(impl_->connections_mutex);
-    for (const auto& weak : impl_->sessions) {
-      if (auto session = weak.lock()) open.push_back(std::move(session));
+    std::lock_guard<std::mutex> lock(impl_->admission.mutex);
+    for (Impl::SessionBase* session : impl_->admission.sessions) {
+      if (auto alive = session->weak_from_this().lock()) {
+        open.push_back(std::static_pointer_cast<Impl::Session<true>>(std::move(alive)));
+      }
     }
   }
   for (const auto& session : open) session->CloseIfIdle();
 }
 
 bool HttpsServer::WaitForConnectionsClosed(std::chrono::steady_clock::time_point deadline) {
-  std::unique_lock<std::mutex> lock(impl_->connections_mutex);
-  return impl_->connections_closed.wait_until(lock, deadline,
-                                              [this] { return impl_->sessions.empty(); });
+  std::unique_lock<std::mutex> lock(impl_->admission.mutex);
+  return impl_->admission.all_closed.wait_until(
+      lock, deadline, [this] { return impl_->admission.sessions.empty(); });
 }
 
 std::size_t HttpsServer::open_connections() const {
-  std::lock_guard<std::mutex> lock(impl_->connections_mutex);
-  return impl_->sessions.size();
+  std::lock_guard<std::mutex> lock(impl_->admission.mutex);
+  return impl_->admission.sessions.size();
 }
+
+std::size_t HttpsServer::buffered_request_bytes() const { return impl_->budget.used(); }
 
 void HttpsServer::Stop() {
   if (!impl_) return;
+  impl_->control.io.stop();
   for (const auto& loop : impl_->loops) loop->io.stop();
   for (std::thread& thread : impl_->threads) {
     if (thread.joinable()) thread.join();

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -131,9 +133,13 @@ std::uint64_t PolicyWatcher::WaitForLoad(std::uint64_t seen,
   return loads_;
 }
 
-void PolicyWatcher::Start() {
-  if (thread_.joinable()) return;
+bool PolicyWatcher::Start(std::string* error) {
+  if (thread_.joinable()) return true;
   stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (stop_fd_ < 0) {
+    *error = std::string("policy watcher: eventfd: ") + std::strerror(errno);
+    return false;
+  }
   // Watch before the thread runs and load once more after: no change can slip in between.
   inotify_fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   watch_ = inotify_fd_ >= 0 ? inotify_add_watch(inotify_fd_, directory_.c_str(), kWatchMask) : -1;
@@ -143,6 +149,7 @@ void PolicyWatcher::Start() {
   }
   LoadNow();
   thread_ = std::thread([this] { Run(); });
+  return true;
 }
 
 void PolicyWatcher::Stop() {

@@ -35,8 +35,9 @@ class PolicyWatcher {
   // is being served afterwards.
   bool LoadNow();
 
-  // Starts / stops the watching thread.
-  void Start();
+  // Starts / stops the watching thread. Start fails (with *error) when the thread's wake-up
+  // descriptor cannot be made: without it Stop() could never end the thread.
+  bool Start(std::string* error);
   void Stop();
 
   // How many loads have been attempted (a load is attempted when the content changed). Tests wait

@@ -10,15 +10,6 @@
 namespace palisade::server {
 namespace {
 
-bool IsJsonContentType(std::string_view value) {
-  const std::string_view media = value.substr(0, value.find(';'));
-  std::string lowered;
-  for (char c : media) {
-    if (c != ' ' && c != '\t') lowered.push_back(static_cast<char>(std::tolower(c)));
-  }
-  return lowered == "application/json";
-}
-
 HttpResponse Error(Metrics& metrics, int status, std::string reason) {
   metrics.RecordHttpError(status);
   return TextResponse(status, std::move(reason));
@@ -46,7 +37,7 @@ HttpResponse AdmissionRouter::Handle(const HttpRequest& request) const {
     response.headers.emplace_back("Allow", "POST");
     return response;
   }
-  if (!IsJsonContentType(request.content_type)) {
+  if (!IsJsonMediaType(request.content_type)) {
     return Error(
         metrics_, 415,
         "unsupported content type \"" + request.content_type + "\": want application/json");
@@ -59,10 +50,15 @@ HttpResponse AdmissionRouter::Handle(const HttpRequest& request) const {
     return Error(metrics_, 503, "no valid policy set is loaded");
   }
   policy::AdmissionResult result = policy::Review(endpoint, request.body, *policies, config_);
-  const auto latency = std::chrono::steady_clock::now() - started;
+  const auto finished = std::chrono::steady_clock::now();
+  const auto latency = finished - started;
   const std::string_view endpoint_name =
       endpoint == policy::Endpoint::kValidate ? "validate" : "mutate";
   metrics_.RecordAdmission(endpoint_name, result, latency);
+  // The API server stopped waiting while this was judged: no log line, no answer it could use.
+  if (request.deadline && finished >= *request.deadline) {
+    return Error(metrics_, 504, "the request's timeout passed while it was judged");
+  }
 
   if (result.http_status != 200) {
     metrics_.RecordHttpError(result.http_status);

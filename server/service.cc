@@ -31,7 +31,10 @@ bool AdmissionService::Start(std::string* error) {
                  {{"directory", options_.policy_dir}});
   }
   if (!server_.Start(error)) return false;
-  watcher_.Start();
+  if (!watcher_.Start(error)) {
+    server_.Stop();
+    return false;
+  }
   started_ = true;
   logger_.Info("serving", {{"listen", options_.server.listen},
                            {"port", static_cast<int>(server_.port())},

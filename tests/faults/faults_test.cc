@@ -15,8 +15,11 @@
 #include <sstream>
 
 #include "server/certificates.h"
+#include "server/https_server.h"
 #include "server/logging.h"
+#include "server/metrics.h"
 #include "server/service.h"
+#include "server/tls.h"
 #include "tests/faults/load_client.h"
 #include "tests/support/serve_options.h"
 #include "tests/support/serve_process.h"
@@ -497,6 +500,289 @@ TEST_F(FaultsTest, SlowClientsDoNotDelayOthers) {
   ASSERT_TRUE(clients.WaitForCompleted(clients.completed() + 20));
   clients.Stop();
   EXPECT_EQ(clients.failed(), 0u) << JoinFailures(clients.failures());
+}
+
+// ---- Hostile load: each class of cheap attack from issue 11, with what the server must do.
+
+// The head of a review POST whose body is `length` bytes.
+std::string ReviewHead(std::size_t length, const std::string& target = "/validate?timeout=10s") {
+  return "POST " + target +
+         " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+         std::to_string(length) + "\r\n\r\n";
+}
+
+// Writes `bytes` to a plain TCP port, then reads until the server closes (10 s at most).
+std::string RawExchange(std::uint16_t port, const std::string& bytes) {
+  net::io_context io;
+  beast::tcp_stream stream(io);
+  stream.expires_after(std::chrono::seconds(10));
+  stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  beast::error_code ec;
+  net::write(stream, net::buffer(bytes), ec);
+  std::string received;
+  char chunk[4096];
+  for (;;) {
+    const std::size_t n = stream.read_some(net::buffer(chunk), ec);
+    received.append(chunk, n);
+    if (ec) break;
+  }
+  return received;
+}
+
+std::string ChunkedHead(const std::string& target) {
+  return "POST " + target +
+         " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: "
+         "chunked\r\n\r\n";
+}
+
+// Memory: connections each holding most of an 8 MiB body add up against one budget; the request
+// that would go over is answered 503 at once (from its Content-Length), and the budget comes back
+// when a connection lets go.
+TEST_F(FaultsTest, PartialUploadsAreHeldToTheByteBudget) {
+  ServeOptions options = Options();
+  options.server.max_buffered_request_bytes = 20 * 1024 * 1024;
+  auto service = Start(options);
+  const std::uint16_t port = service->port();
+  constexpr std::size_t kBody = 8 * 1024 * 1024;
+  auto holder = [&] {
+    auto client = std::make_unique<HttpsClient>(port, ca_.cert_pem);
+    EXPECT_FALSE(client->WriteRaw(ReviewHead(kBody) + std::string(1024 * 1024, ' ')));
+    return client;
+  };
+  auto first = holder();
+  auto second = holder();
+  Reply refused;
+  for (int attempt = 0; attempt < 10 && refused.status != 503; ++attempt) {
+    HttpsClient third(port, ca_.cert_pem);
+    ASSERT_FALSE(third.error());
+    third.WriteRaw(ReviewHead(kBody));
+    refused = third.ReadReply({}, std::chrono::milliseconds(500));
+  }
+  EXPECT_EQ(refused.status, 503u) << refused.error.message();
+  EXPECT_EQ(refused.retry_after, "1");
+  EXPECT_FALSE(refused.keep_alive);
+  EXPECT_NE(refused.body.find("too many request bytes buffered"), std::string::npos);
+  EXPECT_NE(Metrics(*service).find("palisade_http_errors_total{code=\"503\"}"), std::string::npos);
+
+  // A review that fits is still judged.
+  HttpsClient small(port, ca_.cert_pem);
+  bool allowed = true;
+  EXPECT_EQ(CheckReview(small.Admit("/validate", PrivilegedReview("s")), "s", &allowed), "");
+
+  first.reset();  // closing gives its 8 MiB back
+  Reply read_whole;
+  for (int attempt = 0; attempt < 20 && read_whole.status != 400; ++attempt) {
+    HttpsClient again(port, ca_.cert_pem);
+    read_whole = again.Post("/validate?timeout=10s", std::string(kBody, ' '));
+  }
+  EXPECT_EQ(read_whole.status, 400u) << "an 8 MiB body is read (and refused as JSON) again";
+}
+
+// Memory: the trailer section after the last chunk, and chunk-size lines, are held to the header
+// limit on both ports (they grew without bound), so a connection cannot grow the process.
+TEST_F(FaultsTest, TrailersAndChunkLinesAreBoundedOnBothPorts) {
+  auto service = Start(Options());
+  std::string trailers;
+  for (int i = 0; i < 100; ++i)
+    trailers += "X-Trailer-" + std::to_string(i) + ": " + std::string(1000, 't') + "\r\n";
+  {
+    SCOPED_TRACE("webhook port, trailers");
+    HttpsClient client(service->port(), ca_.cert_pem);
+    ASSERT_FALSE(client.error());
+    const beast::error_code write_error =
+        client.WriteRaw(ChunkedHead("/validate") + "2\r\n{}\r\n0\r\n" + trailers);
+    const Reply reply = client.ReadReply(write_error, std::chrono::seconds(5));
+    EXPECT_EQ(reply.status, 431u) << reply.error.message();
+    EXPECT_FALSE(reply.keep_alive);
+  }
+  {
+    SCOPED_TRACE("webhook port, a chunk extension without end");
+    HttpsClient client(service->port(), ca_.cert_pem);
+    ASSERT_FALSE(client.error());
+    const beast::error_code write_error =
+        client.WriteRaw(ChunkedHead("/validate") + "2;x=" + std::string(100'000, 'e'));
+    const Reply reply = client.ReadReply(write_error, std::chrono::seconds(5));
+    EXPECT_EQ(reply.status, 431u) << reply.error.message();
+  }
+  {
+    SCOPED_TRACE("metrics port, trailers");
+    const auto started = Clock::now();
+    const std::string answer =
+        RawExchange(service->metrics_port(), ChunkedHead("/metrics") + "0\r\n" + trailers);
+    EXPECT_TRUE(answer.starts_with("HTTP/1.1 431 ")) << answer.substr(0, 200);
+    EXPECT_LT(Clock::now() - started, std::chrono::seconds(5));
+  }
+  EXPECT_EQ(PlainGet(service->metrics_port(), "/healthz").status, 200u);
+}
+
+// A client that writes its whole request before reading gets the early answer (413, 431) instead
+// of a reset: the server reads and drops the rest for a while before it closes.
+TEST_F(FaultsTest, EarlyAnswersReachClientsThatSendEverythingFirst) {
+  auto service = Start(Options());
+  {
+    SCOPED_TRACE("413 over TLS, 14 MiB sent first");
+    HttpsClient client(service->port(), ca_.cert_pem);
+    ASSERT_FALSE(client.error());
+    const Reply reply = client.Post("/validate", std::string(14 * 1024 * 1024, ' '));
+    EXPECT_EQ(reply.status, 413u) << reply.error.message();
+    EXPECT_FALSE(reply.keep_alive);
+  }
+  {
+    SCOPED_TRACE("431 over TLS, a 12 MiB body after the oversized header");
+    HttpsClient client(service->port(), ca_.cert_pem);
+    ASSERT_FALSE(client.error());
+    constexpr std::size_t kBody = 12 * 1024 * 1024;
+    const beast::error_code write_error = client.WriteRaw(
+        "POST /validate HTTP/1.1\r\nHost: x\r\nX-Pad: " + std::string(20 * 1024, 'p') +
+        "\r\nContent-Length: " + std::to_string(kBody) + "\r\n\r\n" + std::string(kBody, ' '));
+    EXPECT_FALSE(write_error) << write_error.message();
+    const Reply reply = client.ReadReply(write_error);
+    EXPECT_EQ(reply.status, 431u) << reply.error.message();
+  }
+  {
+    SCOPED_TRACE("413 on the metrics port, 12 MiB sent first");
+    constexpr std::size_t kBody = 12 * 1024 * 1024;
+    const std::string answer = RawExchange(
+        service->metrics_port(), "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                                     std::to_string(kBody) + "\r\n\r\n" + std::string(kBody, ' '));
+    EXPECT_TRUE(answer.starts_with("HTTP/1.1 413 ")) << answer.substr(0, 200);
+  }
+}
+
+// CPU: a review whose `?timeout=` passed while its body was still arriving is not judged (the API
+// server has given up); the client is told so with a 504.
+TEST_F(FaultsTest, ReviewWhoseDeadlinePassedWhileReadingIsNotJudged) {
+  auto service = Start(Options());
+  HttpsClient client(service->port(), ca_.cert_pem);
+  ASSERT_FALSE(client.error());
+  const std::string body = PrivilegedReview("late");
+  ASSERT_FALSE(client.WriteRaw(ReviewHead(body.size(), "/validate?timeout=1s") +
+                               body.substr(0, body.size() / 2)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  const beast::error_code write_error = client.WriteRaw(body.substr(body.size() / 2));
+  const Reply reply = client.ReadReply(write_error);
+  EXPECT_EQ(reply.status, 504u) << reply.error.message();
+  EXPECT_EQ(reply.body, "the request's timeout passed before it was read\n");
+  const std::string metrics = Metrics(*service);
+  EXPECT_EQ(metrics.find("palisade_requests_total{"), std::string::npos) << "it was judged";
+  EXPECT_NE(metrics.find("palisade_http_errors_total{code=\"504\"} 1\n"), std::string::npos);
+}
+
+// Connections: TCP connections that never start TLS, and idle keep-alive connections, cannot
+// fill the admission port's cap: pending handshakes have their own smaller budget (the oldest is
+// shed), and at the cap the longest-idle connection makes room.
+TEST_F(FaultsTest, SilentAndIdleConnectionsDoNotStarveTheAdmissionPort) {
+  ServeOptions options = Options();
+  options.server.max_connections = 64;
+  options.server.max_handshakes = 16;
+  auto service = Start(options);
+  const std::uint16_t port = service->port();
+  net::io_context io;
+  std::vector<std::unique_ptr<tcp::socket>> silent;
+  for (int i = 0; i < 200; ++i) {
+    silent.push_back(std::make_unique<tcp::socket>(io));
+    silent.back()->connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  }
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    HttpsClient fresh(port, ca_.cert_pem);
+    ASSERT_FALSE(fresh.error()) << fresh.error().message();
+    bool allowed = true;
+    EXPECT_EQ(CheckReview(fresh.Admit("/validate", PrivilegedReview("f")), "f", &allowed), "");
+  }
+  silent.clear();
+
+  // 64 idle keep-alive connections: a new one still gets in, and the longest-idle one goes.
+  std::vector<std::unique_ptr<HttpsClient>> idle;
+  for (int i = 0; i < 64; ++i) {
+    idle.push_back(std::make_unique<HttpsClient>(port, ca_.cert_pem));
+    ASSERT_FALSE(idle.back()->error()) << i << ": " << idle.back()->error().message();
+    bool allowed = true;
+    ASSERT_EQ(CheckReview(idle.back()->Admit("/validate", PrivilegedReview("i")), "i", &allowed),
+              "")
+        << i;
+  }
+  HttpsClient newcomer(port, ca_.cert_pem);
+  ASSERT_FALSE(newcomer.error()) << newcomer.error().message();
+  bool allowed = true;
+  EXPECT_EQ(CheckReview(newcomer.Admit("/validate", PrivilegedReview("n")), "n", &allowed), "");
+  EXPECT_EQ(idle.front()->Admit("/validate", PrivilegedReview("o")).status, 0u)
+      << "the longest-idle connection was closed";
+}
+
+// Probes: /healthz and /readyz answer at once while every admission thread is busy, because the
+// metrics port has its own thread. The admission handler here holds its thread for 3 s, as the
+// slowest review would.
+TEST_F(FaultsTest, ProbesAnswerWhileEveryAdmissionThreadIsBusy) {
+  server::Metrics metrics;
+  server::TlsCredentials tls({secret_.file("tls.crt"), secret_.file("tls.key"), ""}, &metrics,
+                             &logger_);
+  tls.ReloadIfChanged();
+  server::ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.metrics_listen = "127.0.0.1:0";
+  options.threads = 1;
+  std::atomic<bool> entered{false};
+  server::HttpsServer server(
+      options, tls, metrics, logger_,
+      [&](const server::HttpRequest&) {
+        entered = true;
+        std::this_thread::sleep_for(std::chrono::seconds(3));
+        return server::TextResponse(200, "slow");
+      },
+      [](const server::HttpRequest&) { return server::TextResponse(200, "ok"); });
+  std::string error;
+  ASSERT_TRUE(server.Start(&error)) << error;
+  std::thread slow([&] {
+    HttpsClient client(server.port(), ca_.cert_pem);
+    EXPECT_EQ(client.Admit("/validate", "{}").status, 200u);
+  });
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (!entered && Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_TRUE(entered);
+  for (const char* path : {"/healthz", "/readyz"}) {
+    const auto started = Clock::now();
+    EXPECT_EQ(PlainGet(server.metrics_port(), path).status, 200u) << path;
+    // The bound is 100 ms; the margin is for a loaded 2-core machine.
+    EXPECT_LT(Clock::now() - started, std::chrono::seconds(1)) << path << " waited for a review";
+  }
+  slow.join();
+  server.Stop();
+}
+
+// Connections: out of file descriptors, the accept loop backs off and logs a few lines (not
+// megabytes), and serves again once connections close. The real binary with RLIMIT_NOFILE 48.
+TEST_F(FaultsTest, OutOfFileDescriptorsBacksOffAndRecovers) {
+  test::ServeProcess server(
+      PALISADE_BINARY,
+      {"--policy-dir", policies_.path(), "--tls-cert-file", secret_.file("tls.crt"),
+       "--tls-key-file", secret_.file("tls.key"), "--threads", "1"},
+      48);
+  const std::uint16_t metrics_port = server.metrics_port();
+  ASSERT_NE(metrics_port, 0) << "the binary did not start:\n" << server.log();
+  net::io_context io;
+  std::vector<std::unique_ptr<tcp::socket>> held;
+  for (int i = 0; i < 60; ++i) {
+    held.push_back(std::make_unique<tcp::socket>(io));
+    held.back()->connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), metrics_port));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  const std::string log = server.log();
+  std::size_t failures = 0;
+  for (std::size_t at = log.find("\"msg\":\"accept failed\""); at != std::string::npos;
+       at = log.find("\"msg\":\"accept failed\"", at + 1)) {
+    ++failures;
+  }
+  EXPECT_GE(failures, 1u) << "the limit was never reached:\n" << log.substr(0, 4000);
+  EXPECT_LE(failures, 5u) << log.substr(0, 4000);
+  EXPECT_NE(log.find("Too many open files"), std::string::npos) << log.substr(0, 4000);
+  held.clear();
+  unsigned status = 0;
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (status != 200u && Clock::now() < deadline) {
+    status = PlainGet(metrics_port, "/healthz").status;
+  }
+  EXPECT_EQ(status, 200u) << server.log().substr(0, 4000);
 }
 
 }  // namespace

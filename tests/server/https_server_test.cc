@@ -16,6 +16,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -515,44 +516,59 @@ TEST_F(ServerTest, ShutdownFailsReadinessFinishesInFlightAndClosesKeepAlive) {
   EXPECT_NE(log_.str().find("stopped: every connection closed"), std::string::npos) << log_.str();
 }
 
-// The metrics port holds at most 64 connections, so scrapers cannot use up file descriptors; a
-// slot frees when one closes.
-TEST_F(ServerTest, MetricsPortCapsConnections) {
+// The metrics port holds at most 64 connections, so scrapers cannot use up file descriptors. Ones
+// that send nothing cannot fill it: they are closed after 2 s, and at the cap the longest-silent
+// one makes room for a probe. When every connection is mid-request, the probe gets a 503, not a
+// reset.
+TEST_F(ServerTest, SilentConnectionsCannotFillTheMetricsPort) {
   auto service = StartService();
   net::io_context io;
   const tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"), service->metrics_port());
-  auto healthz = [&](beast::tcp_stream& stream) {
-    http::request<http::empty_body> request{http::verb::get, "/healthz", 11};
-    request.set(http::field::host, "127.0.0.1");
-    beast::error_code ec;
-    http::write(stream, request, ec);
-    beast::flat_buffer buffer;
-    http::response<http::string_body> response;
-    if (!ec) http::read(stream, buffer, response, ec);
-    return ec ? 0u : response.result_int();
-  };
-  std::vector<std::unique_ptr<beast::tcp_stream>> open;
+  std::vector<std::unique_ptr<tcp::socket>> silent;
   for (int i = 0; i < 64; ++i) {
-    open.push_back(std::make_unique<beast::tcp_stream>(io));
-    open.back()->expires_after(std::chrono::seconds(10));
-    open.back()->connect(endpoint);
-    ASSERT_EQ(healthz(*open.back()), 200u) << "connection " << i;  // kept alive
+    silent.push_back(std::make_unique<tcp::socket>(io));
+    silent.back()->connect(endpoint);
   }
-  beast::tcp_stream refused(io);
-  refused.expires_after(std::chrono::seconds(10));
-  refused.connect(endpoint);
-  EXPECT_EQ(healthz(refused), 0u) << "the 65th connection is closed at once";
+  EXPECT_EQ(PlainGet(service->metrics_port(), "/healthz").status, 200u);
+  EXPECT_EQ(PlainGet(service->metrics_port(), "/readyz").status, 200u);
+  // The last silent one is closed by the first-byte timeout (2 s), well before 8 s.
+  {
+    tcp::socket& last = *silent.back();
+    net::steady_timer guard(io);
+    beast::error_code read_error;
+    char byte;
+    last.async_read_some(net::buffer(&byte, 1), [&](beast::error_code ec, std::size_t) {
+      read_error = ec;
+      guard.cancel();
+    });
+    guard.expires_after(std::chrono::seconds(8));
+    guard.async_wait([&](beast::error_code ec) {
+      if (!ec) last.cancel();
+    });
+    io.run();
+    io.restart();
+    EXPECT_TRUE(read_error == net::error::eof || read_error == net::error::connection_reset)
+        << read_error.message();
+  }
+  silent.clear();
 
-  open.pop_back();  // closes one
-  const auto deadline = Clock::now() + std::chrono::seconds(10);
-  unsigned status = 0;
-  while (status != 200u && Clock::now() < deadline) {
-    beast::tcp_stream again(io);
-    again.expires_after(std::chrono::seconds(10));
-    again.connect(endpoint);
-    status = healthz(again);
+  // 64 connections in the middle of a request: the next probe hears why it cannot be served.
+  std::vector<std::unique_ptr<tcp::socket>> busy;
+  for (int i = 0; i < 64; ++i) {
+    busy.push_back(std::make_unique<tcp::socket>(io));
+    busy.back()->connect(endpoint);
+    net::write(*busy.back(), net::buffer(std::string("GET /metrics HTTP/1.1\r\nHost: x\r\n")));
   }
-  EXPECT_EQ(status, 200u);
+  std::string answer;
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  do {  // until the server has read every partial request
+    answer = PlainExchange(service->metrics_port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  } while (answer.starts_with("HTTP/1.1 200") && Clock::now() < deadline);
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 503 Service Unavailable\r\n")) << answer;
+  EXPECT_NE(answer.find("Retry-After: 1\r\n"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("Connection: close\r\n"), std::string::npos) << answer;
+  busy.clear();
+  EXPECT_EQ(PlainGet(service->metrics_port(), "/healthz").status, 200u);
 }
 
 // The real binary: SIGTERM fails readiness, lets the in-flight request finish, exits 0.

@@ -275,5 +275,117 @@ TEST(ParseHttpRequest, IncompleteWaitsForMore) {
   EXPECT_EQ(ParseHttpRequest(chunked_open, kServerLimits).outcome, Outcome::kIncomplete);
 }
 
+// The trailer section after the last chunk was bounded by nothing: Beast buffers it whole, so a
+// connection could grow the process by gigabytes. It is held to the header limit, however cut.
+TEST(ParseHttpRequest, TrailersAreBoundedByTheHeaderLimit) {
+  const std::string head =
+      "POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n";
+  const std::string small_trailers =
+      head + "2\r\n{}\r\n0\r\nX-Checksum: abc\r\nX-Other: " + std::string(1000, 'b') + "\r\n\r\n";
+  const ParsedHttpRequest fine = ParseHttpRequest(small_trailers, kServerLimits, kNow);
+  ASSERT_EQ(fine.outcome, Outcome::kComplete) << fine.detail;
+  EXPECT_EQ(fine.request.body, "{}");
+  EXPECT_EQ(fine.request.content_type, "application/json");
+  EXPECT_EQ(fine.consumed, small_trailers.size());
+
+  std::string endless = head + "2\r\n{}\r\n0\r\n";
+  while (endless.size() < 4 * kServerLimits.header_limit) {
+    endless += "X-Trailer: " + std::string(100, 'a') + "\r\n";
+  }
+  const ParsedHttpRequest whole = ParseHttpRequest(endless, kServerLimits, kNow);
+  EXPECT_EQ(whole.outcome, Outcome::kRefused);
+  EXPECT_EQ(whole.status, 431);
+  // In reads of a line each, as a slow client sends them: refused once a header limit is held.
+  std::vector<std::string_view> lines;
+  std::size_t start = 0;
+  for (std::size_t eol = endless.find("\r\n"); eol != std::string::npos;
+       eol = endless.find("\r\n", eol + 2)) {
+    lines.push_back(std::string_view(endless).substr(start, eol + 2 - start));
+    start = eol + 2;
+  }
+  const ParsedHttpRequest split = ParseHttpRequestInPieces(lines, kServerLimits, kNow);
+  EXPECT_EQ(split.outcome, Outcome::kRefused);
+  EXPECT_EQ(split.status, 431);
+  // Trailers cannot replace the head's Content-Type.
+  const ParsedHttpRequest sneaky = ParseHttpRequest(
+      head + "2\r\n{}\r\n0\r\nContent-Type: text/plain\r\n\r\n", kServerLimits, kNow);
+  ASSERT_EQ(sneaky.outcome, Outcome::kComplete) << sneaky.detail;
+  EXPECT_EQ(sneaky.request.content_type, "application/json");
+}
+
+// Chunk-size lines and their extensions are bytes of the request too: one line is held to the
+// header limit, and all the framing counts against the body limit with the data.
+TEST(ParseHttpRequest, ChunkLinesAndExtensionsCount) {
+  const std::string head =
+      "POST /validate HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::string long_extension = head + "2;name=" + std::string(20 * 1024, 'e');
+  EXPECT_EQ(ParseHttpRequest(long_extension, kServerLimits).status, 431);
+  const std::string_view cut[] = {std::string_view(long_extension).substr(0, 100),
+                                  std::string_view(long_extension).substr(100)};
+  EXPECT_EQ(ParseHttpRequestInPieces(cut, kServerLimits).status, 431);
+  EXPECT_EQ(ParseHttpRequest(head + "2;a=b;c\r\n{}\r\n0;last\r\n\r\n", kServerLimits).outcome,
+            Outcome::kComplete);
+
+  // 100 bytes of data in 1-byte chunks with long extensions: 100 bytes of body, far more on the
+  // wire. The wire is what is held and read, so it is what counts.
+  const HttpLimits small{.body_limit = 1000, .header_limit = 1024};
+  std::string framed = head;
+  for (int i = 0; i < 100; ++i) framed += "1;pad=" + std::string(20, 'p') + "\r\nx\r\n";
+  framed += "0\r\n\r\n";
+  const ParsedHttpRequest parsed = ParseHttpRequest(framed, small);
+  EXPECT_EQ(parsed.outcome, Outcome::kRefused);
+  EXPECT_EQ(parsed.status, 413);
+  std::string plain = head;
+  for (int i = 0; i < 100; ++i) plain += "1\r\nx\r\n";
+  plain += "0\r\n\r\n";
+  EXPECT_EQ(ParseHttpRequest(plain, small).outcome, Outcome::kComplete);
+}
+
+// The process-wide budget: a Content-Length is reserved when the head arrives, a chunked body as
+// it grows, and both are given back when the reader is done with the request.
+TEST(HttpRequestReader, ReservesBodiesAgainstTheBudget) {
+  RequestByteBudget budget(10'000);
+  const std::string body(6'000, ' ');
+  const std::string request = Post("/validate", body);
+  const std::string head = request.substr(0, request.size() - body.size());
+  HttpRequestReader first(kServerLimits, &budget);
+  std::size_t used = 0;
+  EXPECT_EQ(first.Parse(head, &used), HttpRequestReader::Status::kNeedMore);
+  EXPECT_EQ(budget.used(), 6'000u) << "reserved from Content-Length before the body arrives";
+
+  // A second such request does not fit while the first is held: 503, before its body is read.
+  HttpRequestReader second(kServerLimits, &budget);
+  EXPECT_EQ(second.Parse(head, &used), HttpRequestReader::Status::kRefused);
+  EXPECT_EQ(second.status(), 503);
+  EXPECT_EQ(budget.used(), 6'000u);
+
+  EXPECT_EQ(first.Parse(body, &used), HttpRequestReader::Status::kComplete);
+  EXPECT_EQ(first.TakeBody(), body);
+  first.ReleaseBudget();
+  EXPECT_EQ(budget.used(), 0u);
+  second.Begin();
+  EXPECT_EQ(second.Parse(request, &used), HttpRequestReader::Status::kComplete);
+  EXPECT_EQ(budget.used(), 6'000u);
+  second.Begin();  // the next request gives the last one's reservation back
+  EXPECT_EQ(budget.used(), 0u);
+
+  // Chunked: reserved as the chunks arrive, so the refusal comes when the budget is spent.
+  const std::string chunked =
+      "POST /validate HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+      "\r\n" +
+      Chunked(std::string(20'000, 'c'), 1000);
+  const ParsedHttpRequest refused = ParseHttpRequest(chunked, kServerLimits, kNow, &budget);
+  EXPECT_EQ(refused.outcome, Outcome::kRefused);
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_EQ(refused.reason, "server busy: too many request bytes buffered; retry");
+  EXPECT_EQ(budget.used(), 0u) << "a refused request gives its reservation back";
+  RequestByteBudget roomy(64 * 1024);
+  const ParsedHttpRequest fits = ParseHttpRequest(chunked, kServerLimits, kNow, &roomy);
+  ASSERT_EQ(fits.outcome, Outcome::kComplete) << fits.detail;
+  EXPECT_EQ(fits.request.body.size(), 20'000u);
+  EXPECT_EQ(roomy.used(), 0u);
+}
+
 }  // namespace
 }  // namespace palisade::server

@@ -36,6 +36,7 @@ struct Reply {
   std::string body;
   std::string content_type;
   std::string allow;
+  std::string retry_after;
   bool keep_alive = false;
   beast::error_code error;
 };
@@ -125,6 +126,7 @@ class HttpsClient {
     reply.body = response.body();
     reply.content_type = std::string(response[http::field::content_type]);
     reply.allow = std::string(response[http::field::allow]);
+    reply.retry_after = std::string(response[http::field::retry_after]);
     reply.keep_alive = response.keep_alive();
     return reply;
   }

@@ -6,6 +6,7 @@
 
 #include <rapidjson/document.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,8 +24,10 @@ namespace palisade::test {
 class ServeProcess {
  public:
   // Runs `binary serve ARGS --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0` and waits (10 s at
-  // most) for its "serving" line; port() is 0 when it did not start.
-  ServeProcess(const std::string& binary, const std::vector<std::string>& args) {
+  // most) for its "serving" line; port() is 0 when it did not start. `open_files`, when not 0,
+  // is the child's RLIMIT_NOFILE (soft and hard, so the server cannot raise it).
+  ServeProcess(const std::string& binary, const std::vector<std::string>& args,
+               rlim_t open_files = 0) {
     std::vector<std::string> argv_text = {binary, "serve"};
     argv_text.insert(argv_text.end(), args.begin(), args.end());
     for (const char* flag : {"--listen", "--metrics-listen"}) {
@@ -42,6 +45,10 @@ class ServeProcess {
       dup2(err_pipe[1], 2);
       close(err_pipe[0]);
       close(err_pipe[1]);
+      if (open_files != 0) {
+        const rlimit limit{open_files, open_files};
+        if (setrlimit(RLIMIT_NOFILE, &limit) != 0) _exit(126);
+      }
       execv(binary.c_str(), argv.data());
       _exit(127);
     }

@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""Hostile-load measurements of `palisade serve` (numbers, not pass/fail; see README "Hardening").
+
+1. Partial uploads: CONNECTIONS TLS connections each send the head of an 8 MiB review and 7.9 MiB
+   of its body, then stall. Prints the server's peak RSS while they hold, and how many got 503.
+2. Probe latency while every admission thread is busy: WORKERS clients POST large reviews back to
+   back (about 1 MiB each, worst-case decode) while /healthz and /readyz are timed.
+
+    bench/attack/run.py --binary build/cli/palisade [--connections 200] [--threads 2]
+"""
+import argparse
+import json
+import os
+import socket
+import ssl
+import statistics
+import subprocess
+import threading
+import time
+
+MIB = 1024 * 1024
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def start_server(binary, threads, extra):
+    proc = subprocess.Popen(
+        [binary, "serve", "--dev", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
+         "--threads", str(threads), "--log-level", "warn", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # --dev prints the curl example with the port; the metrics port follows "Metrics:".
+    port = metrics_port = None
+    while port is None or metrics_port is None:
+        line = proc.stdout.readline()
+        if not line:
+            raise SystemExit("server did not start: " + proc.stderr.read())
+        if "https://localhost:" in line or "https://127.0.0.1:" in line:
+            port = int(line.split("https://")[1].split(":")[1].split("/")[0])
+        if "Metrics:" in line:
+            metrics_port = int(line.split("127.0.0.1:")[1].split("/")[0])
+    return proc, port, metrics_port
+
+
+def tls_connect(port):
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    raw = socket.create_connection(("127.0.0.1", port), timeout=30)
+    return context.wrap_socket(raw, server_hostname="localhost")
+
+
+def head(length, target="/validate?timeout=10s"):
+    return (f"POST {target} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {length}\r\n\r\n").encode()
+
+
+def partial_uploads(binary, connections, threads):
+    proc, port, _ = start_server(binary, threads, [])
+    try:
+        idle = rss_kib(proc.pid)
+        held, refused, failed = [], [0], [0]
+        lock = threading.Lock()
+        chunk = b" " * MIB
+
+        def attack():
+            try:
+                s = tls_connect(port)
+                s.sendall(head(8 * MIB))
+                for _ in range(7):
+                    s.sendall(chunk)
+                s.sendall(b" " * (MIB * 9 // 10))
+                s.settimeout(0.2)
+                try:
+                    if s.recv(64).startswith(b"HTTP/1.1 503"):
+                        with lock:
+                            refused[0] += 1
+                except (socket.timeout, ssl.SSLError, OSError):
+                    pass
+                with lock:
+                    held.append(s)
+            except OSError:
+                with lock:
+                    failed[0] += 1
+
+        peak = [idle]
+        stop = threading.Event()
+
+        def sample():
+            while not stop.is_set():
+                peak[0] = max(peak[0], rss_kib(proc.pid))
+                time.sleep(0.05)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        workers = [threading.Thread(target=attack) for _ in range(connections)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        time.sleep(1)
+        stop.set()
+        sampler.join()
+        print(f"partial uploads: {connections} connections x 7.9 MiB of an 8 MiB body, "
+              f"threads {threads}: idle RSS {idle / 1024:.1f} MiB, peak RSS "
+              f"{peak[0] / 1024:.1f} MiB, 503 answers {refused[0]}, connect/send failures "
+              f"{failed[0]}")
+        for s in held:
+            s.close()
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def big_review(uid):
+    containers = ",".join(
+        '{"name":"c%d","image":"registry.example.com/app:%d","env":[%s]}' %
+        (i, i, ",".join('{"name":"E%d","value":"%s"}' % (j, "v" * 40) for j in range(100)))
+        for i in range(180))
+    return ('{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"%s",'
+            '"kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1",'
+            '"resource":"pods"},"namespace":"shop","operation":"CREATE","userInfo":{"username":"a"},'
+            '"object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"shop"},'
+            '"spec":{"containers":[%s]}}}}' % (uid, containers)).encode()
+
+
+def probe_latency(binary, threads, workers_count, probes):
+    proc, port, metrics_port = start_server(binary, threads, [])
+    body = big_review("big")
+    stop = threading.Event()
+    answered = [0]
+
+    def worker():
+        s = tls_connect(port)
+        while not stop.is_set():
+            s.sendall(head(len(body)) + body)
+            reply = b""
+            while b"\r\n\r\n" not in reply:
+                reply += s.recv(65536)
+            header, rest = reply.split(b"\r\n\r\n", 1)
+            length = int(header.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            while len(rest) < length:
+                rest += s.recv(65536)
+            answered[0] += 1
+        s.close()
+
+    def probe(path):
+        started = time.perf_counter()
+        with socket.create_connection(("127.0.0.1", metrics_port), timeout=10) as s:
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            data = b""
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        assert data.startswith(b"HTTP/1.1 200"), data[:100]
+        return (time.perf_counter() - started) * 1000
+
+    try:
+        workers = [threading.Thread(target=worker) for _ in range(workers_count)]
+        for w in workers:
+            w.start()
+        time.sleep(1)
+        before = answered[0]
+        latencies = []
+        t0 = time.perf_counter()
+        for i in range(probes):
+            latencies.append(probe("/healthz" if i % 2 == 0 else "/readyz"))
+            time.sleep(0.01)
+        elapsed = time.perf_counter() - t0
+        reviews = answered[0] - before
+        stop.set()
+        for w in workers:
+            w.join()
+        latencies.sort()
+        print(f"probe latency while {workers_count} clients POST {len(body) / MIB:.2f} MiB reviews "
+              f"to {threads} admission threads ({reviews / elapsed:.1f} reviews/s): {probes} probes, "
+              f"p50 {statistics.median(latencies):.2f} ms, p99 "
+              f"{latencies[int(len(latencies) * 0.99) - 1]:.2f} ms, max {latencies[-1]:.2f} ms")
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--binary", default="build/cli/palisade")
+    parser.add_argument("--connections", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--probes", type=int, default=200)
+    args = parser.parse_args()
+    partial_uploads(args.binary, args.connections, args.threads)
+    probe_latency(args.binary, args.threads, args.workers, args.probes)
+
+
+if __name__ == "__main__":
+    main()
