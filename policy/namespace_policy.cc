@@ -375,6 +375,19 @@ std::string PolicySet::RefusalFor(std::string_view ns) const {
   return "";
 }
 
+std::shared_ptr<const PolicySet> PolicySet::WithNamespaceLabels(
+    std::shared_ptr<const NamespaceLabels> labels) const {
+  // Labels do not select anything yet: the same lookups, carrying the labels for later layers.
+  auto resolved = std::make_shared<PolicySet>(*this);
+  resolved->labels_ = std::move(labels);
+  return resolved;
+}
+
+const NamespaceLabels& PolicySet::namespace_labels() const {
+  static const NamespaceLabels kNone;
+  return labels_ ? *labels_ : kNone;
+}
+
 std::shared_ptr<const EffectivePolicy> PolicySet::ForNamespace(std::string_view ns) const {
   std::shared_ptr<const EffectivePolicy> found;
   if (const auto it = exact_.find(ns); it != exact_.end()) {

@@ -162,6 +162,13 @@ struct Refusal {
   std::string message;                // names the broken policy or file
 };
 
+// A namespace's labels, sorted (deterministic output), and every known namespace's labels: an
+// immutable snapshot, rebuilt from the Namespace watch (or, offline, from input) and swapped.
+using Labels = std::map<std::string, std::string, std::less<>>;
+struct NamespaceLabels {
+  std::unordered_map<std::string, Labels> by_name;
+};
+
 // An immutable set of policies. Built once per (re)load; requests share it through a shared_ptr.
 class PolicySet {
  public:
@@ -181,6 +188,14 @@ class PolicySet {
   const std::vector<NamespacePolicy>& policies() const { return policies_; }
   const std::vector<Refusal>& refusals() const { return refusals_; }
 
+  // This set as it applies to namespaces with `labels` (namespaceSelector and PSA labels
+  // resolved here, once per change of policies or labels, not per request). The result answers
+  // ForNamespace for every namespace; a namespace missing from `labels` is judged as unlabelled.
+  std::shared_ptr<const PolicySet> WithNamespaceLabels(
+      std::shared_ptr<const NamespaceLabels> labels) const;
+  // The labels this set was resolved with (empty when none).
+  const NamespaceLabels& namespace_labels() const;
+
  private:
   struct NameHash {
     using is_transparent = void;
@@ -196,6 +211,7 @@ class PolicySet {
 
   std::vector<NamespacePolicy> policies_;
   std::vector<Refusal> refusals_;
+  std::shared_ptr<const NamespaceLabels> labels_;
   // Precomputed for every exact name, so lookups do not grow with the number of policies.
   std::unordered_map<std::string, std::shared_ptr<const EffectivePolicy>, NameHash, std::equal_to<>>
       exact_;
