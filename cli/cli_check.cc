@@ -19,11 +19,11 @@
 #include <string>
 #include <vector>
 
+#include "cli/cli.h"
 #include "policy/decision.h"
 #include "policy/level_version.h"
 #include "policy/mutator.h"
 #include "policy/namespace_policy.h"
-#include "cli/cli.h"
 #include "server/policy_loader.h"
 #include "server/yaml_json.h"
 
@@ -207,7 +207,7 @@ class Checker {
       }
       for (const std::string& warning : decision.warnings) out << "  warning: " << warning << "\n";
       for (const auto& [key, value] : decision.audit_annotations) {
-        if (key == "palisade.dev/audit-violations") out << "  audit: " << value << "\n";
+        if (key == policy::kAuditViolationsAuditKey) out << "  audit: " << value << "\n";
       }
       if (!decision.exemptions.empty()) out << "  exempt: " << Join(decision.exemptions) << "\n";
       if (!decision.defaults_applied.empty()) {

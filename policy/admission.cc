@@ -101,12 +101,12 @@ void Mutate(const AdmissionRequest& request, const EffectivePolicy& policy,
   if (!ReadPod(pod).errors.empty()) return;  // /validate denies it with the reason
   if (UsernameExempt(request.username, policy)) {
     result.exemptions.push_back("username");
-    response.audit_annotations.emplace_back("palisade.dev/exemptions", "username");
+    response.audit_annotations.emplace_back(kExemptAuditKey, "username");
     return;
   }
   if (RuntimeClassExempt(pod, policy)) {
     result.exemptions.push_back("runtimeClass");
-    response.audit_annotations.emplace_back("palisade.dev/exemptions", "runtimeClass");
+    response.audit_annotations.emplace_back(kExemptAuditKey, "runtimeClass");
     return;
   }
   MutationOptions options;
@@ -125,7 +125,7 @@ void Mutate(const AdmissionRequest& request, const EffectivePolicy& policy,
     fields += field;
   }
   result.defaults_applied = std::move(mutation.fields);
-  response.audit_annotations.emplace_back(std::string(kDefaultedAnnotation), std::move(fields));
+  response.audit_annotations.emplace_back(std::string(kDefaultedAuditKey), std::move(fields));
 }
 
 }  // namespace

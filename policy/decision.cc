@@ -85,15 +85,19 @@ std::string Item(const Failure& failure) {
   return std::string(failure.reason) + " (" + failure.detail + ")";
 }
 
+// "reason (detail); reason (detail)": the failures of a denial and of the audit annotation.
+// Warnings join with ", " instead, as PSA's ForbiddenDetail does, so kubectl users see the warning
+// they know.
 template <class Failures>
-std::string Items(const Failures& failures) {
+std::string Items(const Failures& failures, std::string_view separator = "; ") {
   std::string out;
   for (const auto& failure : failures) {
-    if (!out.empty()) out += "; ";
+    if (!out.empty()) out += separator;
     out += Item(failure);
   }
   return out;
 }
+constexpr std::string_view kWarningSeparator = ", ";
 
 void AddUnique(std::vector<std::string>& list, std::string_view item) {
   if (std::find(list.begin(), list.end(), item) == list.end()) list.emplace_back(item);
@@ -140,7 +144,7 @@ Decision JudgeObject(const rapidjson::Value& object, ObjectType type, const Effe
       std::find(policy.exempt_usernames.begin(), policy.exempt_usernames.end(), options.username) !=
           policy.exempt_usernames.end()) {
     decision.exemptions.push_back("username");
-    decision.audit_annotations.emplace_back("palisade.dev/exemptions", "username");
+    decision.audit_annotations.emplace_back(kExemptAuditKey, "username");
     return decision;
   }
 
@@ -186,7 +190,7 @@ Decision JudgeObject(const rapidjson::Value& object, ObjectType type, const Effe
       std::find(policy.exempt_runtime_classes.begin(), policy.exempt_runtime_classes.end(),
                 *full_pod.runtime_class_name) != policy.exempt_runtime_classes.end()) {
     decision.exemptions.push_back("runtimeClass");
-    decision.audit_annotations.emplace_back("palisade.dev/exemptions", "runtimeClass");
+    decision.audit_annotations.emplace_back(kExemptAuditKey, "runtimeClass");
     return decision;
   }
 
@@ -239,14 +243,13 @@ Decision JudgeObject(const rapidjson::Value& object, ObjectType type, const Effe
       const std::string_view mode = workloads_warn ? "warn" : "enforce";
       for (const CheckFailure& failure : evaluation.failures) {
         record(LevelName(enforce->level), failure.id, mode);
-        if (workloads_warn) {
-          decision.warnings.push_back("would violate PodSecurity " + level_text + ": " +
-                                      Item(failure));
-        }
       }
-      if (!workloads_warn) {
-        const FieldSource* source =
-            options.level_override ? nullptr : policy.SourceOf("podSecurity.enforce");
+      const FieldSource* source =
+          options.level_override ? nullptr : policy.SourceOf("podSecurity.enforce");
+      if (workloads_warn) {
+        decision.warnings.push_back("would violate PodSecurity " + level_text + SourceText(source) +
+                                    ": " + Items(evaluation.failures, kWarningSeparator));
+      } else {
         deny_parts.push_back(subject + " PodSecurity " + level_text + SourceText(source) + ": " +
                              Items(evaluation.failures));
       }
@@ -255,7 +258,7 @@ Decision JudgeObject(const rapidjson::Value& object, ObjectType type, const Effe
 
   // Namespace rules.
   const std::vector<RuleFailure> rule_failures = EvaluateRules(pod, policy);
-  std::vector<std::string> rule_warnings;
+  std::string rule_warning;
   if (!rule_failures.empty()) {
     const FieldSource* source = policy.SourceOf("rules.action");
     if (source == nullptr) source = policy.SourceOf(rule_failures.front().field);
@@ -265,10 +268,10 @@ Decision JudgeObject(const rapidjson::Value& object, ObjectType type, const Effe
     if (action == Action::kEnforce && workloads_warn) action = Action::kWarn;
     for (const RuleFailure& failure : rule_failures) {
       record("rules", failure.id, ActionName(action));
-      if (action == Action::kWarn) {
-        rule_warnings.push_back("would violate rules of policy " + policy_name + ": " +
-                                Item(failure));
-      }
+    }
+    if (action == Action::kWarn) {
+      rule_warning = "would violate rules of policy " + policy_name + rev + ": " +
+                     Items(rule_failures, kWarningSeparator);
     }
     const std::string items = Items(rule_failures);
     if (action == Action::kEnforce) {
@@ -302,33 +305,20 @@ Decision JudgeObject(const rapidjson::Value& object, ObjectType type, const Effe
     if (policy.warn && policy.warn->level != Level::kPrivileged) {
       const Evaluation& evaluation = evaluate(*policy.warn);
       if (!evaluation.failures.empty()) {
-        const std::string prefix =
-            "would violate PodSecurity " + Quoted(policy.warn->ToString()) + ": ";
         for (const CheckFailure& failure : evaluation.failures) {
           record(LevelName(policy.warn->level), failure.id, "warn");
-          std::string warning = prefix;
-          warning += failure.reason;
-          if (!failure.detail.empty()) {
-            warning += " (";
-            warning += failure.detail;
-            warning += ')';
-          }
+        }
+        // One warning per level, the checks joined as PSA joins them.
+        std::string warning = "would violate PodSecurity " + Quoted(policy.warn->ToString()) +
+                              SourceText(policy.SourceOf("podSecurity.warn")) + ": " +
+                              Items(evaluation.failures, kWarningSeparator);
+        if (std::find(decision.warnings.begin(), decision.warnings.end(), warning) ==
+            decision.warnings.end()) {
           decision.warnings.push_back(std::move(warning));
         }
       }
     }
-    for (std::string& warning : rule_warnings) decision.warnings.push_back(std::move(warning));
-  }
-
-  // Each warning once, in first-seen order.
-  std::vector<std::string>& warnings = decision.warnings;
-  for (std::size_t i = 1; i < warnings.size();) {
-    if (std::find(warnings.begin(), warnings.begin() + static_cast<std::ptrdiff_t>(i),
-                  warnings[i]) != warnings.begin() + static_cast<std::ptrdiff_t>(i)) {
-      warnings.erase(warnings.begin() + static_cast<std::ptrdiff_t>(i));
-    } else {
-      ++i;
-    }
+    if (!rule_warning.empty()) decision.warnings.push_back(std::move(rule_warning));
   }
 
   if (!audit_parts.empty()) {
@@ -337,7 +327,7 @@ Decision JudgeObject(const rapidjson::Value& object, ObjectType type, const Effe
       if (!joined.empty()) joined += "; ";
       joined += part;
     }
-    decision.audit_annotations.emplace_back("palisade.dev/audit-violations", std::move(joined));
+    decision.audit_annotations.emplace_back(kAuditViolationsAuditKey, std::move(joined));
   }
   if (!decision.exemptions.empty()) {
     std::vector<std::string> sorted = decision.exemptions;
@@ -347,7 +337,7 @@ Decision JudgeObject(const rapidjson::Value& object, ObjectType type, const Effe
       if (!joined.empty()) joined += ',';
       joined += item;
     }
-    decision.audit_annotations.emplace_back("palisade.dev/exemptions", std::move(joined));
+    decision.audit_annotations.emplace_back(kExemptAuditKey, std::move(joined));
   }
   std::sort(decision.audit_annotations.begin(), decision.audit_annotations.end());
   return decision;

@@ -5,8 +5,10 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -400,7 +402,7 @@ TEST(Review, EphemeralContainersSubresourceJudgedAndPatched) {
   EXPECT_EQ(Base64Decode(m.response()["patch"].GetString()),
             Json("[{'op':'add','path':'/spec/ephemeralContainers/0/securityContext','value':{"
                  "'allowPrivilegeEscalation':false,'capabilities':{'drop':['ALL']}}}]"));
-  EXPECT_EQ(m.annotation("palisade.dev/defaulted"), "allowPrivilegeEscalation,capabilities.drop");
+  EXPECT_EQ(m.annotation("defaulted"), "allowPrivilegeEscalation,capabilities.drop");
   EXPECT_EQ(m.result.patch_ops, 1);
 }
 
@@ -467,11 +469,12 @@ TEST(Review, WorkloadsWarnTurnsDenialIntoWarnings) {
   r.object = "{'metadata':{'name':'web'},'spec':{'template':" + kBadPod + "}}";
   Answer a = Call(Endpoint::kValidate, r.Body(), *f.set);
   EXPECT_TRUE(a.allowed());
+  // One warning per level, the checks joined as PSA joins them (", ").
   EXPECT_EQ(a.warnings(),
             (std::vector<std::string>{
-                "would violate PodSecurity \"restricted:v1.37\": allowPrivilegeEscalation != false "
-                "(container \"app\" must set securityContext.allowPrivilegeEscalation=false)",
-                "would violate PodSecurity \"restricted:v1.37\": unrestricted capabilities "
+                "would violate PodSecurity \"restricted:v1.37\" (policy \"payments\" rev 4c1e9a): "
+                "allowPrivilegeEscalation != false (container \"app\" must set "
+                "securityContext.allowPrivilegeEscalation=false), unrestricted capabilities "
                 "(container \"app\" must set securityContext.capabilities.drop=[\"ALL\"])"}));
   // Pods in the same namespace are still denied.
   Request pod;
@@ -486,7 +489,7 @@ TEST(Review, ExemptionsAreRecorded) {
   user.object = kBadPod;
   Answer a = Call(Endpoint::kValidate, user.Body(), *f.set);
   EXPECT_TRUE(a.allowed());
-  EXPECT_EQ(a.annotation("palisade.dev/exemptions"), "username");
+  EXPECT_EQ(a.annotation("exempt"), "username");
 
   Request runtime;
   std::string pod = kBadPod;
@@ -494,7 +497,7 @@ TEST(Review, ExemptionsAreRecorded) {
   runtime.object = pod;
   a = Call(Endpoint::kValidate, runtime.Body(), *f.set);
   EXPECT_TRUE(a.allowed());
-  EXPECT_EQ(a.annotation("palisade.dev/exemptions"), "runtimeClass");
+  EXPECT_EQ(a.annotation("exempt"), "runtimeClass");
 
   Request image;
   std::string mixed = kGoodPod;
@@ -502,7 +505,7 @@ TEST(Review, ExemptionsAreRecorded) {
   image.object = mixed;
   a = Call(Endpoint::kValidate, image.Body(), *f.set);
   EXPECT_TRUE(a.allowed()) << a.message();
-  EXPECT_EQ(a.annotation("palisade.dev/exemptions"), "image:debug");
+  EXPECT_EQ(a.annotation("exempt"), "image:debug");
   EXPECT_EQ(a.result.exemptions, (std::vector<std::string>{"image:debug"}));
 }
 
@@ -520,8 +523,14 @@ TEST(Review, WarnAndAuditModes) {
   r.object = kBadPod;
   Answer a = Call(Endpoint::kValidate, r.Body(), *f.set);
   EXPECT_TRUE(a.allowed());
-  EXPECT_EQ(a.warnings().size(), 2u);
-  EXPECT_EQ(a.annotation("palisade.dev/audit-violations"),
+  // PSA's warning: one per level, checks joined with ", " (policy/admission.go, ForbiddenDetail).
+  EXPECT_EQ(a.warnings(),
+            (std::vector<std::string>{
+                "would violate PodSecurity \"restricted:v1.37\" (policy \"staging\" rev 77aa01): "
+                "allowPrivilegeEscalation != false (container \"app\" must set "
+                "securityContext.allowPrivilegeEscalation=false), unrestricted capabilities "
+                "(container \"app\" must set securityContext.capabilities.drop=[\"ALL\"])"}));
+  EXPECT_EQ(a.annotation("audit-violations"),
             "would violate PodSecurity \"restricted:v1.30\" (policy \"staging\" rev 77aa01): " +
                 kBadDetails);
   EXPECT_TRUE(a.result.worth_logging);
@@ -537,6 +546,13 @@ TEST(Review, RulesWithEachAction) {
       "\"ALL\" in securityContext.capabilities.drop); seccomp profile not allowed (container "
       "\"app\" must set securityContext.seccompProfile to one of \"RuntimeDefault\", "
       "\"Localhost/profiles/*\" (has Unconfined)); runtime class not allowed (pod must set "
+      "spec.runtimeClassName to one of \"gvisor\" (unset))";
+  const std::string warn_items =
+      "capabilities not allowed (container \"app\" must not add \"SYS_TIME\" (allowed: "
+      "\"NET_BIND_SERVICE\")), required capabilities not dropped (container \"app\" must drop "
+      "\"ALL\" in securityContext.capabilities.drop), seccomp profile not allowed (container "
+      "\"app\" must set securityContext.seccompProfile to one of \"RuntimeDefault\", "
+      "\"Localhost/profiles/*\" (has Unconfined)), runtime class not allowed (pod must set "
       "spec.runtimeClassName to one of \"gvisor\" (unset))";
   for (Action action : {Action::kEnforce, Action::kWarn, Action::kAudit}) {
     NamespacePolicy policy;
@@ -559,18 +575,61 @@ TEST(Review, RulesWithEachAction) {
         break;
       case Action::kWarn:
         EXPECT_TRUE(a.allowed());
-        ASSERT_EQ(a.warnings().size(), 4u);
+        ASSERT_EQ(a.warnings().size(), 1u);
         EXPECT_EQ(a.warnings()[0],
-                  "would violate rules of policy \"rules\": capabilities not allowed (container "
-                  "\"app\" must not add \"SYS_TIME\" (allowed: \"NET_BIND_SERVICE\"))");
+                  "would violate rules of policy \"rules\" rev abc123: " + warn_items);
         break;
       case Action::kAudit:
         EXPECT_TRUE(a.allowed());
-        EXPECT_EQ(a.annotation("palisade.dev/audit-violations"),
+        EXPECT_EQ(a.annotation("audit-violations"),
                   "would violate rules of policy \"rules\" rev abc123: " + items);
         break;
     }
   }
+}
+
+// The API server stores each audit annotation as `<webhook name>/<key>` and drops a key that then
+// holds two `/`: a key must be a valid name part of a qualified name, without `/`.
+bool ApiServerKeepsAuditKey(std::string_view key) {
+  if (key.empty() || key.size() > 63) return false;
+  auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  if (!alnum(key.front()) || !alnum(key.back())) return false;
+  return std::all_of(key.begin(), key.end(),
+                     [&](char c) { return alnum(c) || c == '-' || c == '_' || c == '.'; });
+}
+
+TEST(Review, EveryAuditAnnotationKeyIsKeptByTheApiServer) {
+  NamespacePolicy policy = Payments();
+  policy.pod_security.audit = Set(Restricted());
+  policy.defaults.capabilities_drop = Set(std::vector<std::string>{"ALL"});
+  Fixture f({policy});
+  std::set<std::string> keys;
+  auto collect = [&](const Answer& answer) {
+    ASSERT_TRUE(answer.response().HasMember("auditAnnotations")) << answer.result.body;
+    for (const auto& member : answer.response()["auditAnnotations"].GetObject()) {
+      keys.insert(member.name.GetString());
+    }
+  };
+  Request audited;  // enforce fails too, audit-violations still recorded
+  audited.object = kBadPod;
+  collect(Call(Endpoint::kValidate, audited.Body(), *f.set));
+  Request exempt;
+  exempt.username = "system:serviceaccount:ci:break-glass";
+  exempt.object = kBadPod;
+  collect(Call(Endpoint::kValidate, exempt.Body(), *f.set));
+  collect(Call(Endpoint::kMutate, exempt.Body(), *f.set));
+  Request image;
+  std::string mixed = kGoodPod;
+  mixed.insert(mixed.size() - 3, ",{'name':'debug','image':'registry.example.com/debug/sh:1'}");
+  image.object = mixed;
+  collect(Call(Endpoint::kValidate, image.Body(), *f.set));
+  Request defaulted;
+  defaulted.object = kBadPod;
+  collect(Call(Endpoint::kMutate, defaulted.Body(), *f.set));
+  EXPECT_EQ(keys, (std::set<std::string>{"audit-violations", "defaulted", "exempt"}));
+  for (const std::string& key : keys) EXPECT_TRUE(ApiServerKeepsAuditKey(key)) << key;
 }
 
 TEST(Review, UnreadableObjectDeniedByValidateAndLeftAloneByMutate) {
