@@ -1,6 +1,7 @@
 #include "policy/rules.h"
 
 #include <algorithm>
+#include <unordered_map>
 #include <utility>
 
 namespace palisade::policy {
@@ -22,13 +23,13 @@ std::string QuotedList(const std::vector<std::string>& items) {
 class ContainerGroups {
  public:
   void Add(std::string_view container, std::string tail) {
-    for (auto& [t, names] : groups_) {
-      if (t == tail) {
-        names.emplace_back(container);
-        return;
-      }
+    // Indexed by tail: tens of thousands of containers with different complaints stay linear.
+    const auto [it, inserted] = index_.try_emplace(tail, groups_.size());
+    if (inserted) {
+      groups_.push_back({std::move(tail), {std::string(container)}});
+    } else {
+      groups_[it->second].second.emplace_back(container);
     }
-    groups_.push_back({std::move(tail), {std::string(container)}});
   }
   bool empty() const { return groups_.empty(); }
   std::string Detail() const {
@@ -45,7 +46,12 @@ class ContainerGroups {
 
  private:
   std::vector<std::pair<std::string, std::vector<std::string>>> groups_;
+  std::unordered_map<std::string, std::size_t> index_;
 };
+
+bool Privileged(const Container& container) {
+  return container.security_context.privileged.value_or(false);
+}
 
 bool MatchesAny(const std::vector<std::string>& globs, std::string_view text) {
   return std::any_of(globs.begin(), globs.end(),
@@ -62,6 +68,8 @@ std::string FormatProfile(const ProfileRef& profile) {
 }  // namespace
 
 std::string EffectiveSeccompProfile(const Pod& pod, const Container& container) {
+  // The runtime runs a privileged container without seccomp, whatever its profile says.
+  if (Privileged(container)) return "Unconfined";
   if (container.security_context.seccomp_profile) {
     return FormatProfile(*container.security_context.seccomp_profile);
   }
@@ -71,6 +79,8 @@ std::string EffectiveSeccompProfile(const Pod& pod, const Container& container) 
 }
 
 std::string EffectiveAppArmorProfile(const Pod& pod, const Container& container) {
+  // Likewise without AppArmor.
+  if (Privileged(container)) return "Unconfined";
   if (container.security_context.app_armor_profile) {
     return FormatProfile(*container.security_context.app_armor_profile);
   }
@@ -87,7 +97,7 @@ std::string EffectiveAppArmorProfile(const Pod& pod, const Container& container)
   if (pod.security_context.app_armor_profile) {
     return FormatProfile(*pod.security_context.app_armor_profile);
   }
-  return container.security_context.privileged.value_or(false) ? "Unconfined" : "RuntimeDefault";
+  return "RuntimeDefault";
 }
 
 std::vector<RuleFailure> EvaluateRules(const Pod& pod, const EffectivePolicy& policy) {
@@ -97,15 +107,23 @@ std::vector<RuleFailure> EvaluateRules(const Pod& pod, const EffectivePolicy& po
   if (is_linux && policy.allowed_capabilities) {
     const auto& allowed = *policy.allowed_capabilities;
     ContainerGroups groups;
+    const std::string allowed_text = allowed.empty() ? std::string("none") : QuotedList(allowed);
+    const bool all_allowed = std::find(allowed.begin(), allowed.end(), "ALL") != allowed.end();
     for (const Container& c : pod.containers) {
+      if (Privileged(c) && !all_allowed) {
+        groups.Add(c.name,
+                   "must not set securityContext.privileged=true (it has every capability; "
+                   "allowed: " +
+                       allowed_text + ")");
+        continue;
+      }
       std::vector<std::string> bad;
       for (std::string_view cap :
            c.security_context.capabilities_add.value_or(std::vector<std::string_view>{})) {
         if (std::find(allowed.begin(), allowed.end(), cap) == allowed.end()) bad.emplace_back(cap);
       }
       if (!bad.empty()) {
-        groups.Add(c.name, "must not add " + QuotedList(bad) + " (allowed: " +
-                               (allowed.empty() ? std::string("none") : QuotedList(allowed)) + ")");
+        groups.Add(c.name, "must not add " + QuotedList(bad) + " (allowed: " + allowed_text + ")");
       }
     }
     if (!groups.empty()) {
@@ -117,6 +135,12 @@ std::vector<RuleFailure> EvaluateRules(const Pod& pod, const EffectivePolicy& po
   if (is_linux && policy.required_drop_capabilities) {
     ContainerGroups groups;
     for (const Container& c : pod.containers) {
+      if (Privileged(c) && !policy.required_drop_capabilities->empty()) {
+        groups.Add(c.name,
+                   "must not set securityContext.privileged=true (it keeps every capability, "
+                   "whatever it drops)");
+        continue;
+      }
       const auto drop =
           c.security_context.capabilities_drop.value_or(std::vector<std::string_view>{});
       std::vector<std::string> missing;
