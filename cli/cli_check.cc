@@ -163,6 +163,7 @@ class Checker {
       options.name = object.name;
       options.level_override = level_;
       options.apply_defaults_to_pods = flags_.mutate;
+      options.as_api_server_stores = true;
       options.kubernetes_minor = flags_.kubernetes_minor;
       object.decision = policy::JudgeObject(value, *object.type, *effective, options);
       object.verdict = object.decision.allowed ? Verdict::kAllowed : Verdict::kDenied;

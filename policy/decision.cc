@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "policy/apiserver_defaults.h"
 #include "policy/evaluator.h"
 #include "policy/json_access.h"
 #include "policy/mutator.h"
@@ -134,8 +135,16 @@ const rapidjson::Value* FindTemplate(const rapidjson::Value& object, ObjectType 
   return value != nullptr && value->IsObject() ? value : nullptr;
 }
 
-Decision JudgeObject(const rapidjson::Value& object, ObjectType type, const EffectivePolicy& policy,
-                     const JudgeOptions& options) {
+Decision JudgeObject(const rapidjson::Value& received, ObjectType type,
+                     const EffectivePolicy& policy, const JudgeOptions& options) {
+  // A manifest is judged as the API server will store it; a review already is.
+  rapidjson::Document stored;
+  if (options.as_api_server_stores) {
+    stored.CopyFrom(received, stored.GetAllocator());
+    ApplyApiServerDefaults(stored, type, stored.GetAllocator(),
+                           ApiServerDefaultsOptions{options.kubernetes_minor});
+  }
+  const rapidjson::Value& object = options.as_api_server_stores ? stored : received;
   Decision decision;
   const bool workload = type != ObjectType::kPod;
   const TypeInfo& info = Info(type);

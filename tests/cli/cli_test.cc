@@ -122,6 +122,8 @@ const Case kCases[] = {
     // "What breaks if we tighten?": the cluster's pods from stdin against restricted.
     {"check_level_stdin", {"check", "--level", "restricted", "-"}, "cluster-pods.yaml", 1},
     {"check_level_version", {"check", "--level", "baseline:v1.30", "cluster-pods.yaml"}, "", 1},
+    // Manifests are judged as the API server stores them (API server defaults first).
+    {"check_as_stored", {"check", "--level", "restricted", "as-stored.yaml"}, "", 1},
     // --level replaces the policies' enforce level; warn and audit still come from the policies.
     {"check_level_overrides_policy",
      {"check", "--policy-dir", "policies", "--level", "privileged", "workloads.yaml"},
