@@ -2,6 +2,7 @@
 
 #include <rapidjson/pointer.h>
 
+#include <algorithm>
 #include <array>
 #include <optional>
 #include <string>
@@ -201,14 +202,28 @@ void ForEachContainer(Value& spec, Visit visit) {
 
 class PodAnnotations {
  public:
-  PodAnnotations(Value& pod, Allocator& allocator) : pod_(pod), allocator_(allocator) {}
-
-  std::optional<std::string> Get(const std::string& key) const {
+  // Indexed once (sorted, the first of duplicate keys as json::Member finds it): a lookup per
+  // container stays n log n on a pod with tens of thousands of annotations.
+  PodAnnotations(Value& pod, Allocator& allocator) : pod_(pod), allocator_(allocator) {
     const Value* metadata = json::Object(pod_, "metadata");
     const Value* annotations = metadata ? json::Object(*metadata, "annotations") : nullptr;
-    const Value* value = annotations ? json::Member(*annotations, key) : nullptr;
-    if (value == nullptr || !value->IsString()) return std::nullopt;
-    return std::string(json::View(*value));
+    if (annotations == nullptr) return;
+    for (const auto& member : annotations->GetObject()) {
+      if (member.value.IsString()) {
+        index_.emplace_back(std::string(json::View(member.name)),
+                            std::string(json::View(member.value)));
+      }
+    }
+    std::stable_sort(index_.begin(), index_.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+  }
+
+  std::optional<std::string> Get(const std::string& key) const {
+    const auto it = std::lower_bound(
+        index_.begin(), index_.end(), key,
+        [](const auto& entry, const std::string& wanted) { return entry.first < wanted; });
+    if (it == index_.end() || it->first != key) return std::nullopt;
+    return it->second;
   }
 
   // Written by Flush: adding metadata to the pod may move its spec, which callers still hold.
@@ -231,6 +246,7 @@ class PodAnnotations {
   Value& pod_;
   Allocator& allocator_;
   std::vector<std::pair<std::string, std::string>> pending_;
+  std::vector<std::pair<std::string, std::string>> index_;  // read before any Flush
 };
 
 void ApplyAppArmorVersionSkew(Value& pod, Value& spec, Allocator& allocator) {

@@ -81,9 +81,12 @@ std::string SourceText(const FieldSource* source) {
 }
 
 template <class Failure>
-std::string Item(const Failure& failure) {
-  if (failure.detail.empty()) return std::string(failure.reason);
-  return std::string(failure.reason) + " (" + failure.detail + ")";
+void AppendItem(std::string& out, const Failure& failure) {
+  out += failure.reason;
+  if (failure.detail.empty()) return;
+  out += " (";
+  out += failure.detail;
+  out += ')';
 }
 
 // "reason (detail); reason (detail)": the failures of a denial and of the audit annotation.
@@ -91,10 +94,14 @@ std::string Item(const Failure& failure) {
 // they know.
 template <class Failures>
 std::string Items(const Failures& failures, std::string_view separator = "; ") {
+  // Details can name tens of thousands of containers: appended in place, sized once.
+  std::size_t size = 0;
+  for (const auto& failure : failures) size += failure.reason.size() + failure.detail.size() + 5;
   std::string out;
+  out.reserve(size);
   for (const auto& failure : failures) {
     if (!out.empty()) out += separator;
-    out += Item(failure);
+    AppendItem(out, failure);
   }
   return out;
 }
@@ -205,18 +212,21 @@ Decision JudgeObject(const rapidjson::Value& received, ObjectType type,
 
   // Containers with exempt images skip container checks: judge the pod without them (a copy only
   // when there are image exemptions).
+  auto image_exempt = [&](const Container& container) {
+    const std::string_view image = container.image.value_or("");
+    for (const std::string& glob : policy.exempt_images) {
+      if (GlobMatch(glob, image)) return true;
+    }
+    return false;
+  };
   std::optional<Pod> trimmed;
-  if (!policy.exempt_images.empty()) {
+  if (!policy.exempt_images.empty() &&
+      std::any_of(full_pod.containers.begin(), full_pod.containers.end(), image_exempt)) {
     trimmed = full_pod;
     std::erase_if(trimmed->containers, [&](const Container& container) {
-      const std::string_view image = container.image.value_or("");
-      for (const std::string& glob : policy.exempt_images) {
-        if (GlobMatch(glob, image)) {
-          decision.exemptions.push_back("image:" + std::string(container.name));
-          return true;
-        }
-      }
-      return false;
+      if (!image_exempt(container)) return false;
+      decision.exemptions.push_back("image:" + std::string(container.name));
+      return true;
     });
   }
   const Pod& pod = trimmed ? *trimmed : full_pod;
@@ -305,9 +315,13 @@ Decision JudgeObject(const rapidjson::Value& received, ObjectType type,
 
   if (!deny_parts.empty()) {
     decision.allowed = false;
-    for (const std::string& part : deny_parts) {
-      if (!decision.message.empty()) decision.message += "; ";
-      decision.message += part;
+    if (deny_parts.size() == 1) {
+      decision.message = std::move(deny_parts.front());
+    } else {
+      for (const std::string& part : deny_parts) {
+        if (!decision.message.empty()) decision.message += "; ";
+        decision.message += part;
+      }
     }
   } else {
     // As PSA: no warnings on a request that is denied anyway.
@@ -331,10 +345,10 @@ Decision JudgeObject(const rapidjson::Value& received, ObjectType type,
   }
 
   if (!audit_parts.empty()) {
-    std::string joined;
-    for (const std::string& part : audit_parts) {
-      if (!joined.empty()) joined += "; ";
-      joined += part;
+    std::string joined = std::move(audit_parts.front());
+    for (std::size_t i = 1; i < audit_parts.size(); ++i) {
+      joined += "; ";
+      joined += audit_parts[i];
     }
     decision.audit_annotations.emplace_back(kAuditViolationsAuditKey, std::move(joined));
   }

@@ -7,7 +7,10 @@
 #include <array>
 #include <bit>
 #include <charconv>
+#include <deque>
 #include <optional>
+#include <span>
+#include <unordered_map>
 #include <utility>
 
 #include "policy/json_access.h"
@@ -800,15 +803,96 @@ Mutation ComputeDefaults(const Value& pod, const Pointer& base, const EffectiveP
   return mutation;
 }
 
+namespace {
+
+// A JSON Pointer token as text: "~1" is "/", "~0" is "~".
+std::string UnescapeToken(std::string_view token) {
+  std::string out;
+  out.reserve(token.size());
+  for (std::size_t i = 0; i < token.size(); ++i) {
+    if (token[i] == '~' && i + 1 < token.size() && (token[i + 1] == '0' || token[i + 1] == '1')) {
+      out += token[i + 1] == '0' ? '~' : '/';
+      ++i;
+    } else {
+      out += token[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 void ApplyPatch(const Value& patch, rapidjson::Document& target) {
   if (!patch.IsArray()) return;
+  auto& allocator = target.GetAllocator();
+  struct Op {
+    std::string_view path, parent, token;  // token still escaped
+    const Value* value;
+  };
+  std::vector<Op> ops;
+  ops.reserve(patch.Size());
   for (const Value& op : patch.GetArray()) {
     const Value* path = json::Member(op, "path");
     const Value* value = json::Member(op, "value");
     if (path == nullptr || !path->IsString() || value == nullptr) continue;
-    const Pointer pointer(path->GetString(), path->GetStringLength());
-    if (!pointer.IsValid()) continue;
-    pointer.Set(target, Value(*value, target.GetAllocator()));
+    const std::string_view text = json::View(*path);
+    const std::size_t slash = text.rfind('/');
+    if (slash == std::string_view::npos) {
+      ops.push_back({text, text, {}, value});
+    } else {
+      ops.push_back({text, text.substr(0, slash), text.substr(slash + 1), value});
+    }
+  }
+  auto set_one = [&](const Op& op) {
+    const Pointer pointer(op.path.data(), op.path.size());
+    if (pointer.IsValid()) pointer.Set(target, Value(*op.value, allocator));
+  };
+  // Consecutive ops adding members to one object (an annotation per container, say) are applied
+  // together: Pointer::Set scans the object's members for every op, quadratic on a pod with tens
+  // of thousands of annotations.
+  constexpr std::size_t kBatchFrom = 8;
+  for (std::size_t begin = 0; begin < ops.size();) {
+    std::size_t end = begin + 1;
+    while (end < ops.size() && ops[end].parent == ops[begin].parent) ++end;
+    const std::span<const Op> run(ops.data() + begin, end - begin);
+    begin = end;
+    Value* parent = nullptr;
+    if (run.size() >= kBatchFrom && run.front().path != run.front().parent) {
+      const Pointer pointer(run.front().parent.data(), run.front().parent.size());
+      parent = pointer.IsValid() ? pointer.Get(target) : nullptr;
+    }
+    std::deque<std::string> unescaped;
+    std::unordered_map<std::string_view, std::size_t> op_of_key;
+    bool batch = parent != nullptr && parent->IsObject();
+    for (std::size_t i = 0; batch && i < run.size(); ++i) {
+      std::string_view key = run[i].token;
+      if (key == "-") batch = false;
+      if (key.find('~') != std::string_view::npos) key = unescaped.emplace_back(UnescapeToken(key));
+      if (!op_of_key.emplace(key, i).second) batch = false;  // a key twice: one at a time
+    }
+    if (!batch) {
+      for (const Op& op : run) set_one(op);
+      continue;
+    }
+    std::vector<rapidjson::SizeType> existing(run.size(), rapidjson::kPointerInvalidIndex);
+    for (auto it = parent->MemberBegin(); it != parent->MemberEnd(); ++it) {
+      if (const auto found = op_of_key.find(json::View(it->name)); found != op_of_key.end()) {
+        existing[found->second] = static_cast<rapidjson::SizeType>(it - parent->MemberBegin());
+      }
+    }
+    for (const auto& [key, i] : op_of_key) {
+      if (existing[i] != rapidjson::kPointerInvalidIndex) {
+        (parent->MemberBegin() + existing[i])->value.CopyFrom(*run[i].value, allocator);
+      }
+    }
+    std::vector<std::string_view> keys(run.size());
+    for (const auto& [key, i] : op_of_key) keys[i] = key;
+    for (std::size_t i = 0; i < run.size(); ++i) {
+      if (existing[i] != rapidjson::kPointerInvalidIndex) continue;
+      parent->AddMember(
+          Value(keys[i].data(), static_cast<rapidjson::SizeType>(keys[i].size()), allocator),
+          Value(*run[i].value, allocator), allocator);
+    }
   }
 }
 

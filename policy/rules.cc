@@ -1,6 +1,7 @@
 #include "policy/rules.h"
 
 #include <algorithm>
+#include <deque>
 #include <unordered_map>
 #include <utility>
 
@@ -9,44 +10,64 @@ namespace {
 
 std::string Quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
 
-std::string QuotedList(const std::vector<std::string>& items) {
-  std::string out;
-  for (const std::string& item : items) {
-    if (!out.empty()) out += ", ";
-    out += Quoted(item);
+template <class Items>
+void AppendQuotedList(std::string& out, const Items& items) {
+  bool first = true;
+  for (const auto& item : items) {
+    if (!first) out += ", ";
+    first = false;
+    out += '"';
+    out += item;
+    out += '"';
   }
+}
+
+template <class Items>
+std::string QuotedList(const Items& items) {
+  std::string out;
+  AppendQuotedList(out, items);
   return out;
 }
 
 // Groups containers that share the same complaint, in first-seen order:
-// `containers "a", "b" must ...; container "c" must ...`.
+// `containers "a", "b" must ...; container "c" must ...`. Indexed by complaint, so tens of
+// thousands of containers with different complaints stay linear. Names are views into the pod.
 class ContainerGroups {
  public:
   void Add(std::string_view container, std::string tail) {
-    // Indexed by tail: tens of thousands of containers with different complaints stay linear.
-    const auto [it, inserted] = index_.try_emplace(tail, groups_.size());
-    if (inserted) {
-      groups_.push_back({std::move(tail), {std::string(container)}});
-    } else {
-      groups_[it->second].second.emplace_back(container);
+    if (const auto it = index_.find(tail); it != index_.end()) {
+      groups_[it->second].names.push_back(container);
+      return;
     }
+    groups_.push_back(Group{std::move(tail), {container}});
+    index_.emplace(groups_.back().tail, groups_.size() - 1);  // deque: the tail stays put
   }
   bool empty() const { return groups_.empty(); }
   std::string Detail() const {
+    std::size_t size = 0;
+    for (const Group& group : groups_) {
+      size += group.tail.size() + 16;
+      for (std::string_view name : group.names) size += name.size() + 4;
+    }
     std::string out;
-    for (const auto& [tail, names] : groups_) {
+    out.reserve(size);
+    for (const Group& group : groups_) {
       if (!out.empty()) out += ", ";
-      out += names.size() == 1 ? "container " : "containers ";
-      out += QuotedList(names);
+      out += group.names.size() == 1 ? "container " : "containers ";
+      AppendQuotedList(out, group.names);
       out += ' ';
-      out += tail;
+      out += group.tail;
     }
     return out;
   }
 
  private:
-  std::vector<std::pair<std::string, std::vector<std::string>>> groups_;
-  std::unordered_map<std::string, std::size_t> index_;
+  struct Group {
+    std::string tail;
+    std::vector<std::string_view> names;
+  };
+  std::deque<Group> groups_;
+  std::unordered_map<std::string_view, std::size_t> index_;
 };
 
 bool Privileged(const Container& container) {
@@ -117,10 +138,11 @@ std::vector<RuleFailure> EvaluateRules(const Pod& pod, const EffectivePolicy& po
                        allowed_text + ")");
         continue;
       }
-      std::vector<std::string> bad;
-      for (std::string_view cap :
-           c.security_context.capabilities_add.value_or(std::vector<std::string_view>{})) {
-        if (std::find(allowed.begin(), allowed.end(), cap) == allowed.end()) bad.emplace_back(cap);
+      std::vector<std::string_view> bad;
+      if (c.security_context.capabilities_add) {
+        for (std::string_view cap : *c.security_context.capabilities_add) {
+          if (std::find(allowed.begin(), allowed.end(), cap) == allowed.end()) bad.push_back(cap);
+        }
       }
       if (!bad.empty()) {
         groups.Add(c.name, "must not add " + QuotedList(bad) + " (allowed: " + allowed_text + ")");
@@ -141,9 +163,10 @@ std::vector<RuleFailure> EvaluateRules(const Pod& pod, const EffectivePolicy& po
                    "whatever it drops)");
         continue;
       }
-      const auto drop =
-          c.security_context.capabilities_drop.value_or(std::vector<std::string_view>{});
-      std::vector<std::string> missing;
+      static const std::vector<std::string_view> kNone;
+      const auto& drop =
+          c.security_context.capabilities_drop ? *c.security_context.capabilities_drop : kNone;
+      std::vector<std::string_view> missing;
       for (const std::string& cap : *policy.required_drop_capabilities) {
         if (std::find(drop.begin(), drop.end(), cap) == drop.end()) missing.push_back(cap);
       }
@@ -163,11 +186,18 @@ std::vector<RuleFailure> EvaluateRules(const Pod& pod, const EffectivePolicy& po
                           std::string_view rule_field, auto effective) {
     if (!is_linux || !allowed) return;
     ContainerGroups groups;
+    const std::string wanted =
+        "must set securityContext." + std::string(field) + " to one of " + QuotedList(*allowed);
     for (const Container& c : pod.containers) {
       const std::string profile = effective(pod, c);
       if (MatchesAny(*allowed, profile)) continue;
-      groups.Add(c.name, "must set securityContext." + std::string(field) + " to one of " +
-                             QuotedList(*allowed) + " (has " + profile + ")");
+      std::string tail;
+      tail.reserve(wanted.size() + profile.size() + 8);
+      tail += wanted;
+      tail += " (has ";
+      tail += profile;
+      tail += ')';
+      groups.Add(c.name, std::move(tail));
     }
     if (!groups.empty()) failures.push_back({id, reason, groups.Detail(), rule_field});
   };

@@ -661,6 +661,46 @@ TEST(Review, UnreadableObjectDeniedByValidateAndLeftAloneByMutate) {
             "cannot read the object as a Deployment: spec.template: required: must be an object");
 }
 
+// A pod as large as the API server sends: thousands of containers, half with their own AppArmor
+// annotation. Only the answers are checked here (bench/worst_case_bench.cc times them).
+TEST(Review, HugePodGetsTheRightAnswers) {
+  constexpr int kContainers = 6000;
+  std::string annotations, containers;
+  for (int i = 0; i < kContainers; ++i) {
+    const std::string name = "c" + std::to_string(i);
+    if (i % 2 == 0) {
+      if (!annotations.empty()) annotations += ',';
+      annotations += "'container.apparmor.security.beta.kubernetes.io/" + name + "':'unconfined'";
+    }
+    if (!containers.empty()) containers += ',';
+    containers += "{'name':'" + name + "','image':'x'}";
+  }
+  const std::string pod = "{'metadata':{'name':'p','annotations':{" + annotations +
+                          "}},'spec':{'containers':[" + containers + "]}}";
+  NamespacePolicy policy;
+  policy.name = "huge";
+  policy.namespaces = {"*"};
+  policy.revision = "1";
+  policy.rules.allowed_app_armor_profiles = Set(std::vector<std::string>{"RuntimeDefault"});
+  policy.defaults.app_armor_profile = Set(Profile{"RuntimeDefault", ""});
+  Fixture f({policy});
+  Request r;
+  r.object = pod;
+  Answer v = Call(Endpoint::kValidate, r.Body(), *f.set);
+  EXPECT_FALSE(v.allowed());
+  const std::string message = v.message();
+  EXPECT_EQ(std::count(message.begin(), message.end(), '"'), 2 * kContainers / 2 + 4)
+      << message.substr(0, 300);
+  EXPECT_NE(message.find("\"c5998\" must set securityContext.appArmorProfile"), std::string::npos);
+  EXPECT_EQ(message.find("\"c5999\""), std::string::npos);
+  // Before 1.30 the default is the annotation, added to exactly the containers without one.
+  Answer m = Call(Endpoint::kMutate, r.Body(), *f.set, 29);
+  EXPECT_EQ(m.result.patch_ops, kContainers / 2 + 1);  // + palisade.dev/defaulted
+  const std::string patch = Base64Decode(m.response()["patch"].GetString());
+  EXPECT_NE(patch.find("kubernetes.io~1c5999"), std::string::npos);
+  EXPECT_EQ(patch.find("kubernetes.io~1c5998"), std::string::npos);
+}
+
 std::string ReadShared(const char* name) {
   std::stringstream text;
   text << std::ifstream(std::string(PALISADE_SHARED_DIR) + "/testdata/" + name).rdbuf();
