@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -173,6 +174,7 @@ class Checker {
     options.name = object.name;
     options.level_override = level_;
     options.apply_defaults_to_pods = flags_.mutate;
+    options.as_api_server_stores = true;
     options.kubernetes_minor = flags_.kubernetes_minor;
     return policy::JudgeObject(ObjectValue(object), *object.type, *effective, options);
   }
@@ -371,7 +373,7 @@ class Checker {
       }
       for (const std::string& warning : decision.warnings) out << "  warning: " << warning << "\n";
       for (const auto& [key, value] : decision.audit_annotations) {
-        if (key == "palisade.dev/audit-violations") out << "  audit: " << value << "\n";
+        if (key == policy::kAuditViolationsAuditKey) out << "  audit: " << value << "\n";
       }
       if (!decision.exemptions.empty()) out << "  exempt: " << Join(decision.exemptions) << "\n";
       if (!decision.defaults_applied.empty()) {
@@ -601,12 +603,34 @@ class Checker {
                      runtime_class) != policy.exempt_runtime_classes.end();
   }
 
-  // The items of `a` that `b` lacks, in a's order.
+  // A warning without its policy revision ("(policy \"p\" rev 4c1e9a)" -> "(policy \"p\")"): a
+  // policy edit that leaves a warning as it was is not a change to report.
+  static std::string WithoutRevision(std::string_view warning) {
+    std::string out;
+    for (std::size_t i = 0;;) {
+      const std::size_t at = warning.find(" rev ", i);
+      if (at == std::string_view::npos) {
+        out.append(warning.substr(i));
+        return out;
+      }
+      std::size_t end = at + 5;
+      while (end < warning.size() && std::isxdigit(static_cast<unsigned char>(warning[end]))) ++end;
+      const bool revision = end > at + 5 && end < warning.size() && warning[end] == ')';
+      out.append(warning.substr(i, (revision ? at : at + 5) - i));
+      i = revision ? end : at + 5;
+    }
+  }
+
+  // The items of `a` that `b` lacks (revisions aside), in a's order.
   static std::vector<std::string> Missing(const std::vector<std::string>& a,
                                           const std::vector<std::string>& b) {
+    std::vector<std::string> others;
+    for (const std::string& item : b) others.push_back(WithoutRevision(item));
     std::vector<std::string> out;
     for (const std::string& item : a) {
-      if (std::find(b.begin(), b.end(), item) == b.end()) out.push_back(item);
+      if (std::find(others.begin(), others.end(), WithoutRevision(item)) == others.end()) {
+        out.push_back(item);
+      }
     }
     return out;
   }

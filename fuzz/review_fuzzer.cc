@@ -97,6 +97,15 @@ void CheckAnswer(const AdmissionResult& result, const Value& request_doc,
   Check(allowed != nullptr && allowed->IsBool(), "response.allowed is a bool", result.body);
   Check(allowed->GetBool() == (result.decision == "allowed"), "decision matches allowed",
         result.body);
+  // The API server stores audit annotations as `<webhook>/<key>` and drops keys with two `/`.
+  if (const Value* audit = Get(*response, "auditAnnotations")) {
+    Check(audit->IsObject(), "auditAnnotations is an object", result.body);
+    for (const auto& member : audit->GetObject()) {
+      const std::string_view key(member.name.GetString(), member.name.GetStringLength());
+      Check(!key.empty() && key.find('/') == std::string_view::npos,
+            "audit annotation keys have no '/'", result.body);
+    }
+  }
   if (!allowed->GetBool()) {
     const Value* status = Get(*response, "status");
     const Value* code = status ? Get(*status, "code") : nullptr;

@@ -37,18 +37,25 @@ bool IsSignificantPodUpdate(const Value& pod, const Value& old_pod) {
   const Value* ephemeral = json::Array(*spec, "ephemeralContainers");
   const Value* old_ephemeral = json::Array(*old_spec, "ephemeralContainers");
   if (ephemeral == nullptr) return false;
+  // The old ephemeral containers by name (the first of a name), looked up in n log n.
+  using Named = std::pair<std::string_view, const Value*>;
+  std::vector<Named> old_by_name;
+  if (old_ephemeral != nullptr) {
+    old_by_name.reserve(old_ephemeral->Size());
+    for (const Value& candidate : old_ephemeral->GetArray()) {
+      old_by_name.emplace_back(json::String(candidate, "name"), &candidate);
+    }
+    std::stable_sort(old_by_name.begin(), old_by_name.end(),
+                     [](const Named& a, const Named& b) { return a.first < b.first; });
+  }
   for (const Value& container : ephemeral->GetArray()) {
     const std::string_view name = json::String(container, "name");
-    const Value* old_container = nullptr;
-    if (old_ephemeral != nullptr) {
-      for (const Value& candidate : old_ephemeral->GetArray()) {
-        if (json::String(candidate, "name") == name) {
-          old_container = &candidate;
-          break;
-        }
-      }
+    const auto it = std::lower_bound(
+        old_by_name.begin(), old_by_name.end(), name,
+        [](const Named& entry, std::string_view wanted) { return entry.first < wanted; });
+    if (it == old_by_name.end() || it->first != name || ImageChanged(container, *it->second)) {
+      return true;
     }
-    if (old_container == nullptr || ImageChanged(container, *old_container)) return true;
   }
   return false;
 }
@@ -92,12 +99,12 @@ void Mutate(const AdmissionRequest& request, const EffectivePolicy& policy,
   if (!ReadPod(pod).errors.empty()) return;  // /validate denies it with the reason
   if (policy.ExemptsUsername(request.username)) {
     result.exemptions.push_back("username");
-    response.audit_annotations.emplace_back("palisade.dev/exemptions", "username");
+    response.audit_annotations.emplace_back(kExemptAuditKey, "username");
     return;
   }
   if (RuntimeClassExempt(pod, policy)) {
     result.exemptions.push_back("runtimeClass");
-    response.audit_annotations.emplace_back("palisade.dev/exemptions", "runtimeClass");
+    response.audit_annotations.emplace_back(kExemptAuditKey, "runtimeClass");
     return;
   }
   MutationOptions options;
@@ -116,7 +123,7 @@ void Mutate(const AdmissionRequest& request, const EffectivePolicy& policy,
     fields += field;
   }
   result.defaults_applied = std::move(mutation.fields);
-  response.audit_annotations.emplace_back(std::string(kDefaultedAnnotation), std::move(fields));
+  response.audit_annotations.emplace_back(std::string(kDefaultedAuditKey), std::move(fields));
 }
 
 }  // namespace

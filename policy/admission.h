@@ -19,6 +19,13 @@ struct AdmissionConfig {
   int kubernetes_minor = 31;  // the cluster's 1.x: AppArmor field (>= 30) or annotation
 };
 
+// Audit annotation keys. The API server stores each as `<webhook name>/<key>` and drops a key that
+// would then hold two `/`, so they have none (PSA's own: `enforce-policy`, `audit-violations`,
+// `exempt`, `error`).
+inline constexpr std::string_view kAuditViolationsAuditKey = "audit-violations";
+inline constexpr std::string_view kExemptAuditKey = "exempt";
+inline constexpr std::string_view kDefaultedAuditKey = "defaulted";
+
 struct ViolationRecord {  // one PSS/rule failure, for palisade_pss_violations_total
   std::string level;      // "restricted" (or "rules" for namespace rules)
   std::string check;      // check id
@@ -35,7 +42,7 @@ struct AdmissionResult {
   std::string kind;
   std::string decision;  // "allowed" | "denied" | "error" (400)
   std::string uid, namespace_name, name, user;
-  std::string policy;  // name of the most specific matching policy ("" if none)
+  std::string policy;               // name of the most specific matching policy ("" if none)
   std::vector<std::string> checks;  // failed check ids, every mode
   std::vector<ViolationRecord> violations;
   std::vector<std::string> defaults_applied;  // "seccompProfile", "capabilities.drop", ...

@@ -115,11 +115,7 @@ std::string Containers(const std::vector<std::string_view>& names) {
 }  // namespace check_text
 
 std::optional<std::string_view> LastAnnotation(const Pod& pod, std::string_view key) {
-  std::optional<std::string_view> found;
-  for (const auto& [k, v] : pod.annotations) {
-    if (k == key) found = v;
-  }
-  return found;
+  return pod.Annotation(key);  // the pod view keeps the last of duplicate keys
 }
 
 }  // namespace palisade::policy

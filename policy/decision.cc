@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "policy/apiserver_defaults.h"
 #include "policy/check.h"
 #include "policy/evaluator.h"
 #include "policy/json_access.h"
@@ -81,20 +82,31 @@ std::string SourceText(const FieldSource* source) {
 }
 
 template <class Failure>
-std::string Item(const Failure& failure) {
-  if (failure.detail.empty()) return std::string(failure.reason);
-  return std::string(failure.reason) + " (" + failure.detail + ")";
+void AppendItem(std::string& out, const Failure& failure) {
+  out += failure.reason;
+  if (failure.detail.empty()) return;
+  out += " (";
+  out += failure.detail;
+  out += ')';
 }
 
+// "reason (detail); reason (detail)": the failures of a denial and of the audit annotation.
+// Warnings join with ", " instead, as PSA's ForbiddenDetail does, so kubectl users see the warning
+// they know.
 template <class Failures>
-std::string Items(const Failures& failures) {
+std::string Items(const Failures& failures, std::string_view separator = "; ") {
+  // Details can name tens of thousands of containers: appended in place, sized once.
+  std::size_t size = 0;
+  for (const auto& failure : failures) size += failure.reason.size() + failure.detail.size() + 5;
   std::string out;
+  out.reserve(size);
   for (const auto& failure : failures) {
-    if (!out.empty()) out += "; ";
-    out += Item(failure);
+    if (!out.empty()) out += separator;
+    AppendItem(out, failure);
   }
   return out;
 }
+constexpr std::string_view kWarningSeparator = ", ";
 
 void AddUnique(std::vector<std::string>& list, std::string_view item) {
   if (std::find(list.begin(), list.end(), item) == list.end()) list.emplace_back(item);
@@ -131,15 +143,23 @@ const rapidjson::Value* FindTemplate(const rapidjson::Value& object, ObjectType 
   return value != nullptr && value->IsObject() ? value : nullptr;
 }
 
-Decision JudgeObject(const rapidjson::Value& object, ObjectType type, const EffectivePolicy& policy,
-                     const JudgeOptions& options) {
+Decision JudgeObject(const rapidjson::Value& received, ObjectType type,
+                     const EffectivePolicy& policy, const JudgeOptions& options) {
+  // A manifest is judged as the API server will store it; a review already is.
+  rapidjson::Document stored;
+  if (options.as_api_server_stores) {
+    stored.CopyFrom(received, stored.GetAllocator());
+    ApplyApiServerDefaults(stored, type, stored.GetAllocator(),
+                           ApiServerDefaultsOptions{options.kubernetes_minor});
+  }
+  const rapidjson::Value& object = options.as_api_server_stores ? stored : received;
   Decision decision;
   const bool workload = type != ObjectType::kPod;
   const TypeInfo& info = Info(type);
 
   if (policy.ExemptsUsername(options.username)) {
     decision.exemptions.push_back("username");
-    decision.audit_annotations.emplace_back("palisade.dev/exemptions", "username");
+    decision.audit_annotations.emplace_back(kExemptAuditKey, "username");
     return decision;
   }
 
@@ -183,17 +203,21 @@ Decision JudgeObject(const rapidjson::Value& object, ObjectType type, const Effe
 
   if (full_pod.runtime_class_name && policy.ExemptsRuntimeClass(*full_pod.runtime_class_name)) {
     decision.exemptions.push_back("runtimeClass");
-    decision.audit_annotations.emplace_back("palisade.dev/exemptions", "runtimeClass");
+    decision.audit_annotations.emplace_back(kExemptAuditKey, "runtimeClass");
     return decision;
   }
 
   // Containers with exempt images skip container checks: judge the pod without them (a copy only
   // when there are image exemptions).
+  auto image_exempt = [&](const Container& container) {
+    return policy.ExemptsImage(container.image.value_or(""));
+  };
   std::optional<Pod> trimmed;
-  if (!policy.exempt_images.empty()) {
+  if (!policy.exempt_images.empty() &&
+      std::any_of(full_pod.containers.begin(), full_pod.containers.end(), image_exempt)) {
     trimmed = full_pod;
     std::erase_if(trimmed->containers, [&](const Container& container) {
-      if (!policy.ExemptsImage(container.image.value_or(""))) return false;
+      if (!image_exempt(container)) return false;
       decision.exemptions.push_back("image:" + std::string(container.name));
       return true;
     });
@@ -231,14 +255,13 @@ Decision JudgeObject(const rapidjson::Value& object, ObjectType type, const Effe
       const std::string_view mode = workloads_warn ? "warn" : "enforce";
       for (const CheckFailure& failure : evaluation.failures) {
         record(LevelName(enforce->level), failure.id, mode);
-        if (workloads_warn) {
-          decision.warnings.push_back("would violate PodSecurity " + level_text + ": " +
-                                      Item(failure));
-        }
       }
-      if (!workloads_warn) {
-        const FieldSource* source =
-            options.level_override ? nullptr : policy.SourceOf("podSecurity.enforce");
+      const FieldSource* source =
+          options.level_override ? nullptr : policy.SourceOf("podSecurity.enforce");
+      if (workloads_warn) {
+        decision.warnings.push_back("would violate PodSecurity " + level_text + SourceText(source) +
+                                    ": " + Items(evaluation.failures, kWarningSeparator));
+      } else {
         deny_parts.push_back(subject + " PodSecurity " + level_text + SourceText(source) + ": " +
                              Items(evaluation.failures));
       }
@@ -247,7 +270,7 @@ Decision JudgeObject(const rapidjson::Value& object, ObjectType type, const Effe
 
   // Namespace rules.
   const std::vector<RuleFailure> rule_failures = EvaluateRules(pod, policy);
-  std::vector<std::string> rule_warnings;
+  std::string rule_warning;
   if (!rule_failures.empty()) {
     const FieldSource* source = policy.SourceOf("rules.action");
     if (source == nullptr) source = policy.SourceOf(rule_failures.front().field);
@@ -257,10 +280,10 @@ Decision JudgeObject(const rapidjson::Value& object, ObjectType type, const Effe
     if (action == Action::kEnforce && workloads_warn) action = Action::kWarn;
     for (const RuleFailure& failure : rule_failures) {
       record("rules", failure.id, ActionName(action));
-      if (action == Action::kWarn) {
-        rule_warnings.push_back("would violate rules of policy " + policy_name + ": " +
-                                Item(failure));
-      }
+    }
+    if (action == Action::kWarn) {
+      rule_warning = "would violate rules of policy " + policy_name + rev + ": " +
+                     Items(rule_failures, kWarningSeparator);
     }
     const std::string items = Items(rule_failures);
     if (action == Action::kEnforce) {
@@ -285,51 +308,42 @@ Decision JudgeObject(const rapidjson::Value& object, ObjectType type, const Effe
 
   if (!deny_parts.empty()) {
     decision.allowed = false;
-    for (const std::string& part : deny_parts) {
-      if (!decision.message.empty()) decision.message += "; ";
-      decision.message += part;
+    if (deny_parts.size() == 1) {
+      decision.message = std::move(deny_parts.front());
+    } else {
+      for (const std::string& part : deny_parts) {
+        if (!decision.message.empty()) decision.message += "; ";
+        decision.message += part;
+      }
     }
   } else {
     // As PSA: no warnings on a request that is denied anyway.
     if (policy.warn && policy.warn->level != Level::kPrivileged) {
       const Evaluation& evaluation = evaluate(*policy.warn);
       if (!evaluation.failures.empty()) {
-        const std::string prefix =
-            "would violate PodSecurity " + GoQuote(policy.warn->ToString()) + ": ";
         for (const CheckFailure& failure : evaluation.failures) {
           record(LevelName(policy.warn->level), failure.id, "warn");
-          std::string warning = prefix;
-          warning += failure.reason;
-          if (!failure.detail.empty()) {
-            warning += " (";
-            warning += failure.detail;
-            warning += ')';
-          }
+        }
+        // One warning per level, the checks joined as PSA joins them.
+        std::string warning = "would violate PodSecurity " + GoQuote(policy.warn->ToString()) +
+                              SourceText(policy.SourceOf("podSecurity.warn")) + ": " +
+                              Items(evaluation.failures, kWarningSeparator);
+        if (std::find(decision.warnings.begin(), decision.warnings.end(), warning) ==
+            decision.warnings.end()) {
           decision.warnings.push_back(std::move(warning));
         }
       }
     }
-    for (std::string& warning : rule_warnings) decision.warnings.push_back(std::move(warning));
-  }
-
-  // Each warning once, in first-seen order.
-  std::vector<std::string>& warnings = decision.warnings;
-  for (std::size_t i = 1; i < warnings.size();) {
-    if (std::find(warnings.begin(), warnings.begin() + static_cast<std::ptrdiff_t>(i),
-                  warnings[i]) != warnings.begin() + static_cast<std::ptrdiff_t>(i)) {
-      warnings.erase(warnings.begin() + static_cast<std::ptrdiff_t>(i));
-    } else {
-      ++i;
-    }
+    if (!rule_warning.empty()) decision.warnings.push_back(std::move(rule_warning));
   }
 
   if (!audit_parts.empty()) {
-    std::string joined;
-    for (const std::string& part : audit_parts) {
-      if (!joined.empty()) joined += "; ";
-      joined += part;
+    std::string joined = std::move(audit_parts.front());
+    for (std::size_t i = 1; i < audit_parts.size(); ++i) {
+      joined += "; ";
+      joined += audit_parts[i];
     }
-    decision.audit_annotations.emplace_back("palisade.dev/audit-violations", std::move(joined));
+    decision.audit_annotations.emplace_back(kAuditViolationsAuditKey, std::move(joined));
   }
   if (!decision.exemptions.empty()) {
     std::vector<std::string> sorted = decision.exemptions;
@@ -339,7 +353,7 @@ Decision JudgeObject(const rapidjson::Value& object, ObjectType type, const Effe
       if (!joined.empty()) joined += ',';
       joined += item;
     }
-    decision.audit_annotations.emplace_back("palisade.dev/exemptions", std::move(joined));
+    decision.audit_annotations.emplace_back(kExemptAuditKey, std::move(joined));
   }
   std::sort(decision.audit_annotations.begin(), decision.audit_annotations.end());
   return decision;

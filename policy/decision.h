@@ -53,6 +53,9 @@ struct JudgeOptions {
   std::optional<LevelVersion> level_override;
   // Judge a Pod with the namespace defaults applied (offline `--mutate`); templates always are.
   bool apply_defaults_to_pods = false;
+  // A manifest that has not been through the API server (`palisade check`): judge it as the API
+  // server stores it (ApplyApiServerDefaults) first. Admission reviews have been.
+  bool as_api_server_stores = false;
   int kubernetes_minor = 31;
 };
 

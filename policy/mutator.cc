@@ -7,7 +7,10 @@
 #include <array>
 #include <bit>
 #include <charconv>
+#include <deque>
 #include <optional>
+#include <span>
+#include <unordered_map>
 #include <utility>
 
 #include "policy/json_access.h"
@@ -28,26 +31,79 @@ bool ListContains(const Value* list, std::string_view item) {
   return false;
 }
 
-bool Contains(const std::vector<std::string_view>& list, std::string_view item) {
-  return std::find(list.begin(), list.end(), item) != list.end();
-}
-
 bool ImageExempt(const Value& container, const EffectivePolicy& policy) {
   return policy.ExemptsImage(json::String(container, "image"));
 }
 
-// As json::Member(annotations, kAppArmorAnnotationPrefix + container_name), without building the
-// key: the first member of that name, unset when null.
-const Value* AppArmorAnnotation(const Value& annotations, std::string_view container_name) {
-  for (const auto& member : annotations.GetObject()) {
-    const std::string_view name = json::View(member.name);
-    if (name.size() == kAppArmorAnnotationPrefix.size() + container_name.size() &&
-        name.starts_with(kAppArmorAnnotationPrefix) && name.ends_with(container_name)) {
-      return member.value.IsNull() ? nullptr : &member.value;
+constexpr std::string_view kSeccompPodAnnotation = "seccomp.security.alpha.kubernetes.io/pod";
+constexpr std::string_view kSeccompContainerAnnotationPrefix =
+    "container.seccomp.security.alpha.kubernetes.io/";
+
+// The annotations whose keys start with one prefix, by the rest of the key (a container name):
+// built once per pod so that looking up every container's annotation stays n log n.
+class AnnotationsByContainer {
+ public:
+  AnnotationsByContainer(const Value* annotations, std::string_view prefix) {
+    if (annotations == nullptr) return;
+    for (const auto& member : annotations->GetObject()) {
+      const std::string_view name = json::View(member.name);
+      if (name.starts_with(prefix)) {
+        entries_.emplace_back(name.substr(prefix.size()), &member.value);
+      }
     }
+    std::stable_sort(entries_.begin(), entries_.end(),
+                     [](const Entry& a, const Entry& b) { return a.first < b.first; });
   }
-  return nullptr;
+  // As json::Member(annotations, prefix + container): the first member of that name, unset when
+  // null.
+  const Value* Find(std::string_view container) const {
+    const auto it = std::lower_bound(
+        entries_.begin(), entries_.end(), container,
+        [](const Entry& entry, std::string_view key) { return entry.first < key; });
+    if (it == entries_.end() || it->first != container || it->second->IsNull()) return nullptr;
+    return it->second;
+  }
+
+ private:
+  using Entry = std::pair<std::string_view, const Value*>;
+  std::vector<Entry> entries_;
+};
+
+// Whether the API server accepts a seccompProfile field next to a legacy seccomp annotation of
+// `value` (validateSeccompAnnotationsAndFieldsMatch): they must name the same profile.
+bool SeccompAnnotationAgrees(const Value& value, const Profile& profile) {
+  if (!value.IsString()) return false;
+  const std::string_view annotation = json::View(value);
+  if (profile.type == "Unconfined") return annotation == "unconfined";
+  if (profile.type == "RuntimeDefault") {
+    return annotation == "runtime/default" || annotation == "docker/default";
+  }
+  if (profile.type == "Localhost") {
+    return annotation.starts_with("localhost/") &&
+           annotation.substr(10) == profile.localhost_profile;
+  }
+  return false;
 }
+
+bool EqualsIgnoringAsciiCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+           return lower(x) == lower(y);
+         });
+}
+
+// A securityContext's member `name`, or nullptr.
+const Value* SecuritySetting(const Value* security_context, std::string_view name) {
+  return security_context == nullptr ? nullptr : json::Member(*security_context, name);
+}
+
+const Value* WindowsSetting(const Value* security_context, std::string_view name) {
+  const Value* options =
+      security_context ? json::Object(*security_context, "windowsOptions") : nullptr;
+  return options == nullptr ? nullptr : json::Member(*options, name);
+}
+
+bool IsTrue(const Value* value) { return value != nullptr && value->IsBool() && value->GetBool(); }
 
 std::string AppArmorAnnotationValue(const Profile& profile) {
   if (profile.type == "Localhost") return "localhost/" + profile.localhost_profile;
@@ -449,9 +505,13 @@ PatchText ComputeDefaultsText(const Value& pod, const Pointer& base, const Effec
   const Value* annotations = metadata ? json::Object(*metadata, "annotations") : nullptr;
   const Value* pod_sc = json::Object(*spec, "securityContext");
   const Value* os = json::Object(*spec, "os");
-  const bool windows = os != nullptr && json::String(*os, "name") == "windows";
+  // A hostProcess container exists only on Windows, whether or not the pod says spec.os.
+  bool windows = (os != nullptr && json::String(*os, "name") == "windows") ||
+                 IsTrue(WindowsSetting(pod_sc, "hostProcess"));
   const bool field_apparmor = options.kubernetes_minor >= 30;
 
+  std::vector<std::string_view> old_ephemeral_names = options.old_ephemeral_names;
+  std::sort(old_ephemeral_names.begin(), old_ephemeral_names.end());
   std::vector<ContainerEntry> containers;
   containers.reserve(ListSize(*spec, "initContainers") + ListSize(*spec, "containers") +
                      ListSize(*spec, "ephemeralContainers"));
@@ -470,16 +530,47 @@ PatchText ComputeDefaultsText(const Value& pod, const Pointer& base, const Effec
       const bool ephemeral = list_name == "ephemeralContainers";
       entry.patchable = !ImageExempt(item, policy) &&
                         (!options.ephemeral_update ||
-                         (ephemeral && !Contains(options.old_ephemeral_names, entry.name)));
+                         (ephemeral && !std::binary_search(old_ephemeral_names.begin(),
+                                                           old_ephemeral_names.end(), entry.name)));
       containers.push_back(entry);
+      windows = windows || IsTrue(WindowsSetting(entry.sc, "hostProcess"));
     }
   }
 
+  const AnnotationsByContainer apparmor_annotations(annotations, kAppArmorAnnotationPrefix);
+  const AnnotationsByContainer seccomp_annotations(annotations, kSeccompContainerAnnotationPrefix);
+  // A legacy seccomp annotation counts as the field it stands for: the API server refuses a pod
+  // whose annotation and field name different profiles, so the field is added only where the
+  // annotation already agrees with the default.
+  auto seccomp_annotation_differs = [&](const Value* annotation) {
+    return annotation != nullptr && policy.default_seccomp_profile &&
+           !SeccompAnnotationAgrees(*annotation, *policy.default_seccomp_profile);
+  };
   auto container_has = [&](const ContainerEntry& c, std::string_view field) {
     if (c.sc != nullptr && json::Member(*c.sc, field) != nullptr) return true;
-    return field == "appArmorProfile" && annotations != nullptr &&
-           AppArmorAnnotation(*annotations, c.name) != nullptr;
+    if (field == "appArmorProfile") return apparmor_annotations.Find(c.name) != nullptr;
+    if (field == "seccompProfile") {
+      return seccomp_annotation_differs(seccomp_annotations.Find(c.name));
+    }
+    return false;
   };
+  auto pod_has = [&](std::string_view field) {
+    if (pod_sc != nullptr && json::Member(*pod_sc, field) != nullptr) return true;
+    return field == "seccompProfile" && annotations != nullptr &&
+           seccomp_annotation_differs(json::Member(*annotations, kSeccompPodAnnotation));
+  };
+  // runAsNonRoot=true on a container that runs as root (runAsUser 0, or Windows'
+  // ContainerAdministrator) makes the kubelet refuse to start it: such containers do not get it.
+  auto runs_as_root = [&](const ContainerEntry& c) {
+    const Value* user = SecuritySetting(c.sc, "runAsUser");
+    if (user == nullptr) user = SecuritySetting(pod_sc, "runAsUser");
+    if (user != nullptr && user->IsInt64() && user->GetInt64() == 0) return true;
+    const Value* user_name = WindowsSetting(c.sc, "runAsUserName");
+    if (user_name == nullptr) user_name = WindowsSetting(pod_sc, "runAsUserName");
+    return user_name != nullptr &&
+           EqualsIgnoringAsciiCase(json::View(*user_name), "ContainerAdministrator");
+  };
+  auto never = [](const ContainerEntry&) { return false; };
 
   unsigned fields = 0;  // bits of Field
   auto add_field = [&](Field field) { fields |= 1U << field; };
@@ -496,15 +587,16 @@ PatchText ComputeDefaultsText(const Value& pod, const Pointer& base, const Effec
 
   // Fields that exist at pod level and per container (a container's value wins): set at pod level
   // unless that would reach a container we must not touch; then on each container that needs it.
-  auto place = [&](Field field, bool ContainerEntry::*on_container) {
+  // `refuses`: containers the value must not reach (they keep the field unset).
+  auto place = [&](Field field, bool ContainerEntry::*on_container, auto refuses) {
     const std::string_view name = kFieldNames[field];
-    if (pod_sc != nullptr && json::Member(*pod_sc, name) != nullptr) return false;
+    if (pod_has(name)) return false;
     bool untouchable_needs = false;
     bool any_needing = false;
     for (ContainerEntry& container : containers) {
       container.needs = false;
       if (container_has(container, name)) continue;
-      if (container.patchable) {
+      if (container.patchable && !refuses(container)) {
         container.needs = true;
         any_needing = true;
       } else {
@@ -522,11 +614,14 @@ PatchText ComputeDefaultsText(const Value& pod, const Pointer& base, const Effec
     return true;  // at pod level
   };
   const bool pod_app_armor = !windows && field_apparmor && policy.default_app_armor_profile &&
-                             place(kAppArmorProfile, &ContainerEntry::app_armor_profile);
+                             place(kAppArmorProfile, &ContainerEntry::app_armor_profile, never);
+  const bool non_root = policy.default_run_as_non_root && *policy.default_run_as_non_root;
   const bool pod_run_as_non_root =
-      policy.default_run_as_non_root && place(kRunAsNonRoot, &ContainerEntry::run_as_non_root);
+      policy.default_run_as_non_root &&
+      (non_root ? place(kRunAsNonRoot, &ContainerEntry::run_as_non_root, runs_as_root)
+                : place(kRunAsNonRoot, &ContainerEntry::run_as_non_root, never));
   const bool pod_seccomp = !windows && policy.default_seccomp_profile &&
-                           place(kSeccompProfile, &ContainerEntry::seccomp_profile);
+                           place(kSeccompProfile, &ContainerEntry::seccomp_profile, never);
   if (pod_app_armor || pod_run_as_non_root || pod_seccomp) {
     // Pod-level members in the order they were placed.
     auto write_members = [&](bool one_op) {
@@ -704,15 +799,96 @@ Mutation ComputeDefaults(const Value& pod, const Pointer& base, const EffectiveP
   return mutation;
 }
 
+namespace {
+
+// A JSON Pointer token as text: "~1" is "/", "~0" is "~".
+std::string UnescapeToken(std::string_view token) {
+  std::string out;
+  out.reserve(token.size());
+  for (std::size_t i = 0; i < token.size(); ++i) {
+    if (token[i] == '~' && i + 1 < token.size() && (token[i + 1] == '0' || token[i + 1] == '1')) {
+      out += token[i + 1] == '0' ? '~' : '/';
+      ++i;
+    } else {
+      out += token[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 void ApplyPatch(const Value& patch, rapidjson::Document& target) {
   if (!patch.IsArray()) return;
+  auto& allocator = target.GetAllocator();
+  struct Op {
+    std::string_view path, parent, token;  // token still escaped
+    const Value* value;
+  };
+  std::vector<Op> ops;
+  ops.reserve(patch.Size());
   for (const Value& op : patch.GetArray()) {
     const Value* path = json::Member(op, "path");
     const Value* value = json::Member(op, "value");
     if (path == nullptr || !path->IsString() || value == nullptr) continue;
-    const Pointer pointer(path->GetString(), path->GetStringLength());
-    if (!pointer.IsValid()) continue;
-    pointer.Set(target, Value(*value, target.GetAllocator()));
+    const std::string_view text = json::View(*path);
+    const std::size_t slash = text.rfind('/');
+    if (slash == std::string_view::npos) {
+      ops.push_back({text, text, {}, value});
+    } else {
+      ops.push_back({text, text.substr(0, slash), text.substr(slash + 1), value});
+    }
+  }
+  auto set_one = [&](const Op& op) {
+    const Pointer pointer(op.path.data(), op.path.size());
+    if (pointer.IsValid()) pointer.Set(target, Value(*op.value, allocator));
+  };
+  // Consecutive ops adding members to one object (an annotation per container, say) are applied
+  // together: Pointer::Set scans the object's members for every op, quadratic on a pod with tens
+  // of thousands of annotations.
+  constexpr std::size_t kBatchFrom = 8;
+  for (std::size_t begin = 0; begin < ops.size();) {
+    std::size_t end = begin + 1;
+    while (end < ops.size() && ops[end].parent == ops[begin].parent) ++end;
+    const std::span<const Op> run(ops.data() + begin, end - begin);
+    begin = end;
+    Value* parent = nullptr;
+    if (run.size() >= kBatchFrom && run.front().path != run.front().parent) {
+      const Pointer pointer(run.front().parent.data(), run.front().parent.size());
+      parent = pointer.IsValid() ? pointer.Get(target) : nullptr;
+    }
+    std::deque<std::string> unescaped;
+    std::unordered_map<std::string_view, std::size_t> op_of_key;
+    bool batch = parent != nullptr && parent->IsObject();
+    for (std::size_t i = 0; batch && i < run.size(); ++i) {
+      std::string_view key = run[i].token;
+      if (key == "-") batch = false;
+      if (key.find('~') != std::string_view::npos) key = unescaped.emplace_back(UnescapeToken(key));
+      if (!op_of_key.emplace(key, i).second) batch = false;  // a key twice: one at a time
+    }
+    if (!batch) {
+      for (const Op& op : run) set_one(op);
+      continue;
+    }
+    std::vector<rapidjson::SizeType> existing(run.size(), rapidjson::kPointerInvalidIndex);
+    for (auto it = parent->MemberBegin(); it != parent->MemberEnd(); ++it) {
+      if (const auto found = op_of_key.find(json::View(it->name)); found != op_of_key.end()) {
+        existing[found->second] = static_cast<rapidjson::SizeType>(it - parent->MemberBegin());
+      }
+    }
+    for (const auto& [key, i] : op_of_key) {
+      if (existing[i] != rapidjson::kPointerInvalidIndex) {
+        (parent->MemberBegin() + existing[i])->value.CopyFrom(*run[i].value, allocator);
+      }
+    }
+    std::vector<std::string_view> keys(run.size());
+    for (const auto& [key, i] : op_of_key) keys[i] = key;
+    for (std::size_t i = 0; i < run.size(); ++i) {
+      if (existing[i] != rapidjson::kPointerInvalidIndex) continue;
+      parent->AddMember(
+          Value(keys[i].data(), static_cast<rapidjson::SizeType>(keys[i].size()), allocator),
+          Value(*run[i].value, allocator), allocator);
+    }
   }
 }
 

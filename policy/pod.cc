@@ -1,5 +1,6 @@
 #include "policy/pod.h"
 
+#include <algorithm>
 #include <array>
 
 #include "policy/json_access.h"
@@ -290,6 +291,7 @@ class PodReader {
     const Value* list = Array(spec, "volumes", spec_path);
     if (list == nullptr) return;
     const Path list_path = spec_path.Child("volumes");
+    out.reserve(list->Size());
     for (rapidjson::SizeType i = 0; i < list->Size(); ++i) {
       const Value& item = (*list)[i];
       if (!item.IsObject()) {
@@ -326,7 +328,7 @@ class PodReader {
             Fail(annotations_path.Child(View(it->name)), "a string", it->value);
             continue;
           }
-          pod.annotations.emplace_back(View(it->name), View(it->value));
+          pod.AddAnnotation(View(it->name), View(it->value));
         }
       }
     }
@@ -350,6 +352,14 @@ class PodReader {
     pod.runtime_class_name = String(*spec, "runtimeClassName", spec_path);
     ReadPodSecurityContext(*spec, spec_path, pod.security_context);
     ReadVolumes(*spec, spec_path, pod.volumes);
+    // Reserved at once: a pod may have tens of thousands of containers, each a large struct.
+    std::size_t container_count = 0;
+    for (std::string_view list_name : {"initContainers", "containers", "ephemeralContainers"}) {
+      if (const Value* list = Find(*spec, list_name); list != nullptr && list->IsArray()) {
+        container_count += list->Size();
+      }
+    }
+    pod.containers.reserve(container_count);
     ReadContainers(*spec, "initContainers", ContainerKind::kInit, spec_path, pod.containers);
     ReadContainers(*spec, "containers", ContainerKind::kRegular, spec_path, pod.containers);
     ReadContainers(*spec, "ephemeralContainers", ContainerKind::kEphemeral, spec_path,
@@ -376,10 +386,43 @@ std::string_view Container::ListName() const {
 }
 
 std::optional<std::string_view> Pod::Annotation(std::string_view key) const {
+  if (!annotation_index.empty()) {
+    const auto it = annotation_index.find(key);
+    if (it == annotation_index.end()) return std::nullopt;
+    return annotations[it->second].second;
+  }
   for (const auto& [k, v] : annotations) {
     if (k == key) return v;
   }
   return std::nullopt;
+}
+
+void Pod::AddAnnotation(std::string_view key, std::string_view value) {
+  // A few annotations are scanned; past kIndexFrom they are hashed, so that a pod with tens of
+  // thousands of them costs linear time to read and to look up per container.
+  constexpr std::size_t kIndexFrom = 16;
+  if (annotation_index.empty()) {
+    for (auto& [k, v] : annotations) {
+      if (k == key) {
+        v = value;  // the last of duplicate keys wins
+        return;
+      }
+    }
+    annotations.emplace_back(key, value);
+    if (annotations.size() == kIndexFrom) {
+      annotation_index.reserve(2 * kIndexFrom);
+      for (std::size_t i = 0; i < annotations.size(); ++i) {
+        annotation_index.emplace(annotations[i].first, i);
+      }
+    }
+    return;
+  }
+  const auto [it, inserted] = annotation_index.try_emplace(key, annotations.size());
+  if (inserted) {
+    annotations.emplace_back(key, value);
+  } else {
+    annotations[it->second].second = value;
+  }
 }
 
 PodReadResult ReadPod(const rapidjson::Value& object, std::string_view path_prefix) {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -71,7 +72,8 @@ struct HandlerHost {
 
 struct Container {
   ContainerKind kind = ContainerKind::kRegular;
-  std::size_t index = 0;  // position in its own list (initContainers/containers/ephemeralContainers)
+  std::size_t index =
+      0;  // position in its own list (initContainers/containers/ephemeralContainers)
   std::string_view name;
   std::optional<std::string_view> image;
   ContainerSecurityContext security_context;
@@ -91,8 +93,11 @@ struct Volume {
 
 struct Pod {
   bool annotations_present = false;  // metadata.annotations exists
+  // One entry per key, in first-seen order, with the last value of duplicates (Go's map decoding
+  // keeps the last). Add through AddAnnotation.
   std::vector<std::pair<std::string_view, std::string_view>> annotations;
-  std::optional<std::string_view> os_name;  // spec.os.name
+  std::unordered_map<std::string_view, std::size_t> annotation_index;  // key -> position, when many
+  std::optional<std::string_view> os_name;                             // spec.os.name
   std::optional<bool> host_users;
   std::optional<bool> host_network;
   std::optional<bool> host_pid;
@@ -105,6 +110,7 @@ struct Pod {
 
   bool IsWindows() const { return os_name && *os_name == "windows"; }
   std::optional<std::string_view> Annotation(std::string_view key) const;
+  void AddAnnotation(std::string_view key, std::string_view value);
 };
 
 struct PodReadResult {

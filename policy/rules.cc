@@ -1,6 +1,8 @@
 #include "policy/rules.h"
 
 #include <algorithm>
+#include <deque>
+#include <unordered_map>
 #include <utility>
 
 #include "policy/check.h"
@@ -12,34 +14,49 @@ using check_text::GoQuote;
 using check_text::JoinQuote;
 
 // Groups containers that share the same complaint, in first-seen order:
-// `containers "a", "b" must ...; container "c" must ...`.
+// `containers "a", "b" must ...; container "c" must ...`. Indexed by complaint, so tens of
+// thousands of containers with different complaints stay linear. Names are views into the pod.
 class ContainerGroups {
  public:
   void Add(std::string_view container, std::string tail) {
-    for (auto& [t, names] : groups_) {
-      if (t == tail) {
-        names.emplace_back(container);
-        return;
-      }
+    if (const auto it = index_.find(tail); it != index_.end()) {
+      groups_[it->second].names.push_back(container);
+      return;
     }
-    groups_.push_back({std::move(tail), {std::string(container)}});
+    groups_.push_back(Group{std::move(tail), {container}});
+    index_.emplace(groups_.back().tail, groups_.size() - 1);  // deque: the tail stays put
   }
   bool empty() const { return groups_.empty(); }
   std::string Detail() const {
+    std::size_t size = 0;
+    for (const Group& group : groups_) {
+      size += group.tail.size() + 16;
+      for (std::string_view name : group.names) size += name.size() + 4;
+    }
     std::string out;
-    for (const auto& [tail, names] : groups_) {
+    out.reserve(size);
+    for (const Group& group : groups_) {
       if (!out.empty()) out += ", ";
-      out += names.size() == 1 ? "container " : "containers ";
-      out += JoinQuote(names);
+      out += group.names.size() == 1 ? "container " : "containers ";
+      out += JoinQuote(group.names);
       out += ' ';
-      out += tail;
+      out += group.tail;
     }
     return out;
   }
 
  private:
-  std::vector<std::pair<std::string, std::vector<std::string>>> groups_;
+  struct Group {
+    std::string tail;
+    std::vector<std::string_view> names;
+  };
+  std::deque<Group> groups_;
+  std::unordered_map<std::string_view, std::size_t> index_;
 };
+
+bool Privileged(const Container& container) {
+  return container.security_context.privileged.value_or(false);
+}
 
 bool MatchesAny(const std::vector<std::string>& globs, std::string_view text) {
   return std::any_of(globs.begin(), globs.end(),
@@ -56,6 +73,8 @@ std::string FormatProfile(const ProfileRef& profile) {
 }  // namespace
 
 std::string EffectiveSeccompProfile(const Pod& pod, const Container& container) {
+  // The runtime runs a privileged container without seccomp, whatever its profile says.
+  if (Privileged(container)) return "Unconfined";
   if (container.security_context.seccomp_profile) {
     return FormatProfile(*container.security_context.seccomp_profile);
   }
@@ -65,6 +84,8 @@ std::string EffectiveSeccompProfile(const Pod& pod, const Container& container) 
 }
 
 std::string EffectiveAppArmorProfile(const Pod& pod, const Container& container) {
+  // Likewise without AppArmor.
+  if (Privileged(container)) return "Unconfined";
   if (container.security_context.app_armor_profile) {
     return FormatProfile(*container.security_context.app_armor_profile);
   }
@@ -81,7 +102,7 @@ std::string EffectiveAppArmorProfile(const Pod& pod, const Container& container)
   if (pod.security_context.app_armor_profile) {
     return FormatProfile(*pod.security_context.app_armor_profile);
   }
-  return container.security_context.privileged.value_or(false) ? "Unconfined" : "RuntimeDefault";
+  return "RuntimeDefault";
 }
 
 std::vector<RuleFailure> EvaluateRules(const Pod& pod, const EffectivePolicy& policy) {
@@ -91,15 +112,24 @@ std::vector<RuleFailure> EvaluateRules(const Pod& pod, const EffectivePolicy& po
   if (is_linux && policy.allowed_capabilities) {
     const auto& allowed = *policy.allowed_capabilities;
     ContainerGroups groups;
+    const std::string allowed_text = allowed.empty() ? std::string("none") : JoinQuote(allowed);
+    const bool all_allowed = std::find(allowed.begin(), allowed.end(), "ALL") != allowed.end();
     for (const Container& c : pod.containers) {
-      std::vector<std::string> bad;
-      for (std::string_view cap :
-           c.security_context.capabilities_add.value_or(std::vector<std::string_view>{})) {
-        if (std::find(allowed.begin(), allowed.end(), cap) == allowed.end()) bad.emplace_back(cap);
+      if (Privileged(c) && !all_allowed) {
+        groups.Add(c.name,
+                   "must not set securityContext.privileged=true (it has every capability; "
+                   "allowed: " +
+                       allowed_text + ")");
+        continue;
+      }
+      std::vector<std::string_view> bad;
+      if (c.security_context.capabilities_add) {
+        for (std::string_view cap : *c.security_context.capabilities_add) {
+          if (std::find(allowed.begin(), allowed.end(), cap) == allowed.end()) bad.push_back(cap);
+        }
       }
       if (!bad.empty()) {
-        groups.Add(c.name, "must not add " + JoinQuote(bad) + " (allowed: " +
-                               (allowed.empty() ? std::string("none") : JoinQuote(allowed)) + ")");
+        groups.Add(c.name, "must not add " + JoinQuote(bad) + " (allowed: " + allowed_text + ")");
       }
     }
     if (!groups.empty()) {
@@ -111,9 +141,16 @@ std::vector<RuleFailure> EvaluateRules(const Pod& pod, const EffectivePolicy& po
   if (is_linux && policy.required_drop_capabilities) {
     ContainerGroups groups;
     for (const Container& c : pod.containers) {
-      const auto drop =
-          c.security_context.capabilities_drop.value_or(std::vector<std::string_view>{});
-      std::vector<std::string> missing;
+      if (Privileged(c) && !policy.required_drop_capabilities->empty()) {
+        groups.Add(c.name,
+                   "must not set securityContext.privileged=true (it keeps every capability, "
+                   "whatever it drops)");
+        continue;
+      }
+      static const std::vector<std::string_view> kNone;
+      const auto& drop =
+          c.security_context.capabilities_drop ? *c.security_context.capabilities_drop : kNone;
+      std::vector<std::string_view> missing;
       for (const std::string& cap : *policy.required_drop_capabilities) {
         if (std::find(drop.begin(), drop.end(), cap) == drop.end()) missing.push_back(cap);
       }
@@ -133,11 +170,18 @@ std::vector<RuleFailure> EvaluateRules(const Pod& pod, const EffectivePolicy& po
                           std::string_view rule_field, auto effective) {
     if (!is_linux || !allowed) return;
     ContainerGroups groups;
+    const std::string wanted =
+        "must set securityContext." + std::string(field) + " to one of " + JoinQuote(*allowed);
     for (const Container& c : pod.containers) {
       const std::string profile = effective(pod, c);
       if (MatchesAny(*allowed, profile)) continue;
-      groups.Add(c.name, "must set securityContext." + std::string(field) + " to one of " +
-                             JoinQuote(*allowed) + " (has " + profile + ")");
+      std::string tail;
+      tail.reserve(wanted.size() + profile.size() + 8);
+      tail += wanted;
+      tail += " (has ";
+      tail += profile;
+      tail += ')';
+      groups.Add(c.name, std::move(tail));
     }
     if (!groups.empty()) failures.push_back({id, reason, groups.Detail(), rule_field});
   };

@@ -5,7 +5,9 @@
 // Effective profiles: a container's own setting overrides the pod's. For AppArmor the order is
 // the container field, the container's beta annotation, then the pod field. An unset profile is
 // matched as what the node runs for it: seccomp "Unconfined" (the kubelet's default), AppArmor
-// "RuntimeDefault" ("Unconfined" for a privileged container). Windows pods have no capabilities,
+// "RuntimeDefault". A privileged container runs without seccomp and AppArmor and with every
+// capability whatever its fields say: it is "Unconfined" for both, fails allowedCapabilities
+// unless "ALL" is allowed, and fails requiredDropCapabilities. Windows pods have no capabilities,
 // seccomp or AppArmor, so only allowedRuntimeClasses applies to them.
 
 #include <string>

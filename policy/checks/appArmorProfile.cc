@@ -29,13 +29,6 @@ bool ProfileAllowed(const std::optional<ProfileRef>& profile) {
   return type == "RuntimeDefault" || type == "Localhost";
 }
 
-bool IsLastWithKey(const Pod& pod, std::size_t index) {
-  for (std::size_t i = index + 1; i < pod.annotations.size(); ++i) {
-    if (pod.annotations[i].first == pod.annotations[index].first) return false;
-  }
-  return true;
-}
-
 CheckResult appArmorProfile_1_0(const Pod& pod) {
   const bool pod_bad = !ProfileAllowed(pod.security_context.app_armor_profile);
   bool any_bad = pod_bad;
@@ -68,8 +61,7 @@ CheckResult appArmorProfile_1_0(const Pod& pod) {
   std::vector<std::string> bad_annotations;
   for (std::size_t i = 0; i < pod.annotations.size(); ++i) {
     const auto& [key, value] = pod.annotations[i];
-    if (key.starts_with(kAnnotationPrefix) && !AnnotationValueAllowed(value) &&
-        IsLastWithKey(pod, i)) {
+    if (key.starts_with(kAnnotationPrefix) && !AnnotationValueAllowed(value)) {
       bad_annotations.push_back(std::string(key) + "=" + GoQuote(value));
     }
   }

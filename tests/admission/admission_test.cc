@@ -5,8 +5,10 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -393,7 +395,7 @@ TEST(Review, EphemeralContainersSubresourceJudgedAndPatched) {
   EXPECT_EQ(Base64Decode(m.response()["patch"].GetString()),
             Json("[{'op':'add','path':'/spec/ephemeralContainers/0/securityContext','value':{"
                  "'allowPrivilegeEscalation':false,'capabilities':{'drop':['ALL']}}}]"));
-  EXPECT_EQ(m.annotation("palisade.dev/defaulted"), "allowPrivilegeEscalation,capabilities.drop");
+  EXPECT_EQ(m.annotation("defaulted"), "allowPrivilegeEscalation,capabilities.drop");
   EXPECT_EQ(m.result.patch_ops, 1);
 }
 
@@ -460,11 +462,12 @@ TEST(Review, WorkloadsWarnTurnsDenialIntoWarnings) {
   r.object = "{'metadata':{'name':'web'},'spec':{'template':" + kBadPod + "}}";
   Answer a = Call(Endpoint::kValidate, r.Body(), *f.set);
   EXPECT_TRUE(a.allowed());
+  // One warning per level, the checks joined as PSA joins them (", ").
   EXPECT_EQ(a.warnings(),
             (std::vector<std::string>{
-                "would violate PodSecurity \"restricted:v1.37\": allowPrivilegeEscalation != false "
-                "(container \"app\" must set securityContext.allowPrivilegeEscalation=false)",
-                "would violate PodSecurity \"restricted:v1.37\": unrestricted capabilities "
+                "would violate PodSecurity \"restricted:v1.37\" (policy \"payments\" rev 4c1e9a): "
+                "allowPrivilegeEscalation != false (container \"app\" must set "
+                "securityContext.allowPrivilegeEscalation=false), unrestricted capabilities "
                 "(container \"app\" must set securityContext.capabilities.drop=[\"ALL\"])"}));
   // Pods in the same namespace are still denied.
   Request pod;
@@ -479,7 +482,7 @@ TEST(Review, ExemptionsAreRecorded) {
   user.object = kBadPod;
   Answer a = Call(Endpoint::kValidate, user.Body(), *f.set);
   EXPECT_TRUE(a.allowed());
-  EXPECT_EQ(a.annotation("palisade.dev/exemptions"), "username");
+  EXPECT_EQ(a.annotation("exempt"), "username");
 
   Request runtime;
   std::string pod = kBadPod;
@@ -487,7 +490,7 @@ TEST(Review, ExemptionsAreRecorded) {
   runtime.object = pod;
   a = Call(Endpoint::kValidate, runtime.Body(), *f.set);
   EXPECT_TRUE(a.allowed());
-  EXPECT_EQ(a.annotation("palisade.dev/exemptions"), "runtimeClass");
+  EXPECT_EQ(a.annotation("exempt"), "runtimeClass");
 
   Request image;
   std::string mixed = kGoodPod;
@@ -495,7 +498,7 @@ TEST(Review, ExemptionsAreRecorded) {
   image.object = mixed;
   a = Call(Endpoint::kValidate, image.Body(), *f.set);
   EXPECT_TRUE(a.allowed()) << a.message();
-  EXPECT_EQ(a.annotation("palisade.dev/exemptions"), "image:debug");
+  EXPECT_EQ(a.annotation("exempt"), "image:debug");
   EXPECT_EQ(a.result.exemptions, (std::vector<std::string>{"image:debug"}));
 }
 
@@ -513,8 +516,14 @@ TEST(Review, WarnAndAuditModes) {
   r.object = kBadPod;
   Answer a = Call(Endpoint::kValidate, r.Body(), *f.set);
   EXPECT_TRUE(a.allowed());
-  EXPECT_EQ(a.warnings().size(), 2u);
-  EXPECT_EQ(a.annotation("palisade.dev/audit-violations"),
+  // PSA's warning: one per level, checks joined with ", " (policy/admission.go, ForbiddenDetail).
+  EXPECT_EQ(a.warnings(),
+            (std::vector<std::string>{
+                "would violate PodSecurity \"restricted:v1.37\" (policy \"staging\" rev 77aa01): "
+                "allowPrivilegeEscalation != false (container \"app\" must set "
+                "securityContext.allowPrivilegeEscalation=false), unrestricted capabilities "
+                "(container \"app\" must set securityContext.capabilities.drop=[\"ALL\"])"}));
+  EXPECT_EQ(a.annotation("audit-violations"),
             "would violate PodSecurity \"restricted:v1.30\" (policy \"staging\" rev 77aa01): " +
                 kBadDetails);
   EXPECT_TRUE(a.result.worth_logging);
@@ -530,6 +539,13 @@ TEST(Review, RulesWithEachAction) {
       "\"ALL\" in securityContext.capabilities.drop); seccomp profile not allowed (container "
       "\"app\" must set securityContext.seccompProfile to one of \"RuntimeDefault\", "
       "\"Localhost/profiles/*\" (has Unconfined)); runtime class not allowed (pod must set "
+      "spec.runtimeClassName to one of \"gvisor\" (unset))";
+  const std::string warn_items =
+      "capabilities not allowed (container \"app\" must not add \"SYS_TIME\" (allowed: "
+      "\"NET_BIND_SERVICE\")), required capabilities not dropped (container \"app\" must drop "
+      "\"ALL\" in securityContext.capabilities.drop), seccomp profile not allowed (container "
+      "\"app\" must set securityContext.seccompProfile to one of \"RuntimeDefault\", "
+      "\"Localhost/profiles/*\" (has Unconfined)), runtime class not allowed (pod must set "
       "spec.runtimeClassName to one of \"gvisor\" (unset))";
   for (Action action : {Action::kEnforce, Action::kWarn, Action::kAudit}) {
     NamespacePolicy policy;
@@ -552,18 +568,61 @@ TEST(Review, RulesWithEachAction) {
         break;
       case Action::kWarn:
         EXPECT_TRUE(a.allowed());
-        ASSERT_EQ(a.warnings().size(), 4u);
+        ASSERT_EQ(a.warnings().size(), 1u);
         EXPECT_EQ(a.warnings()[0],
-                  "would violate rules of policy \"rules\": capabilities not allowed (container "
-                  "\"app\" must not add \"SYS_TIME\" (allowed: \"NET_BIND_SERVICE\"))");
+                  "would violate rules of policy \"rules\" rev abc123: " + warn_items);
         break;
       case Action::kAudit:
         EXPECT_TRUE(a.allowed());
-        EXPECT_EQ(a.annotation("palisade.dev/audit-violations"),
+        EXPECT_EQ(a.annotation("audit-violations"),
                   "would violate rules of policy \"rules\" rev abc123: " + items);
         break;
     }
   }
+}
+
+// The API server stores each audit annotation as `<webhook name>/<key>` and drops a key that then
+// holds two `/`: a key must be a valid name part of a qualified name, without `/`.
+bool ApiServerKeepsAuditKey(std::string_view key) {
+  if (key.empty() || key.size() > 63) return false;
+  auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  if (!alnum(key.front()) || !alnum(key.back())) return false;
+  return std::all_of(key.begin(), key.end(),
+                     [&](char c) { return alnum(c) || c == '-' || c == '_' || c == '.'; });
+}
+
+TEST(Review, EveryAuditAnnotationKeyIsKeptByTheApiServer) {
+  NamespacePolicy policy = Payments();
+  policy.Set<&PolicyValues::audit>(Restricted());
+  policy.Set<&PolicyValues::default_capabilities_drop>(std::vector<std::string>{"ALL"});
+  Fixture f({policy});
+  std::set<std::string> keys;
+  auto collect = [&](const Answer& answer) {
+    ASSERT_TRUE(answer.response().HasMember("auditAnnotations")) << answer.result.body;
+    for (const auto& member : answer.response()["auditAnnotations"].GetObject()) {
+      keys.insert(member.name.GetString());
+    }
+  };
+  Request audited;  // enforce fails too, audit-violations still recorded
+  audited.object = kBadPod;
+  collect(Call(Endpoint::kValidate, audited.Body(), *f.set));
+  Request exempt;
+  exempt.username = "system:serviceaccount:ci:break-glass";
+  exempt.object = kBadPod;
+  collect(Call(Endpoint::kValidate, exempt.Body(), *f.set));
+  collect(Call(Endpoint::kMutate, exempt.Body(), *f.set));
+  Request image;
+  std::string mixed = kGoodPod;
+  mixed.insert(mixed.size() - 3, ",{'name':'debug','image':'registry.example.com/debug/sh:1'}");
+  image.object = mixed;
+  collect(Call(Endpoint::kValidate, image.Body(), *f.set));
+  Request defaulted;
+  defaulted.object = kBadPod;
+  collect(Call(Endpoint::kMutate, defaulted.Body(), *f.set));
+  EXPECT_EQ(keys, (std::set<std::string>{"audit-violations", "defaulted", "exempt"}));
+  for (const std::string& key : keys) EXPECT_TRUE(ApiServerKeepsAuditKey(key)) << key;
 }
 
 TEST(Review, UnreadableObjectDeniedByValidateAndLeftAloneByMutate) {
@@ -593,6 +652,46 @@ TEST(Review, UnreadableObjectDeniedByValidateAndLeftAloneByMutate) {
   d.object = "{'metadata':{'name':'web'},'spec':{}}";
   EXPECT_EQ(Call(Endpoint::kValidate, d.Body(), *f.set).message(),
             "cannot read the object as a Deployment: spec.template: required: must be an object");
+}
+
+// A pod as large as the API server sends: thousands of containers, half with their own AppArmor
+// annotation. Only the answers are checked here (bench/worst_case_bench.cc times them).
+TEST(Review, HugePodGetsTheRightAnswers) {
+  constexpr int kContainers = 6000;
+  std::string annotations, containers;
+  for (int i = 0; i < kContainers; ++i) {
+    const std::string name = "c" + std::to_string(i);
+    if (i % 2 == 0) {
+      if (!annotations.empty()) annotations += ',';
+      annotations += "'container.apparmor.security.beta.kubernetes.io/" + name + "':'unconfined'";
+    }
+    if (!containers.empty()) containers += ',';
+    containers += "{'name':'" + name + "','image':'x'}";
+  }
+  const std::string pod = "{'metadata':{'name':'p','annotations':{" + annotations +
+                          "}},'spec':{'containers':[" + containers + "]}}";
+  NamespacePolicy policy;
+  policy.name = "huge";
+  policy.namespaces = {"*"};
+  policy.revision = "1";
+  policy.Set<&PolicyValues::allowed_app_armor_profiles>(std::vector<std::string>{"RuntimeDefault"});
+  policy.Set<&PolicyValues::default_app_armor_profile>(Profile{"RuntimeDefault", ""});
+  Fixture f({policy});
+  Request r;
+  r.object = pod;
+  Answer v = Call(Endpoint::kValidate, r.Body(), *f.set);
+  EXPECT_FALSE(v.allowed());
+  const std::string message = v.message();
+  EXPECT_EQ(std::count(message.begin(), message.end(), '"'), 2 * kContainers / 2 + 4)
+      << message.substr(0, 300);
+  EXPECT_NE(message.find("\"c5998\" must set securityContext.appArmorProfile"), std::string::npos);
+  EXPECT_EQ(message.find("\"c5999\""), std::string::npos);
+  // Before 1.30 the default is the annotation, added to exactly the containers without one.
+  Answer m = Call(Endpoint::kMutate, r.Body(), *f.set, 29);
+  EXPECT_EQ(m.result.patch_ops, kContainers / 2 + 1);  // + palisade.dev/defaulted
+  const std::string patch = Base64Decode(m.response()["patch"].GetString());
+  EXPECT_NE(patch.find("kubernetes.io~1c5999"), std::string::npos);
+  EXPECT_EQ(patch.find("kubernetes.io~1c5998"), std::string::npos);
 }
 
 std::string ReadShared(const char* name) {

@@ -122,6 +122,8 @@ const Case kCases[] = {
     // "What breaks if we tighten?": the cluster's pods from stdin against restricted.
     {"check_level_stdin", {"check", "--level", "restricted", "-"}, "cluster-pods.yaml", 1},
     {"check_level_version", {"check", "--level", "baseline:v1.30", "cluster-pods.yaml"}, "", 1},
+    // Manifests are judged as the API server stores them (API server defaults first).
+    {"check_as_stored", {"check", "--level", "restricted", "as-stored.yaml"}, "", 1},
     // --level replaces the policies' enforce level; warn and audit still come from the policies.
     {"check_level_overrides_policy",
      {"check", "--policy-dir", "policies", "--level", "privileged", "workloads.yaml"},
@@ -168,6 +170,12 @@ const Case kCases[] = {
     {"check_compare_reverse",
      {"check", "--compare-policy-dir", "policies-proposed", "--policy-dir", "policies",
       "workloads.yaml"},
+     "",
+     0},
+    // A policy edit that changes revisions but no verdict or warning text reports nothing.
+    {"check_compare_revision_only",
+     {"check", "--compare-policy-dir", "policies", "--policy-dir", "policies-revised",
+      "workloads.yaml", "cluster-pods.yaml"},
      "",
      0},
     {"check_compare_unchanged",

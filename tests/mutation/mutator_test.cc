@@ -179,6 +179,38 @@ TEST(Mutator, RuntimeClassAndLocalhostProfiles) {
   EXPECT_EQ(mutation.fields, (std::vector<std::string>{"runtimeClassName", "seccompProfile"}));
 }
 
+// Many ops on one object are applied in one pass; the result must equal op-by-op Pointer::Set
+// (an add that replaces an existing member, escaped tokens, and other parents in between).
+TEST(Mutator, ApplyPatchBatchesEqualOneByOne) {
+  std::string patch = "[";
+  for (int i = 0; i < 20; ++i) {
+    patch += "{'op':'add','path':'/metadata/annotations/k~1" + std::to_string(i) +
+             "~0x','value':'v" + std::to_string(i) + "'},";
+  }
+  patch +=
+      "{'op':'add','path':'/metadata/annotations/existing','value':'new'},"
+      "{'op':'add','path':'/spec/containers/0/securityContext','value':{'runAsNonRoot':true}},"
+      "{'op':'add','path':'/spec/containers/0/securityContext/capabilities','value':{}},"
+      "{'op':'add','path':'/spec/containers/-','value':{'name':'b'}}]";
+  const std::string pod =
+      "{'metadata':{'annotations':{'existing':'old','other':'o'}},'spec':{'containers':[{'name':"
+      "'a'}]}}";
+  rapidjson::Document patch_doc, batched, one_by_one;
+  patch_doc.Parse(Json(patch));
+  ASSERT_FALSE(patch_doc.HasParseError());
+  batched.Parse(Json(pod));
+  one_by_one.Parse(Json(pod));
+  ApplyPatch(patch_doc, batched);
+  for (const auto& op : patch_doc.GetArray()) {
+    rapidjson::Pointer(op["path"].GetString())
+        .Set(one_by_one, rapidjson::Value(op["value"], one_by_one.GetAllocator()));
+  }
+  EXPECT_EQ(PatchJson(batched), PatchJson(one_by_one));
+  EXPECT_EQ(std::string(batched["metadata"]["annotations"]["existing"].GetString()), "new");
+  EXPECT_EQ(std::string(batched["metadata"]["annotations"]["k/7~x"].GetString()), "v7");
+  EXPECT_EQ(batched["metadata"]["annotations"].MemberCount(), 22u);
+}
+
 TEST(Mutator, NoDefaultsNoPatch) {
   rapidjson::Document pod;
   pod.Parse(Json("{'spec':{'containers':[{'name':'a'}]}}"));
