@@ -277,20 +277,7 @@ class Checker {
       const std::string_view what = change.What();
       ++counts[what == "denied" ? 0 : what == "allowed" ? 1 : 2];
       writer.StartObject();
-      writer.Key("file");
-      string(object.file->name);
-      writer.Key("document");
-      writer.Int(static_cast<int>(object.document + 1));
-      if (!object.item_path.empty()) {
-        writer.Key("item");
-        string(object.item_path);
-      }
-      writer.Key("kind");
-      string(object.kind);
-      writer.Key("namespace");
-      string(object.namespace_name);
-      writer.Key("name");
-      string(object.name);
+      WriteSubject(writer, object);
       writer.Key("change");
       string(what);
       writer.Key("before");
@@ -390,6 +377,28 @@ class Checker {
     out << "\n";
   }
 
+  // Where an object came from and what it is, as the JSON outputs name it.
+  template <class Writer>
+  static void WriteSubject(Writer& writer, const CheckedObject& object) {
+    auto string = [&](std::string_view text) {
+      writer.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+    };
+    writer.Key("file");
+    string(object.file->name);
+    writer.Key("document");
+    writer.Int(static_cast<int>(object.document + 1));
+    if (!object.item_path.empty()) {
+      writer.Key("item");
+      string(object.item_path);
+    }
+    writer.Key("kind");
+    string(object.kind);
+    writer.Key("namespace");
+    string(object.namespace_name);
+    writer.Key("name");
+    string(object.name);
+  }
+
   void PrintJson(std::ostream& out) const {
     rapidjson::StringBuffer buffer;
     rapidjson::PrettyWriter<rapidjson::StringBuffer> writer(buffer);
@@ -408,20 +417,7 @@ class Checker {
     writer.StartArray();
     for (const CheckedObject& object : objects_) {
       writer.StartObject();
-      writer.Key("file");
-      string(object.file->name);
-      writer.Key("document");
-      writer.Int(static_cast<int>(object.document + 1));
-      if (!object.item_path.empty()) {
-        writer.Key("item");
-        string(object.item_path);
-      }
-      writer.Key("kind");
-      string(object.kind);
-      writer.Key("namespace");
-      string(object.namespace_name);
-      writer.Key("name");
-      string(object.name);
+      WriteSubject(writer, object);
       writer.Key("verdict");
       if (object.verdict == Verdict::kSkipped) {
         ++skipped;

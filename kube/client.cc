@@ -232,36 +232,32 @@ class KubeClient::Connection {
 
   beast::error_code Write(http::request<http::string_body>& request,
                           std::chrono::milliseconds timeout) {
-    beast::error_code ec;
-    beast::get_lowest_layer(stream_).expires_after(timeout);
-    http::async_write(stream_, request, [&](beast::error_code e, size_t) { ec = e; });
-    Run();
-    return ec;
+    return Await(timeout, [&](auto done) { http::async_write(stream_, request, done); });
   }
 
   template <class Parser>
   beast::error_code Read(Parser& parser, std::chrono::milliseconds timeout) {
-    beast::error_code ec;
-    beast::get_lowest_layer(stream_).expires_after(timeout);
-    http::async_read(stream_, buffer_, parser, [&](beast::error_code e, size_t) { ec = e; });
-    Run();
-    return ec;
+    return Await(timeout, [&](auto done) { http::async_read(stream_, buffer_, parser, done); });
   }
 
   template <class Parser>
   beast::error_code ReadHeader(Parser& parser, std::chrono::milliseconds timeout) {
-    beast::error_code ec;
-    beast::get_lowest_layer(stream_).expires_after(timeout);
-    http::async_read_header(stream_, buffer_, parser, [&](beast::error_code e, size_t) { ec = e; });
-    Run();
-    return ec;
+    return Await(timeout,
+                 [&](auto done) { http::async_read_header(stream_, buffer_, parser, done); });
   }
 
   template <class Parser>
   beast::error_code ReadSome(Parser& parser, std::chrono::milliseconds timeout) {
+    return Await(timeout,
+                 [&](auto done) { http::async_read_some(stream_, buffer_, parser, done); });
+  }
+
+  // Starts one operation with a deadline and runs the connection's loop until it completes.
+  template <class Start>
+  beast::error_code Await(std::chrono::milliseconds timeout, Start start) {
     beast::error_code ec;
     beast::get_lowest_layer(stream_).expires_after(timeout);
-    http::async_read_some(stream_, buffer_, parser, [&](beast::error_code e, size_t) { ec = e; });
+    start([&ec](beast::error_code e, size_t) { ec = e; });
     Run();
     return ec;
   }
