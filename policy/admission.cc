@@ -129,7 +129,8 @@ void Mutate(const AdmissionRequest& request, const EffectivePolicy& policy,
 }  // namespace
 
 AdmissionResult Review(Endpoint endpoint, std::string_view body, const PolicySet& policies,
-                       const AdmissionConfig& config) {
+                       const AdmissionConfig& config,
+                       const std::function<bool()>* deadline_passed) {
   AdmissionResult result;
   AdmissionRequest request;
   std::string error;
@@ -150,6 +151,12 @@ AdmissionResult Review(Endpoint endpoint, std::string_view body, const PolicySet
   result.namespace_name = request.namespace_name;
   result.name = ObjectName(request);
   result.user = request.username;
+  if (deadline_passed != nullptr && (*deadline_passed)()) {
+    result.http_status = 504;
+    result.body = "the request's timeout passed before it was judged";
+    result.decision = "error";
+    return result;
+  }
 
   AdmissionResponse response;
   const std::optional<ObjectType> type = ObjectTypeFromResource(request.group, request.resource);

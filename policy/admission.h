@@ -4,6 +4,7 @@
 // plus what the server records in metrics and logs. server/ only moves bytes.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -52,7 +53,10 @@ struct AdmissionResult {
   bool worth_logging = false;  // a denial, a warning or a mutation
 };
 
+// `deadline_passed` (optional; policy/ reads no clock) is asked between decoding and judging:
+// when the API server's `?timeout=` has passed, the review is not judged (http_status 504).
 AdmissionResult Review(Endpoint endpoint, std::string_view body, const PolicySet& policies,
-                       const AdmissionConfig& config);
+                       const AdmissionConfig& config,
+                       const std::function<bool()>* deadline_passed = nullptr);
 
 }  // namespace palisade::policy

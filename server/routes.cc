@@ -1,6 +1,7 @@
 #include "server/routes.h"
 
 #include <chrono>
+#include <functional>
 
 #include "server/logging.h"
 #include "server/metrics.h"
@@ -49,14 +50,23 @@ HttpResponse AdmissionRouter::Handle(const HttpRequest& request) const {
   if (policies == nullptr) {
     return Error(metrics_, 503, "no valid policy set is loaded");
   }
-  policy::AdmissionResult result = policy::Review(endpoint, request.body, *policies, config_);
+  // Asked by Review between decoding and judging: work the API server gave up on stops there.
+  std::function<bool()> deadline_passed;
+  if (request.deadline) {
+    deadline_passed = [deadline = *request.deadline] {
+      return std::chrono::steady_clock::now() >= deadline;
+    };
+  }
+  policy::AdmissionResult result = policy::Review(endpoint, request.body, *policies, config_,
+                                                  request.deadline ? &deadline_passed : nullptr);
   const auto finished = std::chrono::steady_clock::now();
   const auto latency = finished - started;
   const std::string_view endpoint_name =
       endpoint == policy::Endpoint::kValidate ? "validate" : "mutate";
   metrics_.RecordAdmission(endpoint_name, result, latency);
-  // The API server stopped waiting while this was judged: no log line, no answer it could use.
-  if (request.deadline && finished >= *request.deadline) {
+  // The API server stopped waiting while this was decoded or judged: no log line, no answer it
+  // could use.
+  if (result.http_status == 504 || (request.deadline && finished >= *request.deadline)) {
     return Error(metrics_, 504, "the request's timeout passed while it was judged");
   }
 

@@ -170,6 +170,33 @@ TEST(Review, DeniesWithExactMessageAndEchoesUidAndVersion) {
             "\"uid\":\"u-1\",\"allowed\":true}}");
 }
 
+// The API server's `?timeout=` is asked between decoding and judging: a review whose deadline
+// has passed is not judged (504), on both endpoints; one still in time is.
+TEST(Review, DeadlinePassedBeforeJudgingStopsThere) {
+  Fixture f({Payments()});
+  Request r;
+  r.object = kBadPod;
+  int asked = 0;
+  const std::function<bool()> passed = [&] {
+    ++asked;
+    return true;
+  };
+  for (Endpoint endpoint : {Endpoint::kValidate, Endpoint::kMutate}) {
+    const AdmissionResult result = Review(endpoint, r.Body(), *f.set, {}, &passed);
+    EXPECT_EQ(result.http_status, 504);
+    EXPECT_EQ(result.body, "the request's timeout passed before it was judged");
+    EXPECT_TRUE(result.checks.empty());
+    EXPECT_EQ(result.patch_ops, 0);
+  }
+  EXPECT_EQ(asked, 2);
+  const std::function<bool()> in_time = [] { return false; };
+  const AdmissionResult judged = Review(Endpoint::kValidate, r.Body(), *f.set, {}, &in_time);
+  EXPECT_EQ(judged.http_status, 200);
+  EXPECT_EQ(judged.decision, "denied");
+  // Malformed input is still a 400, whatever the deadline.
+  EXPECT_EQ(Review(Endpoint::kValidate, "{", *f.set, {}, &passed).http_status, 400);
+}
+
 TEST(Review, BadRequestsGet400) {
   Fixture f({Payments()});
   const std::vector<std::pair<std::string, std::string>> cases = {
