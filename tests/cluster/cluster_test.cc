@@ -89,7 +89,7 @@ std::string ConfigMapJson(const std::string& name, const std::map<std::string, s
   w.Key("data");
   w.StartObject();
   for (const auto& [key, value] : data) {
-    w.Key(key);
+    w.Key(key.c_str());
     w.String(value);
   }
   w.EndObject();
@@ -273,10 +273,10 @@ TEST_F(ClusterTest, ReadinessWaitsForTheFirstList) {
 }
 
 TEST_F(ClusterTest, NamespaceWatchAlsoGatesReadiness) {
-  PutConfigMap("policies", {{"cluster-default.yaml", Policy("baseline")}});
+  test::TempDir policies;
+  test::WriteFile(policies.path() + "/default.yaml", Policy("baseline"));
   fake_.Fail(R"("path_prefix":"/api/v1/namespaces","watch":false,"status":500,"count":1000000)");
-  // Listing ConfigMaps goes through /api/v1/namespaces/... too: take that failure off them.
-  const auto serve = Serve({"--watch-namespaces=true"});
+  const auto serve = Serve({"--policy-dir", policies.path(), "--watch-namespaces=true"});
   ASSERT_TRUE(Eventually(
       [&] { return fake_.RequestsTo(fake_.Requests(), "/api/v1/namespaces", false).size() >= 2; }));
   const test::Reply unready = PlainGet(serve->metrics_port(), "/readyz");
@@ -284,6 +284,7 @@ TEST_F(ClusterTest, NamespaceWatchAlsoGatesReadiness) {
   EXPECT_NE(unready.body.find("namespaces not listed yet"), std::string::npos) << unready.body;
   fake_.Op("clear_failures");
   ASSERT_TRUE(Eventually([&] { return Ready(*serve); })) << serve->log();
+  EXPECT_FALSE(JudgePod(*serve, true).allowed);
 }
 
 TEST_F(ClusterTest, BadConfigMapKeepsTheLastGoodSetAndYieldsOneEventAcrossReplicas) {
@@ -413,7 +414,9 @@ TEST_F(ClusterTest, ApiOutageKeepsServingTheLastStateAndFlipsTheHealthMetric) {
   })) << serve->log();
   // Several failed tries, one log line.
   ASSERT_TRUE(Eventually([&] { return fake_.Requests().Size() >= 3; }));
-  const std::string failing = "kubernetes watch failing; the last known state keeps serving";
+  const std::string failing =
+      "kubernetes watch failing; the last known state keeps serving\",\"event\":\"kube_watch\","
+      "\"resource\":\"configmaps\"";
   EXPECT_EQ(Count(serve->log(), failing), 1u) << serve->log();
   EXPECT_TRUE(Ready(*serve));
   EXPECT_FALSE(JudgePod(*serve, true).allowed);
@@ -476,13 +479,13 @@ TEST_F(ClusterTest, NamespaceLabelsReachTheServedSet) {
 
 // ---- selftest ----
 
-struct Run {
+struct CommandRun {
   int status = -1;
   std::string output;
 };
 
-Run RunCommand(const std::string& command) {
-  Run run;
+CommandRun RunCommand(const std::string& command) {
+  CommandRun run;
   FILE* pipe = popen((command + " 2>&1").c_str(), "r");
   if (pipe == nullptr) return run;
   char buffer[512];
@@ -509,7 +512,7 @@ TEST_F(SelftestTest, PassesAgainstAServerThatEnforcesAndDefaults) {
   ServeProcess serve(PALISADE_BINARY, {"--policy-dir", policies.path(), "--tls-cert-file",
                                        file("tls.crt"), "--tls-key-file", file("tls.key")});
   ASSERT_NE(serve.port(), 0) << serve.log();
-  const Run run = RunCommand(Selftest(serve));
+  const CommandRun run = RunCommand(Selftest(serve));
   EXPECT_EQ(run.status, 0) << run.output;
   EXPECT_NE(run.output.find("validate: PASS (denied with 403"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("mutate: PASS (allowed with"), std::string::npos) << run.output;
@@ -521,7 +524,7 @@ TEST_F(SelftestTest, FailsWhenNothingIsEnforcedOrDefaulted) {
   ServeProcess serve(PALISADE_BINARY, {"--policy-dir", policies.path(), "--tls-cert-file",
                                        file("tls.crt"), "--tls-key-file", file("tls.key")});
   ASSERT_NE(serve.port(), 0) << serve.log();
-  const Run run = RunCommand(Selftest(serve));
+  const CommandRun run = RunCommand(Selftest(serve));
   EXPECT_EQ(run.status, 1) << run.output;
   EXPECT_NE(run.output.find("validate: FAIL (a privileged pod was allowed"), std::string::npos)
       << run.output;
@@ -529,7 +532,7 @@ TEST_F(SelftestTest, FailsWhenNothingIsEnforcedOrDefaulted) {
       << run.output;
 
   // The certificate is verified: another name fails, and so does the wrong CA.
-  const Run wrong_name =
+  const CommandRun wrong_name =
       RunCommand(std::string(PALISADE_BINARY) + " selftest --url https://127.0.0.1:" +
                  std::to_string(serve.port()) + " --ca-file " + file("ca.pem"));
   EXPECT_EQ(wrong_name.status, 1) << wrong_name.output;
