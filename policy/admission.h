@@ -27,7 +27,8 @@ struct AdmissionConfig {
   int kubernetes_minor = 31;  // the cluster's 1.x: AppArmor field (>= 30) or annotation
   // Lints the policy files of one labelled ConfigMap (named `<configmap>/<key>`) as `policy lint`
   // does. Set by the server, which reads YAML; unset: /validate allows every ConfigMap.
-  std::function<std::vector<PolicyError>(const std::vector<PolicyFileText>&)> lint_policy_files = {};
+  std::function<std::vector<PolicyError>(const std::vector<PolicyFileText>&)> lint_policy_files =
+      {};
 };
 
 // Audit annotation keys. The API server stores each as `<webhook name>/<key>` and drops a key that
