@@ -1,6 +1,7 @@
 #include <CLI/CLI.hpp>
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstdint>
@@ -10,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "cli/dev_mode.h"
+#include "kube/config.h"
 #include "server/http_message.h"
 #include "server/https_server.h"
 #include "server/logging.h"
@@ -35,7 +37,32 @@ struct ServeFlags {
   std::string shutdown_delay = "2s";
   std::string max_buffered_request_bytes = "64Mi";
   bool dev = false;
+  std::string kubeconfig;
+  std::string policy_configmaps;
+  std::string watch_namespaces;  // "true", "false" or "" (true when connected)
 };
+
+// The cluster connection the flags ask for: none without --kubeconfig, --policy-configmaps or
+// --watch-namespaces=true; the in-cluster config without --kubeconfig.
+std::optional<ClusterSourceOptions> ClusterFlags(const ServeFlags& flags, std::string* error) {
+  const bool connected = !flags.kubeconfig.empty() || !flags.policy_configmaps.empty() ||
+                         flags.watch_namespaces == "true";
+  if (!connected) return std::nullopt;
+  ClusterSourceOptions options;
+  std::optional<kube::ClusterConfig> config = flags.kubeconfig.empty()
+                                                  ? kube::InClusterConfig(error)
+                                                  : kube::LoadKubeconfig(flags.kubeconfig, error);
+  if (!config) {
+    *error = (flags.kubeconfig.empty() ? "in-cluster config: " : "--kubeconfig: ") + *error;
+    return std::nullopt;
+  }
+  options.cluster = std::move(*config);
+  options.policy_namespace = flags.policy_configmaps;
+  options.watch_namespaces = flags.watch_namespaces != "false";
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) == 0) options.instance = host;
+  return options;
+}
 
 // "67108864", "65536Ki", "64Mi", "1Gi" (Kubernetes quantity suffixes, binary only).
 std::optional<std::size_t> ParseByteSize(const std::string& text) {
@@ -121,7 +148,9 @@ int Serve(const ServeFlags& flags) {
     options.tls.cert_file = dev->cert_file;
     options.tls.key_file = dev->key_file;
   } else {
-    if (flags.policy_dir.empty()) return fail("--policy-dir is required (or use --dev)");
+    if (flags.policy_dir.empty() && flags.policy_configmaps.empty()) {
+      return fail("--policy-dir or --policy-configmaps is required (or use --dev)");
+    }
     if (flags.tls_cert_file.empty() || flags.tls_key_file.empty()) {
       return fail("--tls-cert-file and --tls-key-file are required (or use --dev)");
     }
@@ -129,6 +158,9 @@ int Serve(const ServeFlags& flags) {
     options.tls.cert_file = flags.tls_cert_file;
     options.tls.key_file = flags.tls_key_file;
   }
+  error.clear();
+  options.cluster = ClusterFlags(flags, &error);
+  if (!options.cluster && !error.empty()) return fail(error);
   options.tls.client_ca_file = flags.client_ca_file;
   options.server.listen = flags.listen;
   options.server.metrics_listen = flags.metrics_listen;
@@ -228,6 +260,19 @@ void RegisterServeCommand(CLI::App& app, int* exit_code) {
                    "Request body bytes held in memory across all connections; a request that "
                    "would go over is answered 503 (suffixes Ki, Mi, Gi)")
       ->capture_default_str();
+  command
+      ->add_option("--kubeconfig", flags->kubeconfig,
+                   "Kubeconfig for the Kubernetes API (its current context); in a pod the "
+                   "in-cluster config is used when a flag below needs the API")
+      ->check(CLI::ExistingFile);
+  command->add_option("--policy-configmaps", flags->policy_configmaps,
+                      "Also read policies from ConfigMaps labelled palisade.dev/policy=true in "
+                      "this namespace (watched; every .yaml/.yml/.json key is a policy file)");
+  command
+      ->add_option("--watch-namespaces", flags->watch_namespaces,
+                   "Watch Namespaces for their labels (true or false; default: true when "
+                   "connected to the API)")
+      ->check(CLI::IsMember({"true", "false"}));
   command->add_flag("--dev", flags->dev,
                     "Self-signed certificate for localhost and the example policies; prints a "
                     "request to try");

@@ -126,6 +126,50 @@ void Mutate(const AdmissionRequest& request, const EffectivePolicy& policy,
   response.audit_annotations.emplace_back(std::string(kDefaultedAuditKey), std::move(fields));
 }
 
+bool IsPolicyFileKey(std::string_view key) {
+  if (key.empty() || key.front() == '.') return false;
+  for (const std::string_view extension : {".yaml", ".yml", ".json"}) {
+    if (key.size() > extension.size() && key.ends_with(extension)) return true;
+  }
+  return false;
+}
+
+// A ConfigMap labelled palisade.dev/policy=true: denied with every lint error of its policy files,
+// so a bad policy is refused before it lands (the Event is for what lands anyway).
+void ReviewPolicyConfigMap(const AdmissionRequest& request, const AdmissionConfig& config,
+                           AdmissionResponse& response) {
+  if (request.object == nullptr) return;
+  const Value* metadata = json::Object(*request.object, "metadata");
+  const Value* labels = metadata ? json::Object(*metadata, "labels") : nullptr;
+  if (labels == nullptr || json::String(*labels, kPolicyConfigMapLabel) != "true") return;
+  const std::string configmap(ObjectName(request));
+  std::vector<PolicyFileText> files;
+  if (const Value* data = json::Object(*request.object, "data")) {
+    for (const auto& member : data->GetObject()) {
+      const std::string_view key(member.name.GetString(), member.name.GetStringLength());
+      if (!IsPolicyFileKey(key) || !member.value.IsString()) continue;
+      files.emplace_back(configmap + "/" + std::string(key),
+                         std::string(member.value.GetString(), member.value.GetStringLength()));
+    }
+  }
+  std::sort(files.begin(), files.end());
+  std::string message;
+  int count = 0;
+  for (const PolicyError& error : config.lint_policy_files(files)) {
+    if (error.warning) {
+      response.warnings.push_back(error.ToString());
+      continue;
+    }
+    message += (count++ == 0 ? "" : "; ") + error.ToString();
+  }
+  if (count == 0) return;
+  response.allowed = false;
+  response.code = 403;
+  response.reason = "Forbidden";
+  response.message = "ConfigMap \"" + configmap + "\" holds invalid policies (" +
+                     std::to_string(count) + (count == 1 ? " error" : " errors") + "): " + message;
+}
+
 }  // namespace
 
 AdmissionResult Review(Endpoint endpoint, std::string_view body, const PolicySet& policies,
@@ -159,6 +203,14 @@ AdmissionResult Review(Endpoint endpoint, std::string_view body, const PolicySet
   }
 
   AdmissionResponse response;
+  if (request.group.empty() && request.resource == "configmaps" && request.sub_resource.empty()) {
+    if (endpoint == Endpoint::kValidate && config.lint_policy_files &&
+        (request.operation == "CREATE" || request.operation == "UPDATE")) {
+      ReviewPolicyConfigMap(request, config, response);
+    }
+    Finish(result, request, response);
+    return result;
+  }
   const std::optional<ObjectType> type = ObjectTypeFromResource(request.group, request.resource);
   const bool judged_operation = request.operation == "CREATE" || request.operation == "UPDATE";
   const bool pod = type == ObjectType::kPod;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "policy/namespace_policy.h"
@@ -16,8 +17,18 @@ namespace palisade::policy {
 
 enum class Endpoint : std::uint8_t { kValidate, kMutate };
 
+// ConfigMaps with this label set to "true" hold policies (`--policy-configmaps`).
+inline constexpr std::string_view kPolicyConfigMapLabel = "palisade.dev/policy";
+
+// A policy file: (name, text).
+using PolicyFileText = std::pair<std::string, std::string>;
+
 struct AdmissionConfig {
   int kubernetes_minor = 31;  // the cluster's 1.x: AppArmor field (>= 30) or annotation
+  // Lints the policy files of one labelled ConfigMap (named `<configmap>/<key>`) as `policy lint`
+  // does. Set by the server, which reads YAML; unset: /validate allows every ConfigMap.
+  std::function<std::vector<PolicyError>(const std::vector<PolicyFileText>&)> lint_policy_files =
+      {};
 };
 
 // Audit annotation keys. The API server stores each as `<webhook name>/<key>` and drops a key that

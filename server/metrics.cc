@@ -43,7 +43,8 @@ std::string_view BoundedResource(const std::string& resource) {
                                                 "jobs",
                                                 "cronjobs",
                                                 "replicationcontrollers",
-                                                "podtemplates"};
+                                                "podtemplates",
+                                                "configmaps"};
   if (resource.empty()) return "unknown";
   for (std::string_view known : kKnown) {
     if (resource == known) return known;
@@ -109,6 +110,23 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                       .Name("palisade_http_errors_total")
                       .Help("HTTP error responses on the admission port, by status code.")
                       .Register(*registry_);
+  kube_watch_healthy_ =
+      &prometheus::BuildGauge()
+           .Name("palisade_kube_watch_healthy")
+           .Help("1 while the list/watch of a Kubernetes resource is answered, 0 while it fails.")
+           .Register(*registry_);
+  kube_last_sync_ = &prometheus::BuildGauge()
+                         .Name("palisade_kube_last_sync_timestamp_seconds")
+                         .Help(
+                             "When a Kubernetes resource's list or watch last brought news (a "
+                             "list, an event or a bookmark), as a Unix time.")
+                         .Register(*registry_);
+  policy_events_ = &prometheus::BuildCounter()
+                        .Name("palisade_policy_events_total")
+                        .Help(
+                            "Warning Events about invalid policy ConfigMaps by result (created, "
+                            "exists: another replica told, error).")
+                        .Register(*registry_);
   // Present from the start so alerts on rate() see zeroes rather than absent series.
   policy_reloads_->Add({{"result", "success"}});
   policy_reloads_->Add({{"result", "error"}});
@@ -117,6 +135,18 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
 }
 
 Metrics::~Metrics() = default;
+
+void Metrics::SetKubeWatchHealthy(const std::string& resource, bool healthy) {
+  kube_watch_healthy_->Add({{"resource", resource}}).Set(healthy ? 1 : 0);
+}
+
+void Metrics::SetKubeLastSync(const std::string& resource, double unix_seconds) {
+  kube_last_sync_->Add({{"resource", resource}}).Set(unix_seconds);
+}
+
+void Metrics::RecordPolicyEvent(std::string_view result) {
+  policy_events_->Add({{"result", std::string(result)}}).Increment();
+}
 
 prometheus::Counter& Metrics::CachedCounter(prometheus::Family<prometheus::Counter>* family,
                                             std::initializer_list<std::string_view> values,

@@ -45,6 +45,12 @@ class Metrics {
   void SetPolicySourceEmpty(bool empty);
   void RecordTlsReload(bool success);
   void SetCertificateExpiry(double unix_seconds);
+  // A watched resource ("configmaps", "namespaces"): palisade_kube_watch_healthy and
+  // palisade_kube_last_sync_timestamp_seconds.
+  void SetKubeWatchHealthy(const std::string& resource, bool healthy);
+  void SetKubeLastSync(const std::string& resource, double unix_seconds);
+  // An Event about an invalid policy ConfigMap: "created", "exists" or "error".
+  void RecordPolicyEvent(std::string_view result);
 
   // The text exposition format (what GET /metrics returns).
   std::string Serialize() const;
@@ -62,6 +68,9 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* tls_reloads_;
   prometheus::Family<prometheus::Gauge>* certificate_expiry_;
   prometheus::Family<prometheus::Counter>* http_errors_;
+  prometheus::Family<prometheus::Gauge>* kube_watch_healthy_;
+  prometheus::Family<prometheus::Gauge>* kube_last_sync_;
+  prometheus::Family<prometheus::Counter>* policy_events_;
   std::map<std::string, std::string> policy_info_series_;  // guarded by the caller (one watcher)
 
   // Family::Add builds a metric object and a label map on every call, even for a series that

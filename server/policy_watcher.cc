@@ -52,14 +52,46 @@ PolicyWatcher::~PolicyWatcher() { Stop(); }
 
 bool PolicyWatcher::LoadNow() {
   std::lock_guard<std::mutex> lock(load_mutex_);
-  PolicySource source = ReadPolicyDirectory(directory_);
+  LoadLocked();
+  return store_.Get() != nullptr;
+}
+
+std::vector<policy::PolicyError> PolicyWatcher::SetConfigMapSource(PolicySource source) {
+  std::lock_guard<std::mutex> lock(load_mutex_);
+  configmaps_ = std::move(source);
+  std::optional<PolicyLoadResult> result = LoadLocked();
+  return result ? std::move(result->errors) : std::vector<policy::PolicyError>{};
+}
+
+void PolicyWatcher::SetNamespaceLabels(std::shared_ptr<const policy::NamespaceLabels> labels) {
+  std::lock_guard<std::mutex> lock(load_mutex_);
+  labels_ = std::move(labels);
+  PublishLocked();
+}
+
+void PolicyWatcher::PublishLocked() {
+  if (base_ == nullptr) return;
+  store_.Set(labels_ ? base_->WithNamespaceLabels(labels_) : base_);
+}
+
+std::optional<PolicyLoadResult> PolicyWatcher::LoadLocked() {
+  // Until the ConfigMaps are listed, the directory alone would serve a set missing policies.
+  if (options_.configmap_source && !configmaps_) return std::nullopt;
+  PolicySource source;
+  if (!directory_.empty()) {
+    source = ReadPolicyDirectory(directory_);
+    if (!source.error.empty()) source.error = directory_ + ": " + source.error;
+  }
+  if (configmaps_ && source.error.empty()) {
+    source.files.insert(source.files.end(), configmaps_->files.begin(), configmaps_->files.end());
+  }
   const std::string fingerprint = Fingerprint(source);
-  if (loaded_once_ && fingerprint == last_fingerprint_) return store_.Get() != nullptr;
+  if (loaded_once_ && fingerprint == last_fingerprint_) return std::nullopt;
   loaded_once_ = true;
   last_fingerprint_ = fingerprint;
-  if (!source.error.empty()) source.error = directory_ + ": " + source.error;
+  const std::string where = directory_.empty() ? std::string("configmaps") : directory_;
 
-  const std::shared_ptr<const policy::PolicySet> old_set = store_.Get();
+  const std::shared_ptr<const policy::PolicySet> old_set = base_;
   PolicyLoadResult result = BuildPolicies(source, old_set.get());
   for (const policy::PolicyError& error : result.errors) {
     // Documents count from 1 here as in the text (PolicyError::ToString).
@@ -77,21 +109,29 @@ bool PolicyWatcher::LoadNow() {
   if (result.set == nullptr) {
     logger_.Error(old_set != nullptr ? "policy source unreadable; keeping the last set"
                                      : "policy source unreadable; not ready",
-                  {{"directory", directory_}});
+                  {{"directory", where}});
   } else {
     const std::vector<policy::PolicyChange> changes =
         policy::DiffPolicySets(old_set.get(), result.set.get());
-    store_.Set(result.set);
+    base_ = result.set;
+    PublishLocked();
     std::map<std::string, std::string> revisions;
     for (const policy::NamespacePolicy& p : result.set->policies()) revisions[p.name] = p.revision;
     metrics_.SetPolicyInfo(revisions);
     metrics_.SetPolicyDocumentsInvalid(result.failing.size());
     metrics_.SetPolicySourceEmpty(result.empty_source());
+    // Where each policy is (or was) written: a path, or `<configmap>/<key>`.
+    std::map<std::string, std::string> files;
+    if (old_set != nullptr) {
+      for (const policy::NamespacePolicy& p : old_set->policies()) files[p.name] = p.file;
+    }
+    for (const policy::NamespacePolicy& p : result.set->policies()) files[p.name] = p.file;
     for (const policy::PolicyChange& change : changes) {
       logger_.Info(change.ToString(),
                    {{"event", "policy_change"},
                     {"change", std::string(policy::PolicyChangeKindName(change.kind))},
                     {"policy", change.policy},
+                    {"file", files[change.policy]},
                     {"old_revision", change.old_revision},
                     {"new_revision", change.new_revision}});
     }
@@ -105,20 +145,24 @@ bool PolicyWatcher::LoadNow() {
     }
     if (result.empty_source()) {
       logger_.Warn("no policy documents: every namespace is privileged with no defaults",
-                   {{"directory", directory_}});
+                   {{"directory", where}});
     }
-    logger_.Info("policies loaded", {{"directory", directory_},
-                                     {"documents", static_cast<std::int64_t>(result.documents)},
-                                     {"policies", static_cast<std::int64_t>(revisions.size())},
-                                     {"invalid", static_cast<std::int64_t>(result.failing.size())},
-                                     {"changes", static_cast<std::int64_t>(changes.size())}});
+    std::vector<LogField> fields = {{"directory", where}};
+    if (configmaps_) {
+      fields.emplace_back("configmap_files", static_cast<std::int64_t>(configmaps_->files.size()));
+    }
+    fields.emplace_back("documents", static_cast<std::int64_t>(result.documents));
+    fields.emplace_back("policies", static_cast<std::int64_t>(revisions.size()));
+    fields.emplace_back("invalid", static_cast<std::int64_t>(result.failing.size()));
+    fields.emplace_back("changes", static_cast<std::int64_t>(changes.size()));
+    logger_.Info("policies loaded", fields);
   }
   {
     std::lock_guard<std::mutex> count_lock(count_mutex_);
     ++loads_;
   }
   count_changed_.notify_all();
-  return store_.Get() != nullptr;
+  return result;
 }
 
 std::uint64_t PolicyWatcher::loads() const {
@@ -135,6 +179,7 @@ std::uint64_t PolicyWatcher::WaitForLoad(std::uint64_t seen,
 
 bool PolicyWatcher::Start(std::string* error) {
   if (thread_.joinable()) return true;
+  if (directory_.empty()) return true;  // nothing to watch: ConfigMaps come through their watch
   stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (stop_fd_ < 0) {
     *error = std::string("policy watcher: eventfd: ") + std::strerror(errno);

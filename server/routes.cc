@@ -117,6 +117,7 @@ bool Readiness::Check(std::string* reason) const {
     *reason = "no TLS certificate loaded";
     return false;
   }
+  if (sources_ && !sources_(reason)) return false;
   if (policies_.Get() == nullptr) {
     *reason = "no valid policy set loaded";
     return false;

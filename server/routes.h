@@ -4,6 +4,8 @@
 // calls policy::Review; the probe router serves /metrics, /healthz and /readyz.
 
 #include <atomic>
+#include <functional>
+#include <string>
 
 #include "policy/admission.h"
 #include "server/http_message.h"
@@ -34,6 +36,8 @@ class Readiness {
   Readiness(const TlsCredentials& tls, const PolicyStore& policies)
       : tls_(tls), policies_(policies) {}
 
+  // A further condition (the cluster sources' first lists); set before serving starts.
+  void SetSourcesCheck(std::function<bool(std::string*)> check) { sources_ = std::move(check); }
   void BeginShutdown() { shutting_down_.store(true); }
   bool shutting_down() const { return shutting_down_.load(); }
   // True when ready; otherwise *reason says what is missing.
@@ -43,6 +47,7 @@ class Readiness {
   const TlsCredentials& tls_;
   const PolicyStore& policies_;
   std::atomic<bool> shutting_down_{false};
+  std::function<bool(std::string*)> sources_;
 };
 
 class ProbeRouter {

@@ -3,14 +3,31 @@
 #include <thread>
 
 #include "server/logging.h"
+#include "server/policy_loader.h"
 
 namespace palisade::server {
 
+ServeOptions AdmissionService::Prepare(ServeOptions options) {
+  if (options.cluster && !options.cluster->policy_namespace.empty()) {
+    options.watcher.configmap_source = true;
+  }
+  // ConfigMaps labelled palisade.dev/policy=true are judged by the same validation as lint.
+  options.admission.lint_policy_files = [](const std::vector<policy::PolicyFileText>& files) {
+    PolicySource source;
+    for (const auto& [name, text] : files) source.files.push_back({name, text, ""});
+    return BuildPolicies(source, nullptr).errors;
+  };
+  return options;
+}
+
 AdmissionService::AdmissionService(ServeOptions options, Logger& logger)
-    : options_(std::move(options)),
+    : options_(Prepare(std::move(options))),
       logger_(logger),
       tls_(options_.tls, &metrics_, &logger_),
       watcher_(options_.policy_dir, policies_, metrics_, logger_, options_.watcher),
+      cluster_(options_.cluster ? std::make_unique<ClusterSources>(*options_.cluster, watcher_,
+                                                                   metrics_, logger_)
+                                : nullptr),
       readiness_(tls_, policies_),
       admission_router_(policies_, options_.admission, metrics_, logger_),
       probe_router_(readiness_, metrics_),
@@ -20,18 +37,27 @@ AdmissionService::AdmissionService(ServeOptions options, Logger& logger)
           [this](const HttpRequest& request) { return probe_router_.Handle(request); }) {}
 
 AdmissionService::~AdmissionService() {
+  if (cluster_) cluster_->Stop();
   watcher_.Stop();
   server_.Stop();
 }
 
 bool AdmissionService::Start(std::string* error) {
   tls_.ReloadIfChanged();
-  if (!watcher_.LoadNow()) {
+  if (cluster_) {
+    readiness_.SetSourcesCheck([this](std::string* reason) { return cluster_->Ready(reason); });
+  }
+  if (!watcher_.LoadNow() && !options_.watcher.configmap_source) {
     logger_.Warn("starting without policies: the source cannot be read; /readyz fails until it can",
                  {{"directory", options_.policy_dir}});
   }
   if (!server_.Start(error)) return false;
   if (!watcher_.Start(error)) {
+    server_.Stop();
+    return false;
+  }
+  if (cluster_ && !cluster_->Start(error)) {
+    watcher_.Stop();
     server_.Stop();
     return false;
   }
@@ -59,6 +85,7 @@ bool AdmissionService::Shutdown() {
       std::min(deadline, std::chrono::steady_clock::now() + options_.shutdown_delay));
   server_.StopAccepting();
   const bool drained = server_.WaitForConnectionsClosed(deadline);
+  if (cluster_) cluster_->Stop();
   watcher_.Stop();
   server_.Stop();
   if (drained) {

@@ -6,9 +6,11 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "policy/admission.h"
+#include "server/cluster_sources.h"
 #include "server/https_server.h"
 #include "server/metrics.h"
 #include "server/policy_store.h"
@@ -26,6 +28,8 @@ struct ServeOptions {
   ServerOptions server;
   policy::AdmissionConfig admission;
   PolicyWatcherOptions watcher;
+  // Set when connected to the Kubernetes API (policy ConfigMaps, namespace labels).
+  std::optional<ClusterSourceOptions> cluster;
   // On SIGTERM readiness fails first; the listener keeps accepting this long so endpoints can
   // drop the pod before connections are refused.
   std::chrono::milliseconds shutdown_delay{2'000};
@@ -52,14 +56,18 @@ class AdmissionService {
   PolicyWatcher& watcher() { return watcher_; }
   TlsCredentials& tls() { return tls_; }
   const PolicyStore& policies() const { return policies_; }
+  ClusterSources* cluster() { return cluster_.get(); }
 
  private:
+  static ServeOptions Prepare(ServeOptions options);
+
   ServeOptions options_;
   Logger& logger_;
   Metrics metrics_;
   PolicyStore policies_;
   TlsCredentials tls_;
   PolicyWatcher watcher_;
+  std::unique_ptr<ClusterSources> cluster_;
   Readiness readiness_;
   AdmissionRouter admission_router_;
   ProbeRouter probe_router_;

@@ -98,7 +98,8 @@ class ServeTest(unittest.TestCase):
     is ready and answers the API server over TLS for the Service's DNS name."""
 
     def start_server(self, tmp):
-        objects = render()
+        # The mounted directory: no API server here (tests/cluster runs serve against a fake one).
+        objects = render(["policies.source=directory", "server.watchNamespaces=false"])
         secret = one(objects, "Secret", "palisade-tls")
         deployment = one(objects, "Deployment")
         policies = one(objects, "ConfigMap", "palisade-policies")["data"]

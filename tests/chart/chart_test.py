@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from chart_render import CHART, NAMESPACE, by_kind, fail_message, one, render  # noqa: E402
 
 NAMESPACED_KINDS = {"Deployment", "Service", "ServiceAccount", "PodDisruptionBudget", "ConfigMap", "Secret",
+                    "Role", "RoleBinding",
                     "Issuer", "Certificate", "ServiceMonitor", "PrometheusRule", "NetworkPolicy", "Pod",
                     "HorizontalPodAutoscaler"}
 VALUES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "values")
@@ -37,6 +38,12 @@ MUTATING_POD_RULES = [
     {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
      "resources": ["pods/ephemeralcontainers"], "scope": "Namespaced"},
 ]
+
+POLICY_CONFIGMAP_RULES = [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+                           "resources": ["configmaps"], "scope": "Namespaced"}]
+
+# The webhooks for pods and workloads (the policy ConfigMap entry selects the release namespace).
+POD_HOOKS = ("pods.validate.palisade.dev", "workloads.validate.palisade.dev", "pods.mutate.palisade.dev")
 
 WORKLOAD_RULES = [
     {"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
@@ -86,11 +93,15 @@ class DefaultValuesTest(unittest.TestCase):
     def test_renders_exactly_the_default_objects(self):
         kinds = sorted((o["kind"], o["metadata"]["name"]) for o in self.objects)
         self.assertEqual(kinds, [
+            ("ClusterRole", "palisade-namespaces"),
+            ("ClusterRoleBinding", "palisade-namespaces"),
             ("ConfigMap", "palisade-policies"),
             ("Deployment", "palisade"),
             ("MutatingWebhookConfiguration", "palisade"),
             ("Pod", "palisade-test"),
             ("PodDisruptionBudget", "palisade"),
+            ("Role", "palisade"),
+            ("RoleBinding", "palisade"),
             ("Secret", "palisade-tls"),
             ("Service", "palisade"),
             ("ServiceAccount", "palisade"),
@@ -122,9 +133,17 @@ class DefaultValuesTest(unittest.TestCase):
 
     def test_validating_webhooks(self):
         hooks = webhooks(self.objects, "ValidatingWebhookConfiguration")
-        self.assertEqual(list(hooks), ["pods.validate.palisade.dev", "workloads.validate.palisade.dev"])
+        self.assertEqual(list(hooks), ["pods.validate.palisade.dev", "workloads.validate.palisade.dev",
+                                       "policies.validate.palisade.dev"])
         self.assertEqual(hooks["pods.validate.palisade.dev"]["rules"], POD_RULES)
         self.assertEqual(hooks["workloads.validate.palisade.dev"]["rules"], WORKLOAD_RULES)
+        policies = hooks.pop("policies.validate.palisade.dev")
+        self.assertEqual(policies["rules"], POLICY_CONFIGMAP_RULES)
+        self.assertEqual(policies["failurePolicy"], "Ignore")  # installs never wait on palisade
+        self.assertEqual(policies["objectSelector"], {"matchLabels": {"palisade.dev/policy": "true"}})
+        self.assertEqual(policies["namespaceSelector"],
+                         {"matchLabels": {"kubernetes.io/metadata.name": NAMESPACE}})
+        self.assertEqual(policies["clientConfig"]["service"]["path"], "/validate")
         for name, hook in hooks.items():
             with self.subTest(webhook=name):
                 self.assertEqual(hook["failurePolicy"], "Fail")
@@ -155,7 +174,8 @@ class DefaultValuesTest(unittest.TestCase):
         for k, v in spec["selector"]["matchLabels"].items():
             self.assertEqual(pod_labels[k], v)
         pod = spec["template"]["spec"]
-        self.assertIs(pod["automountServiceAccountToken"], False)
+        # The token is mounted: the server watches policy ConfigMaps and namespaces.
+        self.assertIs(pod["automountServiceAccountToken"], True)
         self.assertEqual(pod["serviceAccountName"], "palisade")
         self.assertEqual(one(self.objects, "ServiceAccount")["automountServiceAccountToken"], False)
         self.assertEqual(spec["strategy"]["rollingUpdate"]["maxUnavailable"], 0)
@@ -185,7 +205,8 @@ class DefaultValuesTest(unittest.TestCase):
         pod = self.deployment["spec"]["template"]["spec"]
         args = c["args"]
         self.assertEqual(args, [
-            "--policy-dir=/etc/palisade/policies",
+            "--policy-configmaps=" + NAMESPACE,
+            "--watch-namespaces=true",
             "--tls-cert-file=/etc/palisade/tls/tls.crt",
             "--tls-key-file=/etc/palisade/tls/tls.key",
             "--listen=0.0.0.0:8443",
@@ -198,7 +219,7 @@ class DefaultValuesTest(unittest.TestCase):
         ])
         mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
         volumes = {v["name"]: v for v in pod["volumes"]}
-        self.assertEqual(volumes[mounts["/etc/palisade/policies"]]["configMap"]["name"], "palisade-policies")
+        self.assertNotIn("/etc/palisade/policies", mounts)  # read through the API
         self.assertEqual(volumes[mounts["/etc/palisade/tls"]]["secret"]["secretName"], "palisade-tls")
         for m in c["volumeMounts"]:
             if m["mountPath"] != "/tmp":
@@ -228,7 +249,10 @@ class DefaultValuesTest(unittest.TestCase):
     def test_policy_configmap_holds_one_namespace_policy_document_per_value(self):
         with open(os.path.join(CHART, "values.yaml")) as f:
             policies = yaml.safe_load(f)["policies"]
-        data = one(self.objects, "ConfigMap", "palisade-policies")["data"]
+        self.assertEqual(policies.pop("source"), "configMaps")  # a setting, not a policy
+        configmap = one(self.objects, "ConfigMap", "palisade-policies")
+        self.assertEqual(configmap["metadata"]["labels"]["palisade.dev/policy"], "true")
+        data = configmap["data"]
         self.assertEqual(sorted(data), sorted(name + ".yaml" for name in policies))
         for name, spec in policies.items():
             documents = list(yaml.safe_load_all(data[name + ".yaml"]))
@@ -418,7 +442,9 @@ class MonitoringAndNetworkPolicyTest(unittest.TestCase):
         deployment = one(self.objects, "Deployment")
         self.assertEqual(policy["spec"]["podSelector"], {"matchLabels": deployment["spec"]["selector"]["matchLabels"]})
         self.assertEqual(policy["spec"]["policyTypes"], ["Ingress", "Egress"])
-        self.assertEqual(policy["spec"]["egress"], [])
+        # Only the Kubernetes API (by IP, no DNS).
+        self.assertEqual(policy["spec"]["egress"],
+                         [{"ports": [{"port": 443, "protocol": "TCP"}, {"port": 6443, "protocol": "TCP"}]}])
         self.assertEqual(policy["spec"]["ingress"], [
             {"ports": [{"port": "https", "protocol": "TCP"}]},
             {"ports": [{"port": "metrics", "protocol": "TCP"}],
@@ -430,10 +456,64 @@ class MonitoringAndNetworkPolicyTest(unittest.TestCase):
 
 
 class OptionsTest(unittest.TestCase):
+    def test_rbac_is_least_privilege(self):
+        objects = render()
+        role = one(objects, "Role", "palisade")
+        self.assertEqual(role["rules"], [
+            {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
+        ])
+        self.assertEqual(one(objects, "ClusterRole")["rules"], [
+            {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]}])
+        subject = [{"kind": "ServiceAccount", "name": "palisade", "namespace": NAMESPACE}]
+        self.assertEqual(one(objects, "RoleBinding")["subjects"], subject)
+        self.assertEqual(one(objects, "RoleBinding")["roleRef"]["name"], "palisade")
+        self.assertEqual(one(objects, "ClusterRoleBinding")["subjects"], subject)
+        self.assertEqual(one(objects, "ClusterRoleBinding")["roleRef"]["name"], "palisade-namespaces")
+        kinds = {o["kind"] for o in render(["rbac.create=false"])}
+        self.assertFalse(kinds & {"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"})
+
+    def test_directory_source_mounts_the_policies_and_reads_no_configmaps(self):
+        objects = render(["policies.source=directory"])
+        args = container(one(objects, "Deployment"))["args"]
+        self.assertEqual(flag(args, "--policy-dir"), "/etc/palisade/policies")
+        self.assertIsNone(flag(args, "--policy-configmaps"))
+        self.assertEqual(flag(args, "--watch-namespaces"), "true")
+        self.assertEqual(by_kind(objects, "Role"), [])
+        self.assertEqual(len(by_kind(objects, "ClusterRole")), 1)
+        self.assertNotIn("palisade.dev/policy", one(objects, "ConfigMap")["metadata"]["labels"])
+        self.assertNotIn("policies.validate.palisade.dev",
+                         webhooks(objects, "ValidatingWebhookConfiguration"))
+        # Not connected at all: no token, no RBAC, no egress.
+        objects = render(["policies.source=directory", "server.watchNamespaces=false",
+                          "networkPolicy.enabled=true"])
+        deployment = one(objects, "Deployment")
+        self.assertIs(deployment["spec"]["template"]["spec"]["automountServiceAccountToken"], False)
+        self.assertIsNone(flag(container(deployment)["args"], "--watch-namespaces"))
+        self.assertEqual(by_kind(objects, "ClusterRole"), [])
+        self.assertEqual(one(objects, "NetworkPolicy")["spec"]["egress"], [])
+        self.assertIn("policies.source must be configMaps or directory",
+                      fail_message(["policies.source=etcd"]))
+
+    def test_label_guard_flag_and_namespace_webhook(self):
+        self.assertNotIn("namespaces.validate.palisade.dev",
+                         webhooks(render(), "ValidatingWebhookConfiguration"))
+        objects = render(["labelGuard.enabled=true", "labelGuard.admins={alice,sre-team}"])
+        self.assertEqual(flag(container(one(objects, "Deployment"))["args"], "--label-guard-admins"),
+                         "alice,sre-team")
+        hook = webhooks(objects, "ValidatingWebhookConfiguration")["namespaces.validate.palisade.dev"]
+        self.assertEqual(hook["rules"], [{"apiGroups": [""], "apiVersions": ["v1"],
+                                          "operations": ["CREATE", "UPDATE"],
+                                          "resources": ["namespaces"], "scope": "Cluster"}])
+        self.assertEqual(hook["failurePolicy"], "Fail")
+        self.assertEqual(hook["clientConfig"]["service"]["path"], "/validate")
+
     def test_excluded_namespaces_and_custom_opt_out_label(self):
         objects = render(["webhook.excludedNamespaces={monitoring,kube-system}", "webhook.optOutLabel=example.com/skip"])
         for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
             for hook in one(objects, kind)["webhooks"]:
+                if hook["name"] not in POD_HOOKS:
+                    continue
                 self.assertEqual(hook["namespaceSelector"]["matchExpressions"], [
                     {"key": "kubernetes.io/metadata.name", "operator": "NotIn",
                      "values": ["kube-system", NAMESPACE, "monitoring"]},
@@ -443,10 +523,12 @@ class OptionsTest(unittest.TestCase):
     def test_workloads_failure_policy_and_switch(self):
         hooks = webhooks(render(["webhook.workloads.failurePolicy=Ignore", "webhook.timeoutSeconds=5"]),
                          "ValidatingWebhookConfiguration")
+        hooks.pop("policies.validate.palisade.dev")
         self.assertEqual(hooks["workloads.validate.palisade.dev"]["failurePolicy"], "Ignore")
         self.assertEqual(hooks["pods.validate.palisade.dev"]["failurePolicy"], "Fail")
         self.assertEqual({h["timeoutSeconds"] for h in hooks.values()}, {5})
-        hooks = webhooks(render(["webhook.workloads.enabled=false"]), "ValidatingWebhookConfiguration")
+        hooks = webhooks(render(["webhook.workloads.enabled=false", "policies.source=directory"]),
+                         "ValidatingWebhookConfiguration")
         self.assertEqual(list(hooks), ["pods.validate.palisade.dev"])
 
     def test_webhook_configurations_can_be_turned_off(self):
@@ -460,6 +542,10 @@ class OptionsTest(unittest.TestCase):
         self.assertEqual(service["metadata"]["name"], "guard-palisade")
         for hook in one(objects, "ValidatingWebhookConfiguration")["webhooks"]:
             self.assertEqual(hook["clientConfig"]["service"]["name"], "guard-palisade")
+            if hook["name"] == "policies.validate.palisade.dev":
+                self.assertEqual(hook["namespaceSelector"]["matchLabels"],
+                                 {"kubernetes.io/metadata.name": "security"})
+                continue
             self.assertEqual(hook["namespaceSelector"]["matchExpressions"][0]["values"], ["kube-system", "security"])
         secret = one(objects, "Secret")
         with tempfile.NamedTemporaryFile("w", suffix=".crt") as f:

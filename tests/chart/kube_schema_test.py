@@ -55,9 +55,10 @@ class KubeSchemaTest(unittest.TestCase):
                 kinds.update(o["kind"] for o in objects)
         # Every template was rendered by some value set.
         self.assertEqual(sorted(kinds), [
-            "Certificate", "ConfigMap", "Deployment", "HorizontalPodAutoscaler", "Issuer",
-            "MutatingWebhookConfiguration", "NetworkPolicy", "Pod", "PodDisruptionBudget", "PrometheusRule",
-            "Secret", "Service", "ServiceAccount", "ServiceMonitor", "ValidatingWebhookConfiguration"])
+            "Certificate", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment",
+            "HorizontalPodAutoscaler", "Issuer", "MutatingWebhookConfiguration", "NetworkPolicy", "Pod",
+            "PodDisruptionBudget", "PrometheusRule", "Role", "RoleBinding", "Secret", "Service",
+            "ServiceAccount", "ServiceMonitor", "ValidatingWebhookConfiguration"])
 
     def test_the_validator_refuses_invalid_objects(self):
         # A check that cannot fail proves nothing: break objects the way a template bug would.

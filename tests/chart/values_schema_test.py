@@ -69,6 +69,10 @@ class ValuesSchemaTest(unittest.TestCase):
         def walk(value, schema, path):
             if "$ref" in schema or not isinstance(value, dict) or "properties" not in schema:
                 return
+            if isinstance(schema.get("additionalProperties"), dict):  # a map by user-chosen name
+                for key in set(value) & set(schema["properties"]):
+                    walk(value[key], schema["properties"][key], "%s.%s" % (path, key))
+                return
             self.assertIs(schema.get("additionalProperties"), False, path or "(top level)")
             for key, child in value.items():
                 self.assertIn(key, schema["properties"], "%s.%s" % (path, key) if path else key)

@@ -105,6 +105,30 @@ class KubectlTest(unittest.TestCase):
         self.assertTrue(all(r["query"]["limit"] == "2" for r in lists))
         self.assertEqual(["continue" in r["query"] for r in lists], [False, True, True])
 
+    def test_label_namespace(self):
+        def labels():
+            got = json.loads(self.kubectl("get", "namespace", "beta", "-o", "json"))
+            return got["metadata"].get("labels", {})
+        self.kubectl("label", "namespace", "beta", "pod-security.kubernetes.io/enforce=baseline")
+        self.assertEqual(labels()["pod-security.kubernetes.io/enforce"], "baseline")
+        self.kubectl("label", "--overwrite", "namespace", "beta",
+                     "pod-security.kubernetes.io/enforce=restricted", "team=payments")
+        self.assertEqual(labels()["pod-security.kubernetes.io/enforce"], "restricted")
+        self.assertEqual(labels()["team"], "payments")
+        self.kubectl("label", "namespace", "beta", "team-")
+        self.assertNotIn("team", labels())
+        # JSON patch (RFC 6902) as well as merge patches.
+        self.kubectl("patch", "namespace", "beta", "--type=json", "-p",
+                     '[{"op":"add","path":"/metadata/labels/tier","value":"gold"},'
+                     '{"op":"remove","path":"/metadata/labels/pod-security.kubernetes.io~1enforce"}]')
+        self.assertEqual(labels(), {"tier": "gold"})
+        result = subprocess.run([KUBECTL, "--kubeconfig", self.config, "patch", "namespace", "beta",
+                                 "--type=json", "-p",
+                                 '[{"op":"test","path":"/metadata/labels/tier","value":"x"}]'],
+                                capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(result.returncode, 0)
+        self.kubectl("label", "namespace", "beta", "tier-")
+
     def test_client_certificate_user(self):
         def data(name):
             with open(os.path.join(self.fake.dir, name), "rb") as f:

@@ -445,14 +445,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.send_json(200, world.put(gvr, body, meta.get("resourceVersion"),
                                                      update_only=True))
             if self.command == "PATCH" and name:
-                content_type = self.headers.get("Content-Type", "")
+                content_type = self.headers.get("Content-Type", "").split(";")[0].strip()
                 if content_type not in ("application/merge-patch+json",
-                                        "application/strategic-merge-patch+json"):
+                                        "application/strategic-merge-patch+json",
+                                        "application/json-patch+json"):
                     raise ApiError(415, "UnsupportedMediaType",
                                    "the body of the request was in an unknown format")
                 existing = world.objects[gvr].get((namespace, name))
                 if existing is None:
                     raise ApiError(404, "NotFound", '%s "%s" not found' % (gvr[2], name))
+                if content_type == "application/json-patch+json":
+                    patched = json_patch(copy.deepcopy(existing), body)
+                    return self.send_json(200, world.put(gvr, patched))
+                # Strategic merge is a merge patch for the maps (labels, data) the fake holds.
                 expect = (body or {}).get("metadata", {}).get("resourceVersion")
                 patched = merge_patch(copy.deepcopy(existing), body)
                 return self.send_json(200, world.put(gvr, patched, expect))
@@ -654,6 +659,80 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def write_chunk_end(self):
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+
+def json_patch(target, operations):
+    """RFC 6902: add, remove, replace, test, copy, move; a failed op is 422 (as the API server)."""
+    def invalid(message):
+        return ApiError(422, "Invalid", "the server rejected our request due to an error in our "
+                        "request: " + message)
+
+    def split(pointer):
+        if pointer == "":
+            return []
+        if not pointer.startswith("/"):
+            raise invalid("bad JSON pointer %r" % pointer)
+        return [p.replace("~1", "/").replace("~0", "~") for p in pointer[1:].split("/")]
+
+    def parent(doc, pointer):
+        parts = split(pointer)
+        if not parts:
+            raise invalid("cannot operate on the root")
+        node = doc
+        for part in parts[:-1]:
+            try:
+                node = node[int(part)] if isinstance(node, list) else node[part]
+            except (KeyError, IndexError, ValueError, TypeError):
+                raise invalid("path %s does not exist" % pointer)
+        return node, parts[-1]
+
+    def get(doc, pointer):
+        node, key = parent(doc, pointer)
+        try:
+            return node[int(key)] if isinstance(node, list) else node[key]
+        except (KeyError, IndexError, ValueError, TypeError):
+            raise invalid("path %s does not exist" % pointer)
+
+    def add(doc, pointer, value):
+        node, key = parent(doc, pointer)
+        if isinstance(node, list):
+            node.insert(len(node) if key == "-" else int(key), value)
+        elif isinstance(node, dict):
+            node[key] = value
+        else:
+            raise invalid("path %s does not exist" % pointer)
+
+    def remove(doc, pointer):
+        value = get(doc, pointer)
+        node, key = parent(doc, pointer)
+        if isinstance(node, list):
+            node.pop(int(key))
+        else:
+            del node[key]
+        return value
+
+    if not isinstance(operations, list):
+        raise ApiError(400, "BadRequest", "a JSON patch is a list of operations")
+    for op in operations:
+        kind, path = op.get("op"), op.get("path", "")
+        if kind == "add":
+            add(target, path, copy.deepcopy(op["value"]))
+        elif kind == "remove":
+            remove(target, path)
+        elif kind == "replace":
+            get(target, path)
+            node, key = parent(target, path)
+            node[int(key) if isinstance(node, list) else key] = copy.deepcopy(op["value"])
+        elif kind == "test":
+            if get(target, path) != op.get("value"):
+                raise invalid("testing value %s failed" % path)
+        elif kind == "copy":
+            add(target, path, copy.deepcopy(get(target, op["from"])))
+        elif kind == "move":
+            add(target, path, remove(target, op["from"]))
+        else:
+            raise invalid("unknown operation %r" % kind)
+    return target
 
 
 def merge_patch(target, patch):

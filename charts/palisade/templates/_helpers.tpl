@@ -205,3 +205,15 @@ timeoutSeconds: {{ .Values.webhook.timeoutSeconds }}
 {{- printf "%s:%v" $host (index . 1) -}}
 {{- end -}}
 {{- end -}}
+
+{{/* Where the server reads policies: "configMaps" (watched through the API) or "directory". */}}
+{{- define "palisade.policySource" -}}
+{{- $source := "configMaps" -}}
+{{- if kindIs "string" .Values.policies.source -}}{{- $source = .Values.policies.source -}}{{- end -}}
+{{- $source -}}
+{{- end -}}
+
+{{/* "true" when the server talks to the Kubernetes API (policy ConfigMaps or namespace labels). */}}
+{{- define "palisade.connected" -}}
+{{- or (eq (include "palisade.policySource" .) "configMaps") .Values.server.watchNamespaces -}}
+{{- end -}}
