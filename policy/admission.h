@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "policy/label_guard.h"
 #include "policy/namespace_policy.h"
 
 namespace palisade::policy {
@@ -17,6 +18,7 @@ enum class Endpoint : std::uint8_t { kValidate, kMutate };
 
 struct AdmissionConfig {
   int kubernetes_minor = 31;  // the cluster's 1.x: AppArmor field (>= 30) or annotation
+  LabelGuard label_guard;     // /validate judges Namespace label changes when enabled
 };
 
 // Audit annotation keys. The API server stores each as `<webhook name>/<key>` and drops a key that
