@@ -561,6 +561,10 @@ std::shared_ptr<const EffectivePolicy> PolicySet::ForNamespace(std::string_view 
     found = it->second;
   } else if (const auto exact = exact_.find(ns); exact != exact_.end()) {
     found = exact->second;
+  } else if (std::none_of(globs_.begin(), globs_.end(), [&](const GlobEntry& glob) {
+               return glob.pattern != "*" && GlobMatch(glob.pattern, ns);
+             })) {
+    found = default_;  // no glob or exact name: "*" and the selectors that match no labels
   } else {
     std::size_t psa_at = 0;
     const std::vector<std::size_t> matched = Matching(ns, nullptr, &psa_at);
