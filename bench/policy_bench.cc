@@ -1,8 +1,12 @@
 // Policy lookups and reloads. Targets: PolicySet::ForNamespace flat from 1 to 10,000 exact-name
 // policies; a reload of 1,000 policy documents (YAML parse + validation + Build) <= 100 ms.
+// Namespace labels: lookups flat from 10 to 10,000 labelled namespaces and 1 to 100 selector
+// policies; the time WithNamespaceLabels takes to resolve them; the memory of 10k namespaces with
+// 5 labels each (target <= 5 MiB, counters labels_MiB + cache_MiB, from mallinfo2).
 //   build/bench/policy_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 
 #include <benchmark/benchmark.h>
+#include <malloc.h>
 #include <stdlib.h>
 
 #include <cstdio>
@@ -118,6 +122,88 @@ void BM_ReloadFromDirectory(benchmark::State& state) {
   std::filesystem::remove_all(directory);
 }
 BENCHMARK(BM_ReloadFromDirectory)->Arg(1000)->Unit(benchmark::kMillisecond);
+
+// ---- namespace labels ----
+
+using palisade::policy::LabelRequirement;
+using palisade::policy::LabelSelector;
+using palisade::policy::NamespaceLabels;
+using palisade::policy::NamespacePolicy;
+using palisade::policy::SelectorOperator;
+
+// "*" plus `selectors` policies: policy i selects team=t<i> and env NotIn (dev).
+std::shared_ptr<const PolicySet> SelectorSet(int selectors) {
+  std::vector<NamespacePolicy> policies;
+  NamespacePolicy star;
+  star.name = "cluster-default";
+  star.namespaces = {"*"};
+  star.Set<&palisade::policy::PolicyValues::enforce>(palisade::policy::LevelVersion{
+      palisade::policy::Level::kBaseline, palisade::policy::Version::Latest(), true});
+  policies.push_back(std::move(star));
+  for (int i = 0; i < selectors; ++i) {
+    NamespacePolicy policy;
+    policy.name = "team-" + std::to_string(i);
+    policy.namespace_selector = LabelSelector(
+        {LabelRequirement{"team", SelectorOperator::kEquals, {"t" + std::to_string(i)}},
+         LabelRequirement{"env", SelectorOperator::kNotIn, {"dev"}}});
+    policy.Set<&palisade::policy::PolicyValues::default_run_as_non_root>(true);
+    policies.push_back(std::move(policy));
+  }
+  std::vector<PolicyError> errors;
+  return PolicySet::Build(std::move(policies), &errors);
+}
+
+// `count` namespaces with 5 labels each, as clusters label them.
+std::shared_ptr<const NamespaceLabels> ManyNamespaces(int count) {
+  auto labels = std::make_shared<NamespaceLabels>();
+  labels->by_name.reserve(static_cast<std::size_t>(count));
+  for (int i = 0; i < count; ++i) {
+    const std::string name = "namespace-" + std::to_string(i);
+    labels->by_name[name] = {
+        {"kubernetes.io/metadata.name", name},
+        {"team", "t" + std::to_string(i % 100)},
+        {"env", i % 3 == 0 ? "dev" : "prod"},
+        {"app.kubernetes.io/part-of", "product-" + std::to_string(i % 50)},
+        {"pod-security.kubernetes.io/enforce", i % 2 == 0 ? "restricted" : "baseline"},
+    };
+  }
+  return labels;
+}
+
+void BM_ForNamespaceLabelled(benchmark::State& state) {
+  const int namespaces = static_cast<int>(state.range(0));
+  const auto set = SelectorSet(static_cast<int>(state.range(1)))
+                       ->WithNamespaceLabels(ManyNamespaces(namespaces));
+  const std::string ns = "namespace-" + std::to_string(namespaces / 2 + 1);
+  for (auto _ : state) benchmark::DoNotOptimize(set->ForNamespace(ns));
+}
+BENCHMARK(BM_ForNamespaceLabelled)->Args({10, 1})->Args({10000, 1})->Args({10000, 100});
+
+void BM_WithNamespaceLabels(benchmark::State& state) {
+  const auto set = SelectorSet(static_cast<int>(state.range(1)));
+  const auto labels = ManyNamespaces(static_cast<int>(state.range(0)));
+  for (auto _ : state) benchmark::DoNotOptimize(set->WithNamespaceLabels(labels));
+}
+BENCHMARK(BM_WithNamespaceLabels)->Args({10000, 100})->Unit(benchmark::kMillisecond);
+
+// Heap in use (mallinfo2: what the allocator handed out, so the number is the cache's own).
+double HeapMiB() { return static_cast<double>(mallinfo2().uordblks) / (1024.0 * 1024.0); }
+
+void BM_NamespaceCacheMemory(benchmark::State& state) {
+  const auto set = SelectorSet(100);
+  for (auto _ : state) {
+    const double before = HeapMiB();
+    auto labels = ManyNamespaces(10000);
+    const double with_labels = HeapMiB();
+    auto resolved = set->WithNamespaceLabels(labels);
+    const double with_cache = HeapMiB();
+    state.counters["labels_MiB"] = with_labels - before;
+    state.counters["cache_MiB"] = with_cache - with_labels;
+    state.counters["total_MiB"] = with_cache - before;
+    benchmark::DoNotOptimize(resolved);
+  }
+}
+BENCHMARK(BM_NamespaceCacheMemory)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,6 +23,7 @@
 
 #include "cli/cli.h"
 #include "policy/decision.h"
+#include "policy/label_selector.h"
 #include "policy/level_version.h"
 #include "policy/mutator.h"
 #include "policy/namespace_policy.h"
@@ -48,7 +50,8 @@ struct CheckFlags {
   bool mutate = false;
   std::string output = "text";
   std::string kubernetes_version = "1.31";
-  int kubernetes_minor = 31;  // parsed from kubernetes_version
+  int kubernetes_minor = 31;     // parsed from kubernetes_version
+  std::string namespace_labels;  // k=v,...: for namespaces without a Namespace object in the input
   std::vector<std::string> files;
 };
 
@@ -553,6 +556,9 @@ class Checker {
       InputError(where + ": kind: required: the object must say what it is");
       return;
     }
+    if (kind == "Namespace" && StringMember(value, "apiVersion") == "v1") {
+      ReadNamespaceLabels(value, where);
+    }
     CheckedObject object;
     object.file = &file;
     object.document = document;
@@ -571,6 +577,46 @@ class Checker {
     objects_.push_back(std::move(object));
   }
 
+  // A Namespace of the input: its labels select policies (with the label the API server sets on
+  // every namespace, kubernetes.io/metadata.name).
+  void ReadNamespaceLabels(const Value& value, const std::string& where) {
+    const Value* metadata = Metadata(value);
+    const std::string name(metadata ? StringMember(*metadata, "name") : "");
+    if (name.empty()) return;
+    policy::Labels& labels = input_labels_[name];
+    labels.clear();
+    labels["kubernetes.io/metadata.name"] = name;
+    if (metadata == nullptr) return;
+    const auto found = metadata->FindMember("labels");
+    if (found == metadata->MemberEnd() || !found->value.IsObject()) return;
+    for (const auto& member : found->value.GetObject()) {
+      const std::string key(member.name.GetString(), member.name.GetStringLength());
+      if (!member.value.IsString()) {
+        InputError(where + ": metadata.labels." + key + ": must be a string");
+        continue;
+      }
+      labels[key] = std::string(member.value.GetString(), member.value.GetStringLength());
+    }
+  }
+
+ public:
+  // Every namespace's labels: from the Namespace objects of the input, else `fallback`
+  // (--namespace-labels) for the namespaces of the judged objects. Resolves the policies with them.
+  std::shared_ptr<const policy::NamespaceLabels> ResolveNamespaceLabels(
+      const policy::Labels& fallback) {
+    auto labels = std::make_shared<policy::NamespaceLabels>();
+    for (const auto& [name, each] : input_labels_) labels->by_name[name] = each;
+    for (const CheckedObject& object : objects_) {
+      if (labels->by_name.contains(object.namespace_name)) continue;
+      policy::Labels each = fallback;
+      each["kubernetes.io/metadata.name"] = object.namespace_name;
+      labels->by_name[object.namespace_name] = std::move(each);
+    }
+    if (policies_) policies_ = policies_->WithNamespaceLabels(labels);
+    return labels;
+  }
+
+ private:
   static rapidjson::Document& Document(const CheckedObject& object) {
     return object.file->documents[object.document].json;
   }
@@ -702,6 +748,7 @@ class Checker {
   std::vector<std::unique_ptr<InputFile>> files_;  // stable addresses for CheckedObject::file
   std::vector<CheckedObject> objects_;
   std::vector<std::string> input_errors_;
+  std::map<std::string, policy::Labels> input_labels_;  // from Namespace objects, by name
 };
 
 // The policy set in `dir`; on errors they are printed and false returned.
@@ -756,8 +803,18 @@ int Check(CheckFlags flags) {
     if (!LoadPolicies(flags.compare_policy_dir, &before)) return kExitUsage;
   }
 
+  policy::Labels fallback_labels;
+  if (!flags.namespace_labels.empty()) {
+    std::string error;
+    auto parsed = policy::ParseLabelList(flags.namespace_labels, &error);
+    if (!parsed) return usage("--namespace-labels: " + error);
+    fallback_labels = std::move(*parsed);
+  }
+
   Checker checker(flags, std::move(policies), level);
   checker.ReadInputs();
+  const auto labels = checker.ResolveNamespaceLabels(fallback_labels);
+  if (before) before = before->WithNamespaceLabels(labels);
   checker.JudgeAll();
   if (before) {
     const auto changes = checker.Compare(*before);
@@ -815,6 +872,9 @@ void RegisterCheckCommand(CLI::App& app, int* exit_code) {
                    "The cluster's version X.Y: AppArmor defaults as the field (1.30+) or the "
                    "annotation")
       ->capture_default_str();
+  command->add_option("--namespace-labels", flags->namespace_labels,
+                      "Labels k=v,... of the namespaces that have no Namespace object in the input "
+                      "(for namespaceSelector and PSA labels)");
   command->add_option("files", flags->files, "Manifest files (YAML or JSON), or - for stdin");
   command->callback([flags, exit_code] { *exit_code = Check(*flags); });
 }

@@ -18,6 +18,7 @@
 
 #include "cli/cli.h"
 #include "policy/check.h"
+#include "policy/label_selector.h"
 #include "policy/namespace_policy.h"
 #include "policy/policy_fields.h"
 #include "server/policy_loader.h"
@@ -45,6 +46,7 @@ struct LintFlags {
 struct ExplainFlags {
   std::string policy_dir;
   std::string namespace_name;
+  std::string namespace_labels;  // k=v,...
   std::string output = "text";
 };
 
@@ -215,14 +217,9 @@ std::string FlowText(const Value& value) {
   return "null";
 }
 
-// The pattern by which `policy` applies to `ns`: the exact name, else its most specific glob.
-std::string MatchedBy(const NamespacePolicy& policy, std::string_view ns) {
-  std::string best;
-  for (const std::string& pattern : policy.namespaces) {
-    if (!policy::GlobMatch(pattern, ns)) continue;
-    if (best.empty() || policy::LessSpecificPattern(best, pattern)) best = pattern;
-  }
-  return best;
+// `"team-*"`, or `selector "env=prod"` as it is.
+std::string MatchedByText(const std::string& matched_by) {
+  return matched_by.starts_with("selector") ? matched_by : "\"" + matched_by + "\"";
 }
 
 const NamespacePolicy* FindPolicy(const policy::PolicySet& set, std::string_view name) {
@@ -251,19 +248,28 @@ int Explain(const ExplainFlags& flags) {
     return kExitUsage;
   }
   const std::string& ns = flags.namespace_name;
-  const std::shared_ptr<const EffectivePolicy> effective = loaded.set->ForNamespace(ns);
+  std::string label_error;
+  std::optional<policy::Labels> labels =
+      policy::ParseLabelList(flags.namespace_labels, &label_error);
+  if (!labels) return usage("--namespace-labels: " + label_error);
+  (*labels)["kubernetes.io/metadata.name"] = ns;  // as the API server sets it
+  auto namespace_labels = std::make_shared<policy::NamespaceLabels>();
+  namespace_labels->by_name[ns] = *labels;
+  const auto set = loaded.set->WithNamespaceLabels(namespace_labels);
+  const std::shared_ptr<const EffectivePolicy> effective = set->ForNamespace(ns);
 
   rapidjson::Document out(rapidjson::kObjectType);
   Allocator& allocator = out.GetAllocator();
   out.AddMember("namespace", Text(ns, allocator), allocator);
   Value policies(rapidjson::kArrayType);
   for (const std::string& name : effective->matched) {
-    const NamespacePolicy* policy = FindPolicy(*loaded.set, name);
+    const NamespacePolicy* policy = FindPolicy(*set, name);
     if (policy == nullptr) continue;
     Value entry(rapidjson::kObjectType);
     entry.AddMember("name", Text(policy->name, allocator), allocator);
     entry.AddMember("revision", Text(policy->revision, allocator), allocator);
-    entry.AddMember("matchedBy", Text(MatchedBy(*policy, ns), allocator), allocator);
+    entry.AddMember("matchedBy", Text(policy::MatchedBy(*policy, ns, *labels), allocator),
+                    allocator);
     entry.AddMember("file", Text(policy->file, allocator), allocator);
     entry.AddMember("document", policy->document_index + 1, allocator);
     policies.PushBack(entry, allocator);
@@ -282,12 +288,32 @@ int Explain(const ExplainFlags& flags) {
     if (!value->evaluated_as.empty()) {
       entry.AddMember("evaluatedAs", Text(value->evaluated_as, allocator), allocator);
     }
-    entry.AddMember("policy", Text(source->policy, allocator), allocator);
-    entry.AddMember("revision", Text(source->revision, allocator), allocator);
+    if (!source->label.empty()) {
+      entry.AddMember("label", Text(source->label, allocator), allocator);
+    } else {
+      entry.AddMember("policy", Text(source->policy, allocator), allocator);
+      entry.AddMember("revision", Text(source->revision, allocator), allocator);
+      const NamespacePolicy* policy = FindPolicy(*set, source->policy);
+      const std::string by = policy ? policy::MatchedBy(*policy, ns, *labels) : "";
+      if (by.starts_with("selector")) {  // the selector as Kubernetes prints it ("" for {})
+        entry.AddMember("selector", Text(policy->namespace_selector->ToString(), allocator),
+                        allocator);
+      }
+    }
     fields.AddMember(Text(field->path, allocator), entry, allocator);
   }
 
+  Value label_values(rapidjson::kObjectType);
+  for (const auto& [key, value] : *labels) {
+    label_values.AddMember(Text(key, allocator), Text(value, allocator), allocator);
+  }
+  Value label_errors(rapidjson::kArrayType);
+  for (const std::string& error : effective->label_errors) {
+    label_errors.PushBack(Text(error, allocator), allocator);
+  }
   if (flags.output == "json") {
+    out.AddMember("labels", label_values, allocator);
+    if (!label_errors.Empty()) out.AddMember("labelErrors", label_errors, allocator);
     out.AddMember("policies", policies, allocator);
     out.AddMember("effective", fields, allocator);
     out.AddMember("notSet", not_set, allocator);
@@ -296,14 +322,22 @@ int Explain(const ExplainFlags& flags) {
   }
 
   std::cout << "namespace \"" << ns << "\"\n";
-  if (policies.Empty()) {
+  if (labels->size() > 1) {
+    std::cout << "labels:";
+    for (const auto& [key, value] : *labels) std::cout << " " << key << "=" << value;
+    std::cout << "\n";
+  }
+  for (const Value& error : label_errors.GetArray()) {
+    std::cout << "invalid PSA label " << error.GetString() << "\n";
+  }
+  if (policies.Empty() && effective->sources.empty()) {
     std::cout << "no policy applies: privileged, no defaults\n";
     return kExitOk;
   }
   std::cout << "policies that apply, least specific first:\n";
   for (const Value& entry : policies.GetArray()) {
     std::cout << "  \"" << entry["name"].GetString() << "\" rev " << entry["revision"].GetString()
-              << "  matched by \"" << entry["matchedBy"].GetString() << "\"  ("
+              << "  matched by " << MatchedByText(entry["matchedBy"].GetString()) << "  ("
               << entry["file"].GetString() << ": document " << entry["document"].GetInt() << ")\n";
   }
   std::cout << "effective policy:\n";
@@ -323,8 +357,17 @@ int Explain(const ExplainFlags& flags) {
       const std::string evaluated = entry["evaluatedAs"].GetString();
       std::cout << " (" << evaluated.substr(evaluated.find(':') + 1) << ")";
     }
+    if (entry.HasMember("label")) {
+      std::cout << "  (PSA label " << entry["label"].GetString() << ")\n";
+      continue;
+    }
     std::cout << "  (from \"" << entry["policy"].GetString() << "\" rev "
-              << entry["revision"].GetString() << ")\n";
+              << entry["revision"].GetString();
+    if (entry.HasMember("selector")) {
+      const std::string selector = entry["selector"].GetString();
+      std::cout << ", selector " << (selector.empty() ? "{}" : "\"" + selector + "\"");
+    }
+    std::cout << ")\n";
   }
   std::string unset;
   for (const Value& path : not_set.GetArray()) {
@@ -361,6 +404,8 @@ void RegisterPolicyCommand(CLI::App& app, int* exit_code) {
   explain->add_option("--policy-dir", explain_flags->policy_dir, "The policy directory")
       ->required();
   explain->add_option("--namespace,-n", explain_flags->namespace_name, "The namespace")->required();
+  explain->add_option("--namespace-labels", explain_flags->namespace_labels,
+                      "The namespace's labels k=v,... (for namespaceSelector and PSA labels)");
   explain->add_option("-o,--output", explain_flags->output, "text or json")->capture_default_str();
   explain->callback([explain_flags, exit_code] { *exit_code = Explain(*explain_flags); });
 

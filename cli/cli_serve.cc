@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <iostream>
 #include <memory>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "cli/cli.h"
 #include "cli/dev_mode.h"
@@ -36,6 +38,8 @@ struct ServeFlags {
   std::string shutdown_grace = "25s";
   std::string shutdown_delay = "2s";
   std::string max_buffered_request_bytes = "64Mi";
+  std::vector<std::string> label_guard_admins;  // set (even empty): the guard is on
+  bool label_guard = false;
   bool dev = false;
   std::string kubeconfig;
   std::string policy_configmaps;
@@ -167,6 +171,8 @@ int Serve(const ServeFlags& flags) {
   options.server.threads = flags.threads;
   options.server.max_buffered_request_bytes = *buffered;
   options.admission.kubernetes_minor = *minor;
+  options.admission.label_guard.enabled = flags.label_guard;
+  options.admission.label_guard.admins = flags.label_guard_admins;
   options.shutdown_grace = *grace;
   options.shutdown_delay = std::min(*delay, *grace);
 
@@ -273,10 +279,21 @@ void RegisterServeCommand(CLI::App& app, int* exit_code) {
                    "Watch Namespaces for their labels (true or false; default: true when "
                    "connected to the API)")
       ->check(CLI::IsMember({"true", "false"}));
+  CLI::Option* guard =
+      command
+          ->add_option("--label-guard-admins", flags->label_guard_admins,
+                       "Users and groups (comma-separated) who alone may change a Namespace's "
+                       "pod-security.kubernetes.io/* and palisade.dev/* labels; /validate denies "
+                       "anyone else's change")
+          ->delimiter(',');
   command->add_flag("--dev", flags->dev,
                     "Self-signed certificate for localhost and the example policies; prints a "
                     "request to try");
-  command->callback([flags, exit_code] { *exit_code = Serve(*flags); });
+  command->callback([flags, exit_code, guard] {
+    flags->label_guard = guard->count() > 0;
+    std::erase(flags->label_guard_admins, std::string());
+    *exit_code = Serve(*flags);
+  });
 }
 
 }  // namespace palisade::cli

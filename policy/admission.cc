@@ -170,6 +170,28 @@ void ReviewPolicyConfigMap(const AdmissionRequest& request, const AdmissionConfi
                      std::to_string(count) + (count == 1 ? " error" : " errors") + "): " + message;
 }
 
+// The label guard on a Namespace CREATE or UPDATE.
+void JudgeNamespace(const AdmissionRequest& request, const LabelGuard& guard,
+                    AdmissionResponse& response) {
+  std::vector<std::string_view> groups;
+  if (const Value* review_request = json::Object(request.document(), "request")) {
+    const Value* user = json::Object(*review_request, "userInfo");
+    if (const Value* list = user ? json::Array(*user, "groups") : nullptr) {
+      for (const Value& group : list->GetArray()) {
+        if (group.IsString()) groups.push_back(json::View(group));
+      }
+    }
+  }
+  std::string denied =
+      JudgeNamespaceLabels(guard, request.operation == "UPDATE" ? request.old_object : nullptr,
+                           request.object, request.username, groups);
+  if (denied.empty()) return;
+  response.allowed = false;
+  response.code = 403;
+  response.reason = "Forbidden";
+  response.message = std::move(denied);
+}
+
 }  // namespace
 
 AdmissionResult Review(Endpoint endpoint, std::string_view body, const PolicySet& policies,
@@ -203,6 +225,13 @@ AdmissionResult Review(Endpoint endpoint, std::string_view body, const PolicySet
   }
 
   AdmissionResponse response;
+  if (endpoint == Endpoint::kValidate && request.group.empty() &&
+      request.resource == "namespaces" && request.sub_resource.empty() &&
+      (request.operation == "CREATE" || request.operation == "UPDATE")) {
+    JudgeNamespace(request, config.label_guard, response);
+    Finish(result, request, response);
+    return result;
+  }
   if (request.group.empty() && request.resource == "configmaps" && request.sub_resource.empty()) {
     if (endpoint == Endpoint::kValidate && config.lint_policy_files &&
         (request.operation == "CREATE" || request.operation == "UPDATE")) {

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "policy/label_guard.h"
 #include "policy/namespace_policy.h"
 
 namespace palisade::policy {
@@ -29,6 +30,7 @@ struct AdmissionConfig {
   // does. Set by the server, which reads YAML; unset: /validate allows every ConfigMap.
   std::function<std::vector<PolicyError>(const std::vector<PolicyFileText>&)> lint_policy_files =
       {};
+  LabelGuard label_guard;  // /validate judges Namespace label changes when enabled
 };
 
 // Audit annotation keys. The API server stores each as `<webhook name>/<key>` and drops a key that

@@ -77,8 +77,8 @@ std::string Lower(std::string_view text) {
 using check_text::GoQuote;
 
 std::string SourceText(const FieldSource* source) {
-  if (source == nullptr || source->policy.empty()) return "";
-  return " (policy " + GoQuote(source->policy) + " rev " + source->revision + ")";
+  if (source == nullptr || (source->policy.empty() && source->label.empty())) return "";
+  return " (" + source->ToString() + ")";
 }
 
 template <class Failure>

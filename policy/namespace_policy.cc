@@ -226,9 +226,14 @@ std::optional<NamespacePolicy> ParseNamespacePolicy(const rapidjson::Value& docu
   }
 
   if (identity != nullptr) identity->name = policy.name;
-  if (const Value* spec = reader.Required(document, "", "spec")) ReadSpec(reader, *spec, &policy);
-  // What a document covers is known even when it fails elsewhere.
-  if (identity != nullptr && policy.StateOf("namespaces") == FieldState::kValue) {
+  bool has_selector = false;
+  if (const Value* spec = reader.Required(document, "", "spec")) {
+    ReadSpec(reader, *spec, &policy);
+    has_selector = spec->IsObject() && DocumentReader::Find(*spec, "namespaceSelector") != nullptr;
+  }
+  // What a document covers is known even when it fails elsewhere; with a selector it may cover
+  // any namespace (left unset: a never-good revision refuses every namespace).
+  if (identity != nullptr && policy.StateOf("namespaces") == FieldState::kValue && !has_selector) {
     identity->namespaces = policy.namespaces;
   }
 
@@ -238,6 +243,11 @@ std::optional<NamespacePolicy> ParseNamespacePolicy(const rapidjson::Value& docu
 }
 
 // ---- PolicySet: matching and merge ----
+
+std::string FieldSource::ToString() const {
+  if (!label.empty()) return "namespace label " + label;
+  return "policy " + check_text::GoQuote(policy) + " rev " + revision;
+}
 
 bool LessSpecificPattern(std::string_view a, std::string_view b) {
   const bool a_glob = a.find_first_of("*?") != std::string_view::npos;
@@ -265,24 +275,148 @@ std::string Where(const NamespacePolicy& policy) {
          std::to_string(policy.document_index + 1);
 }
 
+constexpr std::string_view kPsaPrefix = "pod-security.kubernetes.io/";
+
+const Labels& NoLabels() {
+  static const Labels kNone;
+  return kNone;
+}
+
+// ^v1\.(0|[1-9][0-9]*)$ as PSA reads a version label; "latest" too.
+std::optional<LevelVersion> PsaVersion(std::string_view text, LevelVersion base) {
+  if (text == "latest") {
+    base.version = Version::Latest();
+    base.latest = true;
+    return base;
+  }
+  if (!text.starts_with("v1.") || text.size() == 3) return std::nullopt;
+  const std::string_view digits = text.substr(3);
+  if (digits.size() > 1 && digits.front() == '0') return std::nullopt;
+  int minor = 0;
+  for (const char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    minor = std::min(minor * 10 + (c - '0'), 1000000);
+  }
+  base.version = Version{std::min(minor, Version::kLatestMinor)};
+  base.latest = false;
+  return base;
+}
+
 }  // namespace
+
+void ApplyPsaLabels(const Labels& labels, EffectivePolicy* effective) {
+  struct Mode {
+    std::string_view name;
+    std::optional<LevelVersion> PolicyValues::*member;
+    Level invalid_level;  // PSA fails closed for enforce, open for warn and audit
+  };
+  static constexpr Mode kModes[] = {
+      {"enforce", &PolicyValues::enforce, Level::kRestricted},
+      {"warn", &PolicyValues::warn, Level::kPrivileged},
+      {"audit", &PolicyValues::audit, Level::kPrivileged},
+  };
+  for (const Mode& mode : kModes) {
+    const std::string level_key = std::string(kPsaPrefix) + std::string(mode.name);
+    const std::string version_key = level_key + "-version";
+    const auto level_label = labels.find(level_key);
+    const auto version_label = labels.find(version_key);
+    if (level_label == labels.end() && version_label == labels.end()) continue;
+    // PSA's defaults are privileged:latest; here the inherited value is the default.
+    std::optional<LevelVersion>& value = effective->*mode.member;
+    LevelVersion result = value.value_or(LevelVersion{Level::kPrivileged, Version::Latest(), true});
+    std::string set_by;
+    if (level_label != labels.end()) {
+      set_by = level_key;
+      if (const std::optional<Level> level = ParseLevel(level_label->second)) {
+        result.level = *level;
+      } else {
+        result.level = mode.invalid_level;
+        effective->label_errors.push_back(level_key + ": " +
+                                          check_text::GoQuote(level_label->second) +
+                                          " (must be one of privileged, baseline, restricted; " +
+                                          std::string(LevelName(mode.invalid_level)) + " is used)");
+      }
+    }
+    if (version_label != labels.end()) {
+      set_by += (set_by.empty() ? "" : ", ") + version_key;
+      if (std::optional<LevelVersion> versioned = PsaVersion(version_label->second, result)) {
+        result = *versioned;
+      } else {
+        result.version = Version::Latest();
+        result.latest = true;
+        effective->label_errors.push_back(version_key + ": " +
+                                          check_text::GoQuote(version_label->second) +
+                                          " (must be \"latest\" or \"v1.x\"; latest is used)");
+      }
+    }
+    value = result;
+    effective->sources["podSecurity." + std::string(mode.name)] = FieldSource{"", "", set_by};
+  }
+}
+
+std::string MatchedBy(const NamespacePolicy& policy, std::string_view ns, const Labels& labels) {
+  std::string best;
+  for (const std::string& pattern : policy.namespaces) {
+    if (!GlobMatch(pattern, ns)) continue;
+    if (best.empty() || LessSpecificPattern(best, pattern)) best = pattern;
+  }
+  if (!best.empty() && !IsGlob(best)) return best;  // an exact name is the most specific
+  if (policy.namespace_selector && policy.namespace_selector->Matches(labels)) {
+    const std::string text = policy.namespace_selector->ToString();
+    return text.empty() ? "selector {}" : "selector " + check_text::GoQuote(text);
+  }
+  return best;
+}
 
 std::size_t PolicySet::NameHash::operator()(std::string_view name) const {
   return std::hash<std::string_view>{}(name);
 }
 
-// Glob policies that match `ns`, least specific first, each once (at its most specific glob),
-// skipping `exact_policy` which applies last.
-std::vector<std::size_t> PolicySet::MatchingGlobs(std::string_view ns,
-                                                  std::size_t exact_policy) const {
+// Layers, least specific first: "*", the PSA labels (at *psa_at), globs (shorter first),
+// selectors (fewer requirements first, then name), the exact name. A policy that matches in
+// several layers applies once, in its most specific one.
+std::vector<std::size_t> PolicySet::Matching(std::string_view ns, const Labels* labels,
+                                             std::size_t* psa_at) const {
+  enum Layer : std::uint8_t { kStar, kGlob, kSelector, kExact };
+  std::vector<std::pair<Layer, std::size_t>> entries;
+  const auto place = [&](Layer layer, std::size_t policy) {
+    std::erase_if(entries, [&](const auto& entry) { return entry.second == policy; });
+    entries.emplace_back(layer, policy);
+  };
+  for (const GlobEntry& glob : globs_) {  // "*" sorts first
+    if (glob.pattern == "*") {
+      place(kStar, glob.policy);
+    } else if (GlobMatch(glob.pattern, ns)) {
+      place(kGlob, glob.policy);
+    }
+  }
+  if (labels == nullptr) {
+    for (const std::size_t policy : unlabelled_selectors_) place(kSelector, policy);
+  } else {
+    for (const std::size_t policy : selectors_) {
+      if (policies_[policy].namespace_selector->Matches(*labels)) place(kSelector, policy);
+    }
+  }
+  if (const auto it = exact_policy_.find(ns); it != exact_policy_.end()) place(kExact, it->second);
   std::vector<std::size_t> matched;
-  // globs_ is least specific first, so a policy's last matching glob is its most specific.
-  for (const GlobEntry& glob : globs_) {
-    if (glob.policy == exact_policy || !GlobMatch(glob.pattern, ns)) continue;
-    matched.erase(std::remove(matched.begin(), matched.end(), glob.policy), matched.end());
-    matched.push_back(glob.policy);
+  matched.reserve(entries.size());
+  *psa_at = 0;
+  for (const auto& [layer, policy] : entries) {
+    if (layer == kStar) ++*psa_at;
+    matched.push_back(policy);
   }
   return matched;
+}
+
+std::shared_ptr<EffectivePolicy> PolicySet::Resolve(const std::vector<std::size_t>& matched,
+                                                    std::size_t psa_at,
+                                                    const Labels& labels) const {
+  auto effective = std::make_shared<EffectivePolicy>();
+  for (std::size_t i = 0; i <= matched.size(); ++i) {
+    if (i == psa_at) ApplyPsaLabels(labels, effective.get());
+    if (i < matched.size()) Apply(policies_[matched[i]], effective.get());
+  }
+  return effective;
 }
 
 bool ReportConflicts(const std::vector<const NamespacePolicy*>& policies,
@@ -330,37 +464,43 @@ std::shared_ptr<const PolicySet> PolicySet::BuildServing(std::vector<NamespacePo
   auto set = std::shared_ptr<PolicySet>(new PolicySet());
   set->policies_ = std::move(policies);
   set->refusals_ = std::move(refusals);
-  std::vector<std::pair<std::string, std::size_t>> exact;
   for (std::size_t i = 0; i < set->policies_.size(); ++i) {
-    for (const std::string& pattern : set->policies_[i].namespaces) {
+    const NamespacePolicy& policy = set->policies_[i];
+    for (const std::string& pattern : policy.namespaces) {
       if (IsGlob(pattern)) {
         set->globs_.push_back(GlobEntry{pattern, i});
       } else {
-        exact.emplace_back(pattern, i);
+        set->exact_policy_.emplace(pattern, i);  // the first wins (Build reports conflicts)
       }
     }
+    if (policy.namespace_selector) set->selectors_.push_back(i);
   }
   std::sort(set->globs_.begin(), set->globs_.end(), [](const GlobEntry& a, const GlobEntry& b) {
     return LessSpecificPattern(a.pattern, b.pattern);
   });
+  std::sort(set->selectors_.begin(), set->selectors_.end(), [&](std::size_t a, std::size_t b) {
+    const NamespacePolicy& x = set->policies_[a];
+    const NamespacePolicy& y = set->policies_[b];
+    if (x.namespace_selector->size() != y.namespace_selector->size()) {
+      return x.namespace_selector->size() < y.namespace_selector->size();
+    }
+    return x.name < y.name;
+  });
 
-  auto star_only = std::make_shared<EffectivePolicy>();
-  for (const GlobEntry& glob : set->globs_) {
-    if (glob.pattern == "*") {
-      Apply(set->policies_[glob.policy], star_only.get());
-      set->star_only_policies_.push_back(glob.policy);
+  for (const std::size_t policy : set->selectors_) {
+    if (set->policies_[policy].namespace_selector->Matches(NoLabels())) {
+      set->unlabelled_selectors_.push_back(policy);
     }
   }
-  set->star_only_ = std::move(star_only);
+  // An unlabelled namespace no glob or exact name matches ("" matches none of them).
+  std::size_t psa_at = 0;
+  set->default_policies_ = set->Matching("", nullptr, &psa_at);
+  set->default_ = set->Resolve(set->default_policies_, psa_at, NoLabels());
 
-  set->exact_.reserve(exact.size());
-  for (const auto& [name, index] : exact) {
-    auto effective = std::make_shared<EffectivePolicy>();
-    for (const std::size_t glob_policy : set->MatchingGlobs(name, index)) {
-      Apply(set->policies_[glob_policy], effective.get());
-    }
-    Apply(set->policies_[index], effective.get());
-    set->exact_.emplace(name, std::move(effective));
+  set->exact_.reserve(set->exact_policy_.size());
+  for (const auto& [name, index] : set->exact_policy_) {
+    set->exact_.emplace(name,
+                        set->Resolve(set->Matching(name, nullptr, &psa_at), psa_at, NoLabels()));
   }
   return set;
 }
@@ -377,9 +517,30 @@ std::string PolicySet::RefusalFor(std::string_view ns) const {
 
 std::shared_ptr<const PolicySet> PolicySet::WithNamespaceLabels(
     std::shared_ptr<const NamespaceLabels> labels) const {
-  // Labels do not select anything yet: the same lookups, carrying the labels for later layers.
   auto resolved = std::make_shared<PolicySet>(*this);
+  resolved->labelled_.clear();
   resolved->labels_ = std::move(labels);
+  if (!resolved->labels_) return resolved;
+  const auto& by_name = resolved->labels_->by_name;
+  resolved->labelled_.reserve(by_name.size());
+  // Namespaces with the same matching policies and PSA labels share one effective policy, so the
+  // cache costs a pointer per namespace, not a policy.
+  std::unordered_map<std::string, std::shared_ptr<const EffectivePolicy>> distinct;
+  std::string key;
+  for (const auto& [name, namespace_labels] : by_name) {
+    std::size_t psa_at = 0;
+    const std::vector<std::size_t> matched = Matching(name, &namespace_labels, &psa_at);
+    key.clear();
+    for (const std::size_t index : matched) key += std::to_string(index) + ',';
+    key += std::to_string(psa_at) + ';';
+    for (auto it = namespace_labels.lower_bound(kPsaPrefix);
+         it != namespace_labels.end() && it->first.starts_with(kPsaPrefix); ++it) {
+      key += it->first + '=' + it->second + ';';
+    }
+    auto& shared = distinct[key];
+    if (!shared) shared = Resolve(matched, psa_at, namespace_labels);
+    resolved->labelled_.emplace(name, shared);
+  }
   return resolved;
 }
 
@@ -388,19 +549,26 @@ const NamespaceLabels& PolicySet::namespace_labels() const {
   return labels_ ? *labels_ : kNone;
 }
 
+const Labels* PolicySet::LabelsOf(std::string_view ns) const {
+  if (!labels_) return nullptr;
+  const auto it = labels_->by_name.find(std::string(ns));
+  return it == labels_->by_name.end() ? nullptr : &it->second;
+}
+
 std::shared_ptr<const EffectivePolicy> PolicySet::ForNamespace(std::string_view ns) const {
   std::shared_ptr<const EffectivePolicy> found;
-  if (const auto it = exact_.find(ns); it != exact_.end()) {
+  if (const auto it = labelled_.find(ns); it != labelled_.end()) {
     found = it->second;
+  } else if (const auto exact = exact_.find(ns); exact != exact_.end()) {
+    found = exact->second;
+  } else if (std::none_of(globs_.begin(), globs_.end(), [&](const GlobEntry& glob) {
+               return glob.pattern != "*" && GlobMatch(glob.pattern, ns);
+             })) {
+    found = default_;  // no glob or exact name: "*" and the selectors that match no labels
   } else {
-    const std::vector<std::size_t> matched = MatchingGlobs(ns, policies_.size());
-    if (matched == star_only_policies_) {
-      found = star_only_;
-    } else {
-      auto effective = std::make_shared<EffectivePolicy>();
-      for (const std::size_t index : matched) Apply(policies_[index], effective.get());
-      found = std::move(effective);
-    }
+    std::size_t psa_at = 0;
+    const std::vector<std::size_t> matched = Matching(ns, nullptr, &psa_at);
+    found = matched == default_policies_ ? default_ : Resolve(matched, psa_at, NoLabels());
   }
   if (refusals_.empty()) return found;
   std::string refused = RefusalFor(ns);

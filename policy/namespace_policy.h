@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "policy/label_selector.h"
 #include "policy/level_version.h"
 
 namespace palisade::policy {
@@ -77,11 +78,13 @@ enum class FieldState : std::uint8_t { kAbsent, kNull, kValue };
 struct NamespacePolicy {
   std::string name;
   std::vector<std::string> namespaces;  // exact names and globs ("*" is the cluster default)
-  std::string revision;                 // short hash of the document ("4c1e9a")
-  std::string file;                     // where it came from, for messages and `policy explain`
-  int document_index = 0;               // 0-based within the file
-  PolicyValues values;                  // the fields this document sets (see states)
-  std::vector<FieldState> states;       // one per row of SpecFields(), in its order
+  // Selects namespaces by label; a policy has namespaces, a selector or both (either applies it).
+  std::optional<LabelSelector> namespace_selector;
+  std::string revision;            // short hash of the document ("4c1e9a")
+  std::string file;                // where it came from, for messages and `policy explain`
+  int document_index = 0;          // 0-based within the file
+  PolicyValues values;             // the fields this document sets (see states)
+  std::vector<FieldState> states;  // one per row of SpecFields(), in its order
 
   // The state of the field at `path` ("podSecurity.enforce"); kAbsent for an unknown path.
   FieldState StateOf(std::string_view path) const;
@@ -128,8 +131,12 @@ std::optional<NamespacePolicy> ParseNamespacePolicy(const rapidjson::Value& docu
 // Which document set an effective field: for messages ("policy \"payments\" rev 4c1e9a") and
 // `policy explain`.
 struct FieldSource {
-  std::string policy;  // document name
+  std::string policy;  // document name; "" when a namespace label set the field
   std::string revision;
+  std::string label;  // the namespace label(s) that set it: "pod-security.kubernetes.io/enforce"
+
+  // `policy "payments" rev 4c1e9a` or `namespace label pod-security.kubernetes.io/enforce`.
+  std::string ToString() const;
 };
 
 // The merged policy that applies to one namespace. Every optional is unset when no matching
@@ -140,6 +147,11 @@ struct EffectivePolicy : PolicyValues {
   // Not empty when a policy that covers this namespace cannot be served (invalid, with no earlier
   // good revision): every judged request is refused with this message (fail closed).
   std::string refused;
+
+  // PSA labels of this namespace that could not be read, and what they count as (PSA's rule:
+  // `pod-security.kubernetes.io/enforce: "strict" (must be one of privileged, baseline,
+  // restricted; restricted is used)`).
+  std::vector<std::string> label_errors;
 
   // Keyed by the document's field path: "podSecurity.enforce", "defaults.seccompProfile",
   // "defaults.capabilities.drop", "rules.allowedCapabilities", "workloads", "exemptions.images",
@@ -162,9 +174,8 @@ struct Refusal {
   std::string message;                // names the broken policy or file
 };
 
-// A namespace's labels, sorted (deterministic output), and every known namespace's labels: an
-// immutable snapshot, rebuilt from the Namespace watch (or, offline, from input) and swapped.
-using Labels = std::map<std::string, std::string, std::less<>>;
+// Every known namespace's labels (Labels: policy/label_selector.h): an immutable snapshot, rebuilt
+// from the Namespace watch (or, offline, from input) and swapped.
 struct NamespaceLabels {
   std::unordered_map<std::string, Labels> by_name;
 };
@@ -195,6 +206,8 @@ class PolicySet {
       std::shared_ptr<const NamespaceLabels> labels) const;
   // The labels this set was resolved with (empty when none).
   const NamespaceLabels& namespace_labels() const;
+  // The labels of `ns` this set was resolved with; nullptr when unknown (judged as unlabelled).
+  const Labels* LabelsOf(std::string_view ns) const;
 
  private:
   struct NameHash {
@@ -205,19 +218,34 @@ class PolicySet {
     std::string pattern;
     std::size_t policy;  // index into policies_
   };
+  using EffectiveMap = std::unordered_map<std::string, std::shared_ptr<const EffectivePolicy>,
+                                          NameHash, std::equal_to<>>;
 
-  std::vector<std::size_t> MatchingGlobs(std::string_view ns, std::size_t exact_policy) const;
+  // The policies that apply to `ns` with `labels`, least specific first, each once (at its most
+  // specific layer); *psa_at is where the PSA label layer goes (before that position).
+  // `labels` null: an unlabelled namespace (the selectors that match no labels, precomputed).
+  std::vector<std::size_t> Matching(std::string_view ns, const Labels* labels,
+                                    std::size_t* psa_at) const;
+  std::shared_ptr<EffectivePolicy> Resolve(const std::vector<std::size_t>& matched,
+                                           std::size_t psa_at, const Labels& labels) const;
   std::string RefusalFor(std::string_view ns) const;
 
   std::vector<NamespacePolicy> policies_;
   std::vector<Refusal> refusals_;
   std::shared_ptr<const NamespaceLabels> labels_;
-  // Precomputed for every exact name, so lookups do not grow with the number of policies.
-  std::unordered_map<std::string, std::shared_ptr<const EffectivePolicy>, NameHash, std::equal_to<>>
-      exact_;
-  std::vector<GlobEntry> globs_;                      // glob and "*" patterns, least specific first
-  std::vector<std::size_t> star_only_policies_;       // the policies with "*"
-  std::shared_ptr<const EffectivePolicy> star_only_;  // effective policy from "*" alone
+  // Precomputed for every exact name (as unlabelled), so lookups do not grow with the number of
+  // policies.
+  EffectiveMap exact_;
+  std::unordered_map<std::string, std::size_t, NameHash, std::equal_to<>> exact_policy_;
+  // Precomputed for every labelled namespace (WithNamespaceLabels); equal results are shared.
+  EffectiveMap labelled_;
+  std::vector<GlobEntry> globs_;        // glob and "*" patterns, least specific first
+  std::vector<std::size_t> selectors_;  // policies with a selector: fewer requirements first
+  std::vector<std::size_t> unlabelled_selectors_;  // those of selectors_ that match no labels
+  // What an unlabelled namespace that no glob or exact name matches gets: "*" and the selectors
+  // that match no labels.
+  std::vector<std::size_t> default_policies_;
+  std::shared_ptr<const EffectivePolicy> default_;
 };
 
 // Two policies with one name, or one namespace pattern in two policies: each later one is reported
@@ -228,6 +256,18 @@ bool ReportConflicts(const std::vector<const NamespacePolicy*>& policies,
 // Whether namespace pattern `a` is less specific than `b`: "*" first, then globs from shorter to
 // longer (ties by text), then exact names. Policies apply in this order; the last one wins.
 bool LessSpecificPattern(std::string_view a, std::string_view b);
+
+// How `policy` applies to `ns` with `labels`: its exact name or most specific glob ("team-*"), or
+// `selector "env=prod"` (the selector of a label-selected policy; `selector {}` when empty); ""
+// when it does not apply. The most specific way wins, as in precedence.
+std::string MatchedBy(const NamespacePolicy& policy, std::string_view ns, const Labels& labels);
+
+// Applies PSA's namespace labels (pod-security.kubernetes.io/{enforce,warn,audit}[-version]) over
+// `effective` as PSA applies them over its defaults: a level label sets the level and keeps the
+// inherited version, a version label the version. An invalid enforce level counts as restricted,
+// an invalid warn or audit level as privileged, an invalid version as latest; each is recorded in
+// effective->label_errors.
+void ApplyPsaLabels(const Labels& labels, EffectivePolicy* effective);
 
 // Shell-style glob on names: '*' matches any run of characters, '?' one character.
 bool GlobMatch(std::string_view pattern, std::string_view text);

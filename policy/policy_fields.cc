@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "policy/document_reader.h"
+#include "policy/label_selector.h"
 
 namespace palisade::policy {
 namespace {
@@ -163,6 +164,30 @@ struct NamespaceListType {
   }
 };
 
+// spec.namespaceSelector: a Kubernetes LabelSelector.
+struct SelectorType {
+  using T = LabelSelector;
+  static std::optional<T> Read(DocumentReader& reader, const Value& value, const std::string& f) {
+    return ReadLabelSelector(reader, value, f);
+  }
+  static std::string Schema() {
+    return R"({"type": "object", "additionalProperties": false,
+      "properties": {
+        "matchLabels": {"type": ["object", "null"], "additionalProperties": {"type": "string",
+          "maxLength": 63, "pattern": "^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"}},
+        "matchExpressions": {"type": ["array", "null"], "items": {
+          "type": "object", "additionalProperties": false, "required": ["key", "operator"],
+          "properties": {
+            "key": {"type": "string", "minLength": 1},
+            "operator": {"enum": ["In", "NotIn", "Exists", "DoesNotExist"]},
+            "values": {"type": ["array", "null"], "items": {"type": "string", "maxLength": 63,
+              "pattern": "^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"}}},
+          "if": {"properties": {"operator": {"enum": ["In", "NotIn"]}}},
+          "then": {"required": ["values"], "properties": {"values": {"type": "array", "minItems": 1}}},
+          "else": {"properties": {"values": {"type": ["array", "null"], "maxItems": 0}}}}}}})";
+  }
+};
+
 // ---- rows: a value type bound to the member that holds the value ----
 
 template <class M>
@@ -228,13 +253,12 @@ bool ReadSelection(DocumentReader& reader, const Value& value, const std::string
   return true;
 }
 
-// A field that says which namespaces the policy applies to.
+// A field that says which namespaces the policy applies to (a policy needs one or more of them).
 template <auto Member, class Type>
-SpecField Selection(std::string_view path, std::string_view description, bool required) {
+SpecField Selection(std::string_view path, std::string_view description) {
   SpecField field;
   field.path = path;
   field.description = description;
-  field.required = required;
   field.merged = false;
   field.read = &ReadSelection<Member, Type>;
   field.schema = &Type::Schema;
@@ -251,7 +275,10 @@ using V = PolicyValues;
 const std::vector<SpecField>& SpecFields() {
   static const std::vector<SpecField> fields = {
       Selection<&NamespacePolicy::namespaces, NamespaceListType>(
-          "namespaces", "Exact names and globs ('*', '?'); \"*\" is the cluster default", true),
+          "namespaces", "Exact names and globs ('*', '?'); \"*\" is the cluster default"),
+      Selection<&NamespacePolicy::namespace_selector, SelectorType>(
+          "namespaceSelector",
+          "A Kubernetes label selector of namespaces (matchLabels, matchExpressions)"),
       Setting<&V::enforce, LevelType>("podSecurity.enforce",
                                       "Denies pods that violate LEVEL[:VERSION]", "privileged"),
       Setting<&V::warn, LevelType>("podSecurity.warn",
@@ -349,6 +376,8 @@ void ReadMapping(DocumentReader& reader, const Value& mapping, std::string_view 
     const SpecField& field = fields[index];
     if (value == nullptr || (value->IsNull() && field.required)) {
       if (field.required) reader.Fail(field_path, "required field is missing");
+    } else if (value->IsNull() && !field.merged) {
+      reader.Fail(field_path, "must not be null");
     } else if (value->IsNull()) {
       policy->states[index] = FieldState::kNull;
     } else if (field.read(reader, *value, field_path, *policy)) {
@@ -389,7 +418,7 @@ Value SchemaUnder(std::string_view prefix, Allocator& allocator) {
       schema = ParseFragment(field.schema(), allocator);
       if (field.required) {
         required.PushBack(Text(key, allocator), allocator);
-      } else {
+      } else if (field.merged) {
         schema = Nullable(std::move(schema), allocator);  // null removes the inherited value
       }
       Value described(rapidjson::kObjectType);
@@ -406,6 +435,18 @@ Value SchemaUnder(std::string_view prefix, Allocator& allocator) {
   out.AddMember("additionalProperties", false, allocator);
   if (!required.Empty()) out.AddMember("required", required, allocator);
   out.AddMember("properties", properties, allocator);
+  if (prefix.empty()) {  // a policy needs at least one of the fields that select namespaces
+    Value any_of(rapidjson::kArrayType);
+    for (const SpecField& field : fields) {
+      if (field.merged) continue;
+      Value one(rapidjson::kObjectType);
+      Value names(rapidjson::kArrayType);
+      names.PushBack(Text(field.path, allocator), allocator);
+      one.AddMember("required", names, allocator);
+      any_of.PushBack(one, allocator);
+    }
+    out.AddMember("anyOf", any_of, allocator);
+  }
   return out;
 }
 
@@ -414,6 +455,14 @@ Value SchemaUnder(std::string_view prefix, Allocator& allocator) {
 void ReadSpec(DocumentReader& reader, const Value& spec, NamespacePolicy* policy) {
   policy->states.assign(SpecFields().size(), FieldState::kAbsent);
   ReadMapping(reader, spec, "", policy);
+  if (!spec.IsObject()) return;
+  const bool selects = std::any_of(SpecFields().begin(), SpecFields().end(), [&](const auto& f) {
+    return !f.merged && DocumentReader::Find(spec, f.path) != nullptr;
+  });
+  if (!selects) {
+    reader.Fail("spec.namespaces",
+                "required field is missing (a policy needs namespaces, namespaceSelector or both)");
+  }
 }
 
 void MergeFields(const NamespacePolicy& policy, EffectivePolicy* effective) {
@@ -423,7 +472,7 @@ void MergeFields(const NamespacePolicy& policy, EffectivePolicy* effective) {
     if (!field.merged || policy.states[i] == FieldState::kAbsent) continue;
     if (policy.states[i] == FieldState::kValue) {
       field.merge(policy, *effective);
-      effective->sources[std::string(field.path)] = FieldSource{policy.name, policy.revision};
+      effective->sources[std::string(field.path)] = FieldSource{policy.name, policy.revision, ""};
     } else {
       field.reset(*effective);
       effective->sources.erase(std::string(field.path));

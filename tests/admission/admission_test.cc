@@ -92,7 +92,9 @@ struct Answer {
 
 Answer Call(Endpoint endpoint, const std::string& body, const PolicySet& set, int minor = 31) {
   Answer answer;
-  answer.result = Review(endpoint, body, set, AdmissionConfig{minor});
+  AdmissionConfig config;
+  config.kubernetes_minor = minor;
+  answer.result = Review(endpoint, body, set, config);
   EXPECT_EQ(answer.result.http_status, 200) << answer.result.body;
   answer.body.Parse(answer.result.body);
   EXPECT_TRUE(answer.body.IsObject()) << answer.result.body;

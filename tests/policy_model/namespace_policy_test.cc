@@ -109,7 +109,8 @@ INSTANTIATE_TEST_SUITE_P(
                   {kAt + "spec.workloads: invalid value \"audit\" (want enforce or warn)"}},
         ErrorCase{"MissingNamespaces",
                   Document(R"("podSecurity":{})"),
-                  {kAt + "spec.namespaces: required field is missing"}},
+                  {kAt + "spec.namespaces: required field is missing (a policy needs namespaces, "
+                         "namespaceSelector or both)"}},
         ErrorCase{"EmptyNamespaces",
                   Document(R"("namespaces":[])"),
                   {kAt + "spec.namespaces: must list at least one namespace"}},

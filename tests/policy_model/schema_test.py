@@ -91,6 +91,15 @@ CASES = [
     ("empty runtime class", "namespaces: [team]\ndefaults: {runtimeClassName: ''}", False),
     ("number in a list", "namespaces: [team]\nexemptions: {images: [1]}", False),
     ("section as a list", "namespaces: [team]\ndefaults: [a]", False),
+    ("selector only", "namespaceSelector: {matchLabels: {team: a}}", True),
+    ("empty selector", "namespaceSelector: {}", True),
+    ("selector and namespaces", "namespaces: [x]\nnamespaceSelector: {matchExpressions: [{key: env, operator: NotIn, values: [dev, '']}]}", True),
+    ("selector null", "namespaceSelector: null", False),
+    ("selector In without values", "namespaceSelector: {matchExpressions: [{key: env, operator: In}]}", False),
+    ("selector Exists with values", "namespaceSelector: {matchExpressions: [{key: env, operator: Exists, values: [a]}]}", False),
+    ("selector operator Gt", "namespaceSelector: {matchExpressions: [{key: env, operator: Gt, values: ['1']}]}", False),
+    ("selector bad value", "namespaceSelector: {matchLabels: {team: '-a'}}", False),
+    ("selector unknown field", "namespaceSelector: {matchLabel: {team: a}}", False),
 ]
 
 
