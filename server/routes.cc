@@ -49,7 +49,12 @@ HttpResponse AdmissionRouter::Handle(const HttpRequest& request) const {
   if (policies == nullptr) {
     return Error(metrics_, 503, "no valid policy set is loaded");
   }
-  policy::AdmissionResult result = policy::Review(endpoint, request.body, *policies, config_);
+  // Exceptions expire by the calendar: policy/ has no clock, so the date travels with the request.
+  policy::AdmissionConfig config = config_;
+  config.today = policy::DayOf(std::chrono::duration_cast<std::chrono::seconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+  policy::AdmissionResult result = policy::Review(endpoint, request.body, *policies, config);
   const auto finished = std::chrono::steady_clock::now();
   const auto latency = finished - started;
   const std::string_view endpoint_name =
