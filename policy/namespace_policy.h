@@ -84,6 +84,7 @@ struct NamespacePolicy {
   std::vector<std::string> namespaces;  // exact names and globs ("*" is the cluster default)
   std::string revision;                 // short hash of the document ("4c1e9a")
   std::string file;                     // where it came from, for messages and `policy explain`
+  std::string change_reason;            // metadata.annotations["palisade.dev/reason"]
   int document_index = 0;               // 0-based within the file
   PolicyValues values;                  // the fields this document sets (see states)
   std::vector<FieldState> states;       // one per row of SpecFields(), in its order

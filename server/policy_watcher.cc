@@ -85,6 +85,7 @@ bool PolicyWatcher::LoadNow() {
     std::map<std::string, std::string> revisions;
     for (const policy::NamespacePolicy& p : result.set->policies()) revisions[p.name] = p.revision;
     metrics_.SetPolicyInfo(revisions);
+    metrics_.SetExceptionExpiry(ExceptionExpiry(*result.set));
     metrics_.SetPolicyDocumentsInvalid(result.failing.size());
     metrics_.SetPolicySourceEmpty(result.empty_source());
     for (const policy::PolicyChange& change : changes) {
