@@ -342,6 +342,20 @@ int Explain(const ExplainFlags& flags) {
       continue;
     }
     const Value& entry = it->value;
+    // Exceptions one per line, each with its reason and expiry: they are what a reviewer reads.
+    if (field->path == "exceptions" && entry["value"].IsArray()) {
+      std::cout << "  exceptions:  (from \"" << entry["policy"].GetString() << "\" rev "
+                << entry["revision"].GetString() << ")\n";
+      for (const Value& exception : entry["value"].GetArray()) {
+        std::cout << "    " << exception["name"].GetString() << ": expires "
+                  << exception["expires"].GetString();
+        for (const char* key : {"checks", "containers", "images", "values"}) {
+          if (exception.HasMember(key)) std::cout << "; " << key << " " << FlowText(exception[key]);
+        }
+        std::cout << "\n      reason: " << exception["reason"].GetString() << "\n";
+      }
+      continue;
+    }
     std::cout << "  " << field->path << ": " << FlowText(entry["value"]);
     if (entry.HasMember("evaluatedAs") &&
         FlowText(entry["value"]) != entry["evaluatedAs"].GetString()) {
