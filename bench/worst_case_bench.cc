@@ -234,7 +234,8 @@ const std::vector<WorstCase>& Cases() {
 
 void BM_Worst(benchmark::State& state, std::size_t index, Endpoint endpoint) {
   const WorstCase& c = Cases()[index];
-  const AdmissionConfig config{c.kubernetes_minor};
+  AdmissionConfig config;
+  config.kubernetes_minor = c.kubernetes_minor;
   const auto first = palisade::policy::Review(endpoint, c.body, EveryCheckPolicy(), config);
   if (first.http_status != 200) {
     state.SkipWithError(("not judged: " + first.body.substr(0, 200)).c_str());
