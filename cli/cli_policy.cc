@@ -7,6 +7,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <CLI/CLI.hpp>
 
+#include <ctime>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -41,6 +42,7 @@ struct LintFlags {
   std::string directory;   // positional
   std::string policy_dir;  // --policy-dir, as every other command takes it
   std::string output = "text";
+  std::string today;  // YYYY-MM-DD: when exceptions expire; "" for the system date (UTC)
 };
 
 struct ExplainFlags {
@@ -107,10 +109,33 @@ int Lint(const LintFlags& flags) {
     std::cerr << "palisade policy lint: " << directory << " is not a directory\n";
     return kExitUsage;
   }
+  const std::optional<policy::Day> today =
+      flags.today.empty() ? policy::DayOf(std::time(nullptr)) : policy::ParseDate(flags.today);
+  if (!today) {
+    std::cerr << "palisade policy lint: --today must be a date YYYY-MM-DD, got \"" << flags.today
+              << "\"\n";
+    return kExitUsage;
+  }
   PolicyLoadResult loaded = LoadPolicyDirectory(directory);
   std::vector<policy::PolicyError> problems, warnings;
   for (policy::PolicyError& error : loaded.errors) {
     (error.warning ? warnings : problems).push_back(std::move(error));
+  }
+  // An expired exception waives nothing (fail closed), so the policy is still safe to serve: a
+  // warning asks for it to be renewed or removed without failing unrelated changes in CI.
+  if (loaded.set != nullptr) {
+    for (const NamespacePolicy& policy : loaded.set->policies()) {
+      const auto& exceptions = policy.values.exceptions;
+      for (std::size_t i = 0; i < exceptions.size(); ++i) {
+        if (exceptions[i].InForce(today)) continue;
+        warnings.push_back(policy::PolicyError{policy.file, policy.document_index,
+                                               "spec.exceptions[" + std::to_string(i) + "].expires",
+                                               "exception \"" + exceptions[i].name +
+                                                   "\" expired on " + exceptions[i].expires +
+                                                   ": it waives nothing; renew or remove it",
+                                               true});
+      }
+    }
   }
   // A policy directory without policies is almost always a wrong path in CI.
   if (problems.empty() && loaded.files.empty()) {
@@ -351,6 +376,20 @@ int Explain(const ExplainFlags& flags) {
       continue;
     }
     const Value& entry = it->value;
+    // Exceptions one per line, each with its reason and expiry: they are what a reviewer reads.
+    if (field->path == "exceptions" && entry["value"].IsArray()) {
+      std::cout << "  exceptions:  (from \"" << entry["policy"].GetString() << "\" rev "
+                << entry["revision"].GetString() << ")\n";
+      for (const Value& exception : entry["value"].GetArray()) {
+        std::cout << "    " << exception["name"].GetString() << ": expires "
+                  << exception["expires"].GetString();
+        for (const char* key : {"checks", "containers", "images", "values"}) {
+          if (exception.HasMember(key)) std::cout << "; " << key << " " << FlowText(exception[key]);
+        }
+        std::cout << "\n      reason: " << exception["reason"].GetString() << "\n";
+      }
+      continue;
+    }
     std::cout << "  " << field->path << ": " << FlowText(entry["value"]);
     if (entry.HasMember("evaluatedAs") &&
         FlowText(entry["value"]) != entry["evaluatedAs"].GetString()) {
@@ -396,6 +435,8 @@ void RegisterPolicyCommand(CLI::App& app, int* exit_code) {
   lint->add_option("directory", lint_flags->directory, "The policy directory (or --policy-dir)");
   lint->add_option("--policy-dir", lint_flags->policy_dir, "The policy directory");
   lint->add_option("-o,--output", lint_flags->output, "text or json")->capture_default_str();
+  lint->add_option("--today", lint_flags->today,
+                   "The date exceptions are judged on, YYYY-MM-DD (default: today, UTC)");
   lint->callback([lint_flags, exit_code] { *exit_code = Lint(*lint_flags); });
 
   auto explain_flags = std::make_shared<ExplainFlags>();

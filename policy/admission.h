@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -30,7 +31,8 @@ struct AdmissionConfig {
   // does. Set by the server, which reads YAML; unset: /validate allows every ConfigMap.
   std::function<std::vector<PolicyError>(const std::vector<PolicyFileText>&)> lint_policy_files =
       {};
-  LabelGuard label_guard;  // /validate judges Namespace label changes when enabled
+  LabelGuard label_guard;    // /validate judges Namespace label changes when enabled
+  std::optional<Day> today;  // UTC day, for spec.exceptions (JudgeOptions::today)
 };
 
 // Audit annotation keys. The API server stores each as `<webhook name>/<key>` and drops a key that
@@ -39,6 +41,7 @@ struct AdmissionConfig {
 inline constexpr std::string_view kAuditViolationsAuditKey = "audit-violations";
 inline constexpr std::string_view kExemptAuditKey = "exempt";
 inline constexpr std::string_view kDefaultedAuditKey = "defaulted";
+inline constexpr std::string_view kExceptionsUsedAuditKey = "exceptions-used";
 
 struct ViolationRecord {  // one PSS/rule failure, for palisade_pss_violations_total
   std::string level;      // "restricted" (or "rules" for namespace rules)

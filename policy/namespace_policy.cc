@@ -102,6 +102,7 @@ using check_text::GoQuote;
 using rapidjson::Value;
 
 constexpr std::string_view kApiVersion = "palisade.dev/v1";
+constexpr std::string_view kReasonAnnotation = "palisade.dev/reason";
 constexpr std::string_view kKind = "NamespacePolicy";
 
 // The canonical form hashed into the revision: sorted keys, length-prefixed strings.
@@ -219,6 +220,8 @@ std::optional<NamespacePolicy> ParseNamespacePolicy(const rapidjson::Value& docu
         for (const auto& member : map->GetObject()) {
           if (!member.value.IsString()) {
             reader.WrongType(JoinPath(field, StringOf(member.name)), "a string", member.value);
+          } else if (map_key == "annotations" && StringOf(member.name) == kReasonAnnotation) {
+            policy.change_reason = StringOf(member.value);  // the rationale, for the changelog
           }
         }
       }

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "policy/exceptions.h"
 #include "policy/label_selector.h"
 #include "policy/level_version.h"
 
@@ -62,6 +63,10 @@ struct PolicyValues {
   std::vector<std::string> exempt_usernames;
   std::vector<std::string> exempt_runtime_classes;
   std::vector<std::string> exempt_images;  // globs
+
+  // Waivers of exact offences (policy/exceptions.h); all from one document (the most specific
+  // that sets the field: SourceOf("exceptions")).
+  std::vector<PolicyException> exceptions;
 };
 
 // Identifies a member of PolicyValues at run time (the field table's rows carry it).
@@ -82,6 +87,7 @@ struct NamespacePolicy {
   std::optional<LabelSelector> namespace_selector;
   std::string revision;            // short hash of the document ("4c1e9a")
   std::string file;                // where it came from, for messages and `policy explain`
+  std::string change_reason;       // metadata.annotations["palisade.dev/reason"]
   int document_index = 0;          // 0-based within the file
   PolicyValues values;             // the fields this document sets (see states)
   std::vector<FieldState> states;  // one per row of SpecFields(), in its order

@@ -32,23 +32,25 @@ std::string PolicyChange::ToString() const {
       out += old_revision;
       break;
   }
-  return out + ")";
+  out += ")";
+  if (!reason.empty()) out += ": " + reason;
+  return out;
 }
 
 namespace {
 
-std::map<std::string_view, std::string_view> RevisionsByName(const PolicySet* set) {
-  std::map<std::string_view, std::string_view> revisions;
-  if (set == nullptr) return revisions;
-  for (const NamespacePolicy& policy : set->policies()) revisions[policy.name] = policy.revision;
-  return revisions;
+std::map<std::string_view, const NamespacePolicy*> ByName(const PolicySet* set) {
+  std::map<std::string_view, const NamespacePolicy*> policies;
+  if (set == nullptr) return policies;
+  for (const NamespacePolicy& policy : set->policies()) policies[policy.name] = &policy;
+  return policies;
 }
 
 }  // namespace
 
 std::vector<PolicyChange> DiffPolicySets(const PolicySet* old_set, const PolicySet* new_set) {
-  const auto before = RevisionsByName(old_set);
-  const auto after = RevisionsByName(new_set);
+  const auto before = ByName(old_set);
+  const auto after = ByName(new_set);
   std::vector<PolicyChange> changes;
   auto old_it = before.begin();
   auto new_it = after.begin();
@@ -56,16 +58,17 @@ std::vector<PolicyChange> DiffPolicySets(const PolicySet* old_set, const PolicyS
   while (old_it != before.end() || new_it != after.end()) {
     if (new_it == after.end() || (old_it != before.end() && old_it->first < new_it->first)) {
       changes.push_back({PolicyChange::Kind::kRemoved, std::string(old_it->first),
-                         std::string(old_it->second), ""});
+                         old_it->second->revision, "", ""});
       ++old_it;
     } else if (old_it == before.end() || new_it->first < old_it->first) {
       changes.push_back({PolicyChange::Kind::kAdded, std::string(new_it->first), "",
-                         std::string(new_it->second)});
+                         new_it->second->revision, new_it->second->change_reason});
       ++new_it;
     } else {
-      if (old_it->second != new_it->second) {
+      if (old_it->second->revision != new_it->second->revision) {
         changes.push_back({PolicyChange::Kind::kChanged, std::string(old_it->first),
-                           std::string(old_it->second), std::string(new_it->second)});
+                           old_it->second->revision, new_it->second->revision,
+                           new_it->second->change_reason});
       }
       ++old_it;
       ++new_it;

@@ -18,10 +18,11 @@ struct PolicyChange {
   std::string policy;        // metadata.name
   std::string old_revision;  // empty when added
   std::string new_revision;  // empty when removed
+  std::string reason;        // the new revision's palisade.dev/reason annotation ("" if none)
 
   bool operator==(const PolicyChange&) const = default;
   // `policy "payments" added (rev 4c1e9a)`, `policy "payments" changed (rev 4c1e9a -> 7d20b3)`,
-  // `policy "payments" removed (rev 4c1e9a)`
+  // `policy "payments" removed (rev 4c1e9a)`; a reason follows: `...(rev 4c1e9a): SEC-1234`
   std::string ToString() const;
 };
 

@@ -7,7 +7,10 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <limits>
+
 #include "policy/admission.h"
+#include "policy/namespace_policy.h"
 
 namespace palisade::server {
 namespace {
@@ -83,6 +86,11 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                       .Name("palisade_policy_info")
                       .Help("The loaded namespace policies and their revisions (always 1).")
                       .Register(*registry_);
+  exception_expiry_ =
+      &prometheus::BuildGauge()
+           .Name("palisade_exception_expiry_timestamp_seconds")
+           .Help("When each policy exception stops applying (Unix time; +Inf for never).")
+           .Register(*registry_);
   policy_documents_invalid_ =
       &prometheus::BuildGauge()
            .Name("palisade_policy_documents_invalid")
@@ -214,6 +222,32 @@ void Metrics::SetPolicyInfo(const std::map<std::string, std::string>& revisions)
     policy_info_->Add({{"policy", name}, {"revision", revision}}).Set(1);
   }
   policy_info_series_ = revisions;
+}
+
+std::map<std::pair<std::string, std::string>, double> ExceptionExpiry(
+    const policy::PolicySet& policies) {
+  std::map<std::pair<std::string, std::string>, double> expiry;
+  for (const policy::NamespacePolicy& p : policies.policies()) {
+    for (const policy::PolicyException& exception : p.values.exceptions) {
+      expiry[{p.name, exception.name}] =
+          exception.expires_day ? static_cast<double>((*exception.expires_day + 1) * 86400)
+                                : std::numeric_limits<double>::infinity();
+    }
+  }
+  return expiry;
+}
+
+void Metrics::SetExceptionExpiry(
+    const std::map<std::pair<std::string, std::string>, double>& expiry) {
+  for (const auto& [key, seconds] : exception_expiry_series_) {
+    if (expiry.contains(key)) continue;
+    exception_expiry_->Remove(
+        &exception_expiry_->Add({{"policy", key.first}, {"exception", key.second}}));
+  }
+  for (const auto& [key, seconds] : expiry) {
+    exception_expiry_->Add({{"policy", key.first}, {"exception", key.second}}).Set(seconds);
+  }
+  exception_expiry_series_ = expiry;
 }
 
 void Metrics::SetPolicyDocumentsInvalid(std::size_t count) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 
 namespace prometheus {
 class Registry;
@@ -23,9 +24,14 @@ class Family;
 
 namespace palisade::policy {
 struct AdmissionResult;
-}
+class PolicySet;
+}  // namespace palisade::policy
 
 namespace palisade::server {
+
+// (policy, exception) -> when it stops applying, for Metrics::SetExceptionExpiry.
+std::map<std::pair<std::string, std::string>, double> ExceptionExpiry(
+    const policy::PolicySet& policies);
 
 class Metrics {
  public:
@@ -43,6 +49,9 @@ class Metrics {
   void SetPolicyInfo(const std::map<std::string, std::string>& revisions);
   void SetPolicyDocumentsInvalid(std::size_t count);
   void SetPolicySourceEmpty(bool empty);
+  // Replaces every palisade_exception_expiry_timestamp_seconds series: (policy, exception) -> the
+  // Unix time it stops applying (the end of its expires day, UTC; +Inf for "never").
+  void SetExceptionExpiry(const std::map<std::pair<std::string, std::string>, double>& expiry);
   void RecordTlsReload(bool success);
   void SetCertificateExpiry(double unix_seconds);
   // A watched resource ("configmaps", "namespaces"): palisade_kube_watch_healthy and
@@ -72,6 +81,8 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>* kube_last_sync_;
   prometheus::Family<prometheus::Counter>* policy_events_;
   std::map<std::string, std::string> policy_info_series_;  // guarded by the caller (one watcher)
+  prometheus::Family<prometheus::Gauge>* exception_expiry_;
+  std::map<std::pair<std::string, std::string>, double> exception_expiry_series_;  // likewise
 
   // Family::Add builds a metric object and a label map on every call, even for a series that
   // exists (about 6 us per request); the request path looks its series up here instead.

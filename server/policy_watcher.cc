@@ -118,6 +118,7 @@ std::optional<PolicyLoadResult> PolicyWatcher::LoadLocked() {
     std::map<std::string, std::string> revisions;
     for (const policy::NamespacePolicy& p : result.set->policies()) revisions[p.name] = p.revision;
     metrics_.SetPolicyInfo(revisions);
+    metrics_.SetExceptionExpiry(ExceptionExpiry(*result.set));
     metrics_.SetPolicyDocumentsInvalid(result.failing.size());
     metrics_.SetPolicySourceEmpty(result.empty_source());
     // Where each policy is (or was) written: a path, or `<configmap>/<key>`.

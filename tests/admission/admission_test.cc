@@ -90,10 +90,12 @@ struct Answer {
   }
 };
 
-Answer Call(Endpoint endpoint, const std::string& body, const PolicySet& set, int minor = 31) {
+Answer Call(Endpoint endpoint, const std::string& body, const PolicySet& set, int minor = 31,
+            std::optional<Day> today = std::nullopt) {
   Answer answer;
   AdmissionConfig config;
   config.kubernetes_minor = minor;
+  config.today = today;
   answer.result = Review(endpoint, body, set, config);
   EXPECT_EQ(answer.result.http_status, 200) << answer.result.body;
   answer.body.Parse(answer.result.body);
@@ -766,6 +768,42 @@ TEST(Review, RealisticReview) {
       std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count() /
       kRounds;
   std::printf("validate realistic review: %.2f us per request\n", micros);
+}
+
+// spec.exceptions through Review: the waiver, the audit annotation naming it, the warning in its
+// last 14 days, and nothing once it has expired (the date comes with the call).
+TEST(AdmissionExceptions, WaiveWarnExpire) {
+  NamespacePolicy policy = Payments();
+  PolicyException exception;
+  exception.name = "app-escalation";
+  exception.checks = {"allowPrivilegeEscalation", "capabilities_restricted"};
+  exception.containers = {"app"};
+  exception.reason = "legacy agent; SEC-1";
+  exception.expires = "2027-03-31";
+  exception.expires_day = ParseDate("2027-03-31");
+  policy.Set<&PolicyValues::exceptions>(std::vector<PolicyException>{exception});
+  Fixture fixture({policy});
+  Request request;
+  request.object = kBadPod;
+  const std::string body = request.Body();
+
+  const Answer early = Call(Endpoint::kValidate, body, *fixture.set, 31, ParseDate("2027-01-01"));
+  EXPECT_TRUE(early.allowed()) << early.message();
+  EXPECT_EQ(early.annotation("exceptions-used"), "app-escalation");
+  EXPECT_TRUE(early.warnings().empty());
+
+  const Answer late = Call(Endpoint::kValidate, body, *fixture.set, 31, ParseDate("2027-03-29"));
+  EXPECT_TRUE(late.allowed()) << late.message();
+  EXPECT_EQ(late.warnings(),
+            std::vector<std::string>{
+                R"(exception "app-escalation" (policy "payments" rev 4c1e9a) expires 2027-03-31 )"
+                R"((in 2 days): legacy agent; SEC-1)"});
+
+  const Answer expired = Call(Endpoint::kValidate, body, *fixture.set, 31, ParseDate("2027-04-01"));
+  EXPECT_FALSE(expired.allowed());
+  EXPECT_EQ(expired.annotation("exceptions-used"), "");
+  const Answer no_date = Call(Endpoint::kValidate, body, *fixture.set);
+  EXPECT_FALSE(no_date.allowed());
 }
 
 }  // namespace

@@ -31,9 +31,9 @@ TEST(DiffPolicySets, AddedChangedRemovedSortedByName) {
   const auto after = Set({{"gamma", "cccccc"}, {"beta", "dddddd"}, {"alpha", "eeeeee"}});
   const auto changes = DiffPolicySets(before.get(), after.get());
   EXPECT_EQ(changes, (std::vector<PolicyChange>{
-                         {PolicyChange::Kind::kAdded, "alpha", "", "eeeeee"},
-                         {PolicyChange::Kind::kChanged, "beta", "bbbbbb", "dddddd"},
-                         {PolicyChange::Kind::kRemoved, "zeta", "aaaaaa", ""},
+                         {PolicyChange::Kind::kAdded, "alpha", "", "eeeeee", ""},
+                         {PolicyChange::Kind::kChanged, "beta", "bbbbbb", "dddddd", ""},
+                         {PolicyChange::Kind::kRemoved, "zeta", "aaaaaa", "", ""},
                      }));
   EXPECT_EQ(Strings(changes), (std::vector<std::string>{
                                   "policy \"alpha\" added (rev eeeeee)",
@@ -57,6 +57,26 @@ TEST(DiffPolicySets, SameRevisionsAreNoChange) {
   const auto after = Set({{"b", "222222"}, {"a", "111111"}});
   EXPECT_TRUE(DiffPolicySets(before.get(), after.get()).empty());
   EXPECT_TRUE(DiffPolicySets(nullptr, nullptr).empty());
+}
+
+// metadata.annotations["palisade.dev/reason"] of the new revision travels into the changelog.
+TEST(DiffPolicySets, CarriesTheReasonAnnotation) {
+  rapidjson::Document doc;
+  doc.Parse(R"({"apiVersion":"palisade.dev/v1","kind":"NamespacePolicy","metadata":{"name":"a",)"
+            R"("annotations":{"palisade.dev/reason":"tighten to restricted; SEC-99"}},)"
+            R"("spec":{"namespaces":["a"]}})");
+  std::vector<PolicyError> errors;
+  auto parsed = ParseNamespacePolicy(doc, "a.yaml", 0, &errors);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->change_reason, "tighten to restricted; SEC-99");
+  std::vector<NamespacePolicy> policies;
+  policies.push_back(std::move(*parsed));
+  const std::string revision = policies[0].revision;
+  auto after = PolicySet::Build(std::move(policies), &errors);
+  const auto before = Set({{"a", "111111"}});
+  EXPECT_EQ(Strings(DiffPolicySets(before.get(), after.get())),
+            (std::vector<std::string>{"policy \"a\" changed (rev 111111 -> " + revision +
+                                      "): tighten to restricted; SEC-99"}));
 }
 
 TEST(PolicyChangeKindName, NamesEveryKind) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <limits>
 
 #include "policy/admission.h"
 
@@ -35,6 +36,25 @@ TEST(Metrics, RequestLabelsAreBounded) {
       << text;
   EXPECT_EQ(text.find("secrets/"), std::string::npos);
   EXPECT_EQ(text.find("PATCH"), std::string::npos);
+}
+
+// One series per (policy, exception), replaced on every reload; "never" is +Inf.
+TEST(Metrics, ExceptionExpiryFollowsReloads) {
+  Metrics metrics;
+  metrics.SetExceptionExpiry({{{"mesh", "init"}, 1806537600.0},
+                              {{"mesh", "forever"}, std::numeric_limits<double>::infinity()}});
+  std::string text = metrics.Serialize();
+  EXPECT_NE(text.find("palisade_exception_expiry_timestamp_seconds{exception=\"init\","
+                      "policy=\"mesh\"} 1806537600\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("palisade_exception_expiry_timestamp_seconds{exception=\"forever\","
+                      "policy=\"mesh\"} +Inf\n"),
+            std::string::npos)
+      << text;
+  metrics.SetExceptionExpiry({{{"mesh", "init"}, 1806537600.0}});
+  text = metrics.Serialize();
+  EXPECT_EQ(text.find("forever"), std::string::npos) << text;
 }
 
 }  // namespace
