@@ -375,6 +375,121 @@ Mutation ComputeDefaults(const Value& pod, const Pointer& base, const EffectiveP
 
 namespace {
 
+using Allocator = rapidjson::Document::AllocatorType;
+
+Value StringValue(std::string_view text, Allocator& allocator) {
+  return Value(text.data(), static_cast<rapidjson::SizeType>(text.size()), allocator);
+}
+
+// As an "add" op: replaces an existing member (a null one, say) in place, else appends it.
+Value& SetMember(Value& object, std::string_view name, Value value, Allocator& allocator) {
+  const auto it = object.FindMember(
+      Value(rapidjson::StringRef(name.data(), static_cast<rapidjson::SizeType>(name.size()))));
+  if (it != object.MemberEnd()) {
+    it->value = std::move(value);
+    return it->value;
+  }
+  object.AddMember(StringValue(name, allocator), std::move(value), allocator);
+  return (object.MemberEnd() - 1)->value;
+}
+
+// The member `name` as an object: the existing one, or a new empty one.
+Value& ObjectMember(Value& object, std::string_view name, Allocator& allocator) {
+  if (Value* existing = const_cast<Value*>(json::Object(object, name))) return *existing;
+  return SetMember(object, name, Value(rapidjson::kObjectType), allocator);
+}
+
+Value ProfileValue(const Profile& profile, Allocator& allocator) {
+  Value out(rapidjson::kObjectType);
+  if (profile.type == "Localhost") {
+    out.AddMember("localhostProfile", StringValue(profile.localhost_profile, allocator), allocator);
+  }
+  out.AddMember("type", StringValue(profile.type, allocator), allocator);
+  return out;
+}
+
+void AppendCapabilities(Value& capabilities, std::string_view name,
+                        const std::vector<std::string_view>& caps, Allocator& allocator) {
+  if (caps.empty()) return;
+  Value* list = const_cast<Value*>(json::Array(capabilities, name));
+  if (list == nullptr)
+    list = &SetMember(capabilities, name, Value(rapidjson::kArrayType), allocator);
+  for (std::string_view cap : caps) list->PushBack(StringValue(cap, allocator), allocator);
+}
+
+}  // namespace
+
+void ApplyDefaultsPlan(const DefaultsPlan& plan, const Pod& pod, Value& object,
+                       Allocator& allocator) {
+  if (plan.empty() || !object.IsObject()) return;
+  Value& spec = ObjectMember(object, "spec", allocator);
+  if (plan.runtime_class_name != nullptr) {
+    SetMember(spec, "runtimeClassName", StringValue(*plan.runtime_class_name, allocator),
+              allocator);
+  }
+  if (plan.HasPodSecurityContext()) {
+    Value& sc = ObjectMember(spec, "securityContext", allocator);
+    if (plan.pod_app_armor_profile != nullptr) {
+      SetMember(sc, "appArmorProfile", ProfileValue(*plan.pod_app_armor_profile, allocator),
+                allocator);
+    }
+    if (plan.pod_run_as_non_root) {
+      SetMember(sc, "runAsNonRoot", Value(*plan.pod_run_as_non_root), allocator);
+    }
+    if (plan.pod_seccomp_profile != nullptr) {
+      SetMember(sc, "seccompProfile", ProfileValue(*plan.pod_seccomp_profile, allocator),
+                allocator);
+    }
+  }
+  for (const ContainerDefaultsPlan& d : plan.containers) {
+    const Container& container = pod.containers[d.container];
+    Value& list = spec[StringValue(container.ListName(), allocator)];
+    Value& sc = ObjectMember(list[static_cast<rapidjson::SizeType>(container.index)],
+                             "securityContext", allocator);
+    if (d.allow_privilege_escalation) {
+      SetMember(sc, "allowPrivilegeEscalation", Value(*d.allow_privilege_escalation), allocator);
+    }
+    if (d.app_armor_profile != nullptr) {
+      SetMember(sc, "appArmorProfile", ProfileValue(*d.app_armor_profile, allocator), allocator);
+    }
+    if (!d.capabilities_add.empty() || !d.capabilities_drop.empty()) {
+      Value& capabilities = ObjectMember(sc, "capabilities", allocator);
+      AppendCapabilities(capabilities, "add", d.capabilities_add, allocator);
+      AppendCapabilities(capabilities, "drop", d.capabilities_drop, allocator);
+    }
+    if (d.run_as_non_root) SetMember(sc, "runAsNonRoot", Value(*d.run_as_non_root), allocator);
+    if (d.seccomp_profile != nullptr) {
+      SetMember(sc, "seccompProfile", ProfileValue(*d.seccomp_profile, allocator), allocator);
+    }
+  }
+  if (plan.annotations.empty()) return;
+  Value& annotations =
+      ObjectMember(ObjectMember(object, "metadata", allocator), "annotations", allocator);
+  // Which planned keys exist, found in one pass (a scan per key is quadratic with tens of
+  // thousands of annotations); then replaced in place, and the rest appended in plan order.
+  std::unordered_map<std::string_view, std::size_t> planned;
+  planned.reserve(plan.annotations.size());
+  for (std::size_t i = 0; i < plan.annotations.size(); ++i) {
+    planned.emplace(plan.annotations[i].key, i);
+  }
+  std::vector<Value*> existing(plan.annotations.size(), nullptr);
+  for (auto& member : annotations.GetObject()) {
+    const auto it = planned.find(json::View(member.name));
+    if (it != planned.end() && existing[it->second] == nullptr)
+      existing[it->second] = &member.value;
+  }
+  for (std::size_t i = 0; i < plan.annotations.size(); ++i) {
+    if (existing[i] != nullptr) *existing[i] = StringValue(plan.annotations[i].value, allocator);
+  }
+  for (std::size_t i = 0; i < plan.annotations.size(); ++i) {
+    if (existing[i] != nullptr) continue;
+    annotations.AddMember(StringValue(plan.annotations[i].key, allocator),
+                          StringValue(plan.annotations[i].value, allocator), allocator);
+  }
+}
+
+namespace {
+
 // A JSON Pointer token as text: "~1" is "/", "~0" is "~".
 std::string UnescapeToken(std::string_view token) {
   std::string out;

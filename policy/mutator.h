@@ -49,6 +49,13 @@ PatchText ComputeDefaultsText(const rapidjson::Value& pod, const rapidjson::Poin
 Mutation ComputeDefaults(const rapidjson::Value& pod, const rapidjson::Pointer& base,
                          const EffectivePolicy& policy, const MutationOptions& options);
 
+// Applies `plan` (made by PlanDefaults for `pod`, the view of `object`) to `object` itself, with
+// the result ApplyPatch(RenderDefaultsPatch(pod, plan)) gives, member order included, without
+// writing or parsing patch text: `palisade check --mutate`. Of `pod` only container positions are
+// read, so its views into `object` may be invalidated by the change.
+void ApplyDefaultsPlan(const DefaultsPlan& plan, const Pod& pod, rapidjson::Value& object,
+                       rapidjson::Document::AllocatorType& allocator);
+
 // Applies a patch made by ComputeDefaults ("add" ops only) to `target`.
 void ApplyPatch(const rapidjson::Value& patch, rapidjson::Document& target);
 

@@ -1,6 +1,7 @@
 // Property tests: for generated pods, the defaults patch applies cleanly with python3-jsonpatch,
 // only adds new paths or appends, is idempotent, keeps a restricted pod restricted, and the plan
-// applied to the typed Pod view (as workload judging does) reads as the patched pod does.
+// applied to the typed Pod view (as workload judging does) reads as the patched pod does, and
+// applied to the JSON (as `check --mutate` does) gives the patched document.
 
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
@@ -192,6 +193,14 @@ TEST(MutatorProperties, AppliesAddsOnlyIdempotentAndKeepsRestricted) {
       const DefaultsPlan plan = PlanDefaults(view.pod, policy, options);
       ApplyDefaultsPlan(plan, view.pod);
       EXPECT_EQ(Describe(view.pod), Describe(ReadPod(after).pod)) << generated.description;
+
+      // Applied to the JSON itself (`check --mutate`), it gives the patched document exactly.
+      rapidjson::Document applied;
+      applied.Parse(generated.pod);
+      const PodReadResult applied_view = ReadPod(applied);
+      ApplyDefaultsPlan(PlanDefaults(applied_view.pod, policy, options), applied_view.pod, applied,
+                        applied.GetAllocator());
+      EXPECT_EQ(Write(applied), Write(after)) << generated.description;
     }
     const Mutation again = ComputeDefaults(after, rapidjson::Pointer(""), policy, options);
     EXPECT_EQ(PatchJson(again.patch), "[]") << generated.description;
