@@ -74,7 +74,8 @@ TEST(JudgeWithDefaults, DefaultsNeverHideWhatTheTemplateSets) {
 }
 
 // The AppArmor default is the beta annotation before 1.30 and the field from 1.30: either way the
-// judged view carries it (the annotation's key and value live in the plan).
+// judged view carries it (the annotation's key and value live in the plan). Unconfined is not a
+// default a policy file may set; it is used here because only it makes the judged value visible.
 TEST(JudgeWithDefaults, AppArmorDefaultIsJudgedAsAnnotationOrField) {
   EffectivePolicy policy;
   policy.matched = {"payments"};
