@@ -53,15 +53,19 @@ void SplitComma(std::string_view text, std::vector<std::string_view>& out) {
   }
 }
 
-// The default capabilities a container lacks, each once, in the policy's order.
+// Appends the default capabilities a container lacks, each once, in the policy's order, to `out`;
+// returns where they end.
 template <typename Skip>
-void MissingCapabilities(const std::optional<std::vector<std::string>>& defaults, Skip skip,
-                         std::vector<std::string_view>& out) {
-  if (!defaults) return;
-  for (const std::string& cap : *defaults) {
-    if (skip(cap) || std::find(out.begin(), out.end(), cap) != out.end()) continue;
-    out.push_back(cap);
+std::uint32_t MissingCapabilities(const std::optional<std::vector<std::string>>& defaults,
+                                  Skip skip, std::vector<std::string_view>& out) {
+  const auto begin = static_cast<std::ptrdiff_t>(out.size());
+  if (defaults) {
+    for (const std::string& cap : *defaults) {
+      if (skip(cap) || std::find(out.begin() + begin, out.end(), cap) != out.end()) continue;
+      out.push_back(cap);
+    }
   }
+  return static_cast<std::uint32_t>(out.size());
 }
 
 enum Field : unsigned {  // in alphabetical order of their names
@@ -236,6 +240,7 @@ DefaultsPlan PlanDefaults(const Pod& pod, const EffectivePolicy& policy,
       !windows && !field_apparmor && pod_patchable && policy.default_app_armor_profile.has_value();
   const bool pod_apparmor_field = pod_sc.app_armor_profile.has_value();
   ContainerDefaultsPlan d;
+  plan.containers.reserve(pod.containers.size());
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const Entry& entry = entries[i];
     if (!entry.patchable) continue;
@@ -245,25 +250,28 @@ DefaultsPlan PlanDefaults(const Pod& pod, const EffectivePolicy& policy,
     if (entry.app_armor_profile) d.app_armor_profile = &*policy.default_app_armor_profile;
     if (entry.run_as_non_root) d.run_as_non_root = *policy.default_run_as_non_root;
     if (entry.seccomp_profile) d.seccomp_profile = &*policy.default_seccomp_profile;
+    const auto capabilities_mark = static_cast<std::uint32_t>(plan.capabilities.size());
+    d.add_begin = d.add_end = d.drop_begin = d.drop_end = capabilities_mark;
     if (!windows) {
-      MissingCapabilities(
+      d.drop_end = MissingCapabilities(
           policy.default_capabilities_drop,
           [&](std::string_view cap) { return Contains(sc.capabilities_drop, cap); },
-          d.capabilities_drop);
-      MissingCapabilities(
+          plan.capabilities);
+      d.add_begin = d.drop_end;
+      d.add_end = MissingCapabilities(
           policy.default_capabilities_add,
           [&](std::string_view cap) {
             return Contains(sc.capabilities_add, cap) || Contains(sc.capabilities_drop, cap);
           },
-          d.capabilities_add);
+          plan.capabilities);
+      const std::span<const std::string_view> adding = plan.CapabilitiesAdd(d);
       if (policy.default_allow_privilege_escalation && !sc.allow_privilege_escalation) {
         auto sys_admin = [](std::string_view cap) {
           return cap == "SYS_ADMIN" || cap == "CAP_SYS_ADMIN";
         };
-        const bool has_sys_admin =
-            Contains(sc.capabilities_add, "SYS_ADMIN") ||
-            Contains(sc.capabilities_add, "CAP_SYS_ADMIN") ||
-            std::any_of(d.capabilities_add.begin(), d.capabilities_add.end(), sys_admin);
+        const bool has_sys_admin = Contains(sc.capabilities_add, "SYS_ADMIN") ||
+                                   Contains(sc.capabilities_add, "CAP_SYS_ADMIN") ||
+                                   std::any_of(adding.begin(), adding.end(), sys_admin);
         // The API server rejects allowPrivilegeEscalation=false with privileged or CAP_SYS_ADMIN.
         const bool conflicts = !*policy.default_allow_privilege_escalation &&
                                (sc.privileged.value_or(false) || has_sys_admin);
@@ -274,13 +282,14 @@ DefaultsPlan PlanDefaults(const Pod& pod, const EffectivePolicy& policy,
         apparmor_annotated.push_back(container.name);
       }
     }
-    if (!d.capabilities_drop.empty()) add_field(kCapabilitiesDrop);
-    if (!d.capabilities_add.empty()) add_field(kCapabilitiesAdd);
+    const bool drop = d.drop_end > d.drop_begin;
+    const bool add = d.add_end > d.add_begin;
+    if (drop) add_field(kCapabilitiesDrop);
+    if (add) add_field(kCapabilitiesAdd);
     if (d.allow_privilege_escalation) add_field(kAllowPrivilegeEscalation);
-    const bool empty = !d.allow_privilege_escalation && d.app_armor_profile == nullptr &&
-                       d.capabilities_add.empty() && d.capabilities_drop.empty() &&
-                       !d.run_as_non_root && d.seccomp_profile == nullptr;
-    if (!empty) plan.containers.push_back(std::move(d));
+    const bool empty = !d.allow_privilege_escalation && d.app_armor_profile == nullptr && !add &&
+                       !drop && !d.run_as_non_root && d.seccomp_profile == nullptr;
+    if (!empty) plan.containers.push_back(d);
     d = ContainerDefaultsPlan{};
   }
   if (!apparmor_annotated.empty()) add_field(kAppArmorProfile);
@@ -347,14 +356,14 @@ void ApplyDefaultsPlan(const DefaultsPlan& plan, Pod& pod) {
     if (d.allow_privilege_escalation) sc.allow_privilege_escalation = d.allow_privilege_escalation;
     if (d.app_armor_profile) sc.app_armor_profile = ViewOf(*d.app_armor_profile);
     auto append = [&](std::optional<std::vector<std::string_view>>& list,
-                      const std::vector<std::string_view>& caps) {
+                      std::span<const std::string_view> caps) {
       if (caps.empty()) return;
       sc.capabilities_present = true;
       if (!list) list.emplace();
       list->insert(list->end(), caps.begin(), caps.end());
     };
-    append(sc.capabilities_add, d.capabilities_add);
-    append(sc.capabilities_drop, d.capabilities_drop);
+    append(sc.capabilities_add, plan.CapabilitiesAdd(d));
+    append(sc.capabilities_drop, plan.CapabilitiesDrop(d));
     if (d.run_as_non_root) sc.run_as_non_root = d.run_as_non_root;
     if (d.seccomp_profile) sc.seccomp_profile = ViewOf(*d.seccomp_profile);
   }

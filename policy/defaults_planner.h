@@ -9,7 +9,9 @@
 // SYS_ADMIN, no runAsNonRoot=true on a container that runs as uid 0, a seccomp field only where a
 // legacy annotation agrees, containers with exempt images untouched.
 
+#include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,8 +38,10 @@ struct ContainerDefaultsPlan {
   std::size_t container = 0;  // position in Pod::containers
   std::optional<bool> allow_privilege_escalation;
   const Profile* app_armor_profile = nullptr;
-  std::vector<std::string_view> capabilities_add;   // to append, each once, in policy order
-  std::vector<std::string_view> capabilities_drop;  // to append, each once, in policy order
+  // Capabilities to append, each once, in policy order: ranges of DefaultsPlan::capabilities
+  // (one list for the whole pod, not two allocations per container).
+  std::uint32_t add_begin = 0, add_end = 0;
+  std::uint32_t drop_begin = 0, drop_end = 0;
   std::optional<bool> run_as_non_root;
   const Profile* seccomp_profile = nullptr;
 };
@@ -54,10 +58,17 @@ struct DefaultsPlan {
   std::optional<bool> pod_run_as_non_root;
   const Profile* pod_seccomp_profile = nullptr;
   std::vector<ContainerDefaultsPlan> containers;  // in Pod::containers order, none empty
+  std::vector<std::string_view> capabilities;     // the containers' ranges
   // AppArmor beta annotations (sorted by key), then palisade.dev/defaulted when it changes.
   std::vector<PlannedAnnotation> annotations;
   std::vector<std::string> fields;  // sorted, unique: "capabilities.drop", "seccompProfile", ...
 
+  std::span<const std::string_view> CapabilitiesAdd(const ContainerDefaultsPlan& d) const {
+    return {capabilities.data() + d.add_begin, capabilities.data() + d.add_end};
+  }
+  std::span<const std::string_view> CapabilitiesDrop(const ContainerDefaultsPlan& d) const {
+    return {capabilities.data() + d.drop_begin, capabilities.data() + d.drop_end};
+  }
   bool HasPodSecurityContext() const {
     return pod_app_armor_profile != nullptr || pod_run_as_non_root || pod_seccomp_profile;
   }

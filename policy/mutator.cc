@@ -167,7 +167,7 @@ class PatchWriter {
   int ops_ = 0;
 };
 
-void WriteCapabilities(JsonText& json, const std::vector<std::string_view>& caps) {
+void WriteCapabilities(JsonText& json, std::span<const std::string_view> caps) {
   json.StartArray();
   for (std::string_view cap : caps) json.String(cap);
   json.EndArray();
@@ -176,7 +176,8 @@ void WriteCapabilities(JsonText& json, const std::vector<std::string_view>& caps
 // One container's defaults as ops: the whole securityContext when it is missing, else one op per
 // field (capabilities: the object, a list, or one "-" append per name, whichever is missing).
 void EmitContainer(PatchWriter& writer, const Container& container,
-                   const ContainerDefaultsPlan& defaults) {
+                   const ContainerDefaultsPlan& defaults, std::span<const std::string_view> adding,
+                   std::span<const std::string_view> dropping) {
   JsonText& json = writer.json();
   char index_text[24];
   const auto index_end =
@@ -184,18 +185,18 @@ void EmitContainer(PatchWriter& writer, const Container& container,
   const std::string_view index(index_text, static_cast<std::size_t>(index_end - index_text));
   const std::string_view list = container.ListName();
   const ContainerSecurityContext& sc = container.security_context;
-  const bool add = !defaults.capabilities_add.empty();
-  const bool drop = !defaults.capabilities_drop.empty();
+  const bool add = !adding.empty();
+  const bool drop = !dropping.empty();
 
   auto capabilities_value = [&] {
     json.StartObject();
     if (add) {
       json.Key("add");
-      WriteCapabilities(json, defaults.capabilities_add);
+      WriteCapabilities(json, adding);
     }
     if (drop) {
       json.Key("drop");
-      WriteCapabilities(json, defaults.capabilities_drop);
+      WriteCapabilities(json, dropping);
     }
     json.EndObject();
   };
@@ -244,8 +245,7 @@ void EmitContainer(PatchWriter& writer, const Container& container,
       writer.EndOp();
     } else {
       for (const bool is_add : {true, false}) {
-        const std::vector<std::string_view>& caps =
-            is_add ? defaults.capabilities_add : defaults.capabilities_drop;
+        const std::span<const std::string_view> caps = is_add ? adding : dropping;
         if (caps.empty()) continue;
         const std::string_view list_name = is_add ? "add" : "drop";
         const bool list_present =
@@ -313,7 +313,8 @@ void RenderPlan(const Pod& pod, const DefaultsPlan& plan, PatchWriter& writer) {
     }
   }
   for (const ContainerDefaultsPlan& defaults : plan.containers) {
-    EmitContainer(writer, pod.containers[defaults.container], defaults);
+    EmitContainer(writer, pod.containers[defaults.container], defaults,
+                  plan.CapabilitiesAdd(defaults), plan.CapabilitiesDrop(defaults));
   }
   if (plan.annotations.empty()) return;
   auto write_annotations = [&] {
@@ -409,7 +410,7 @@ Value ProfileValue(const Profile& profile, Allocator& allocator) {
 }
 
 void AppendCapabilities(Value& capabilities, std::string_view name,
-                        const std::vector<std::string_view>& caps, Allocator& allocator) {
+                        std::span<const std::string_view> caps, Allocator& allocator) {
   if (caps.empty()) return;
   Value* list = const_cast<Value*>(json::Array(capabilities, name));
   if (list == nullptr)
@@ -452,10 +453,10 @@ void ApplyDefaultsPlan(const DefaultsPlan& plan, const Pod& pod, Value& object,
     if (d.app_armor_profile != nullptr) {
       SetMember(sc, "appArmorProfile", ProfileValue(*d.app_armor_profile, allocator), allocator);
     }
-    if (!d.capabilities_add.empty() || !d.capabilities_drop.empty()) {
+    if (!plan.CapabilitiesAdd(d).empty() || !plan.CapabilitiesDrop(d).empty()) {
       Value& capabilities = ObjectMember(sc, "capabilities", allocator);
-      AppendCapabilities(capabilities, "add", d.capabilities_add, allocator);
-      AppendCapabilities(capabilities, "drop", d.capabilities_drop, allocator);
+      AppendCapabilities(capabilities, "add", plan.CapabilitiesAdd(d), allocator);
+      AppendCapabilities(capabilities, "drop", plan.CapabilitiesDrop(d), allocator);
     }
     if (d.run_as_non_root) SetMember(sc, "runAsNonRoot", Value(*d.run_as_non_root), allocator);
     if (d.seccomp_profile != nullptr) {
