@@ -337,13 +337,14 @@ class Checker {
       const policy::TemplateLocation location = policy::TemplateOf(*object.type);
       rapidjson::Document& document = Document(object);
       const std::string base = object.pointer + std::string(location.pointer);
-      const Value* pod = rapidjson::Pointer(base.c_str()).Get(document);
+      Value* pod = rapidjson::Pointer(base.c_str()).Get(document);
       if (pod == nullptr || !pod->IsObject() || RuntimeClassExempt(*pod, *effective)) continue;
+      const policy::PodReadResult read = policy::ReadPod(*pod);
+      if (!read.errors.empty()) continue;
       policy::MutationOptions options;
       options.kubernetes_minor = flags_.kubernetes_minor;
-      const policy::Mutation mutation =
-          policy::ComputeDefaults(*pod, rapidjson::Pointer(base.c_str()), *effective, options);
-      if (!mutation.empty()) policy::ApplyPatch(mutation.patch, document);
+      const policy::DefaultsPlan plan = policy::PlanDefaults(read.pod, *effective, options);
+      policy::ApplyDefaultsPlan(plan, read.pod, *pod, document.GetAllocator());
     }
   }
 

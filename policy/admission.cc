@@ -79,11 +79,6 @@ std::string_view ObjectName(const AdmissionRequest& request) {
   return name.empty() ? json::String(*metadata, "generateName") : name;
 }
 
-bool RuntimeClassExempt(const Value& pod, const EffectivePolicy& policy) {
-  const Value* spec = json::Object(pod, "spec");
-  return policy.ExemptsRuntimeClass(spec ? json::String(*spec, "runtimeClassName") : "");
-}
-
 // The last use of `response`: its warnings move to the result once the answer is encoded.
 void Finish(AdmissionResult& result, const AdmissionRequest& request, AdmissionResponse& response) {
   result.http_status = 200;
@@ -95,14 +90,15 @@ void Finish(AdmissionResult& result, const AdmissionRequest& request, AdmissionR
 
 void Mutate(const AdmissionRequest& request, const EffectivePolicy& policy,
             const AdmissionConfig& config, AdmissionResult& result, AdmissionResponse& response) {
-  const Value& pod = *request.object;
-  if (!ReadPod(pod).errors.empty()) return;  // /validate denies it with the reason
+  const PodReadResult read = ReadPod(*request.object);
+  if (!read.errors.empty()) return;  // /validate denies it with the reason
+  const Pod& pod = read.pod;
   if (policy.ExemptsUsername(request.username)) {
     result.exemptions.push_back("username");
     response.audit_annotations.emplace_back(kExemptAuditKey, "username");
     return;
   }
-  if (RuntimeClassExempt(pod, policy)) {
+  if (policy.ExemptsRuntimeClass(pod.runtime_class_name.value_or(""))) {
     result.exemptions.push_back("runtimeClass");
     response.audit_annotations.emplace_back(kExemptAuditKey, "runtimeClass");
     return;
@@ -113,7 +109,8 @@ void Mutate(const AdmissionRequest& request, const EffectivePolicy& policy,
     options.ephemeral_update = true;
     options.old_ephemeral_names = EphemeralNames(request.old_object);
   }
-  PatchText mutation = ComputeDefaultsText(pod, rapidjson::Pointer(""), policy, options);
+  PatchText mutation =
+      RenderDefaultsPatch(pod, PlanDefaults(pod, policy, options), rapidjson::Pointer(""));
   if (mutation.empty()) return;
   response.patch = std::move(mutation.json);
   result.patch_ops = mutation.ops;

@@ -6,10 +6,10 @@
 
 #include "policy/apiserver_defaults.h"
 #include "policy/check.h"
+#include "policy/defaults_planner.h"
 #include "policy/evaluator.h"
 #include "policy/exceptions.h"
 #include "policy/json_access.h"
-#include "policy/mutator.h"
 #include "policy/pod.h"
 #include "policy/rules.h"
 
@@ -144,8 +144,20 @@ const rapidjson::Value* FindTemplate(const rapidjson::Value& object, ObjectType 
   return value != nullptr && value->IsObject() ? value : nullptr;
 }
 
-Decision JudgeObject(const rapidjson::Value& received, ObjectType type,
-                     const EffectivePolicy& policy, const JudgeOptions& options) {
+bool ObjectEvaluation::Denied() const {
+  if (!unreadable.empty()) return true;
+  if (!exempt.empty()) return false;
+  const bool enforce_denies = enforce && !enforce->failures().empty() && !workloads_warn;
+  return enforce_denies || (!rule_failures.empty() && rules_action == Action::kEnforce);
+}
+
+ObjectEvaluation EvaluateObject(const rapidjson::Value& received, ObjectType type,
+                                const EffectivePolicy& policy, const JudgeOptions& options) {
+  ObjectEvaluation result;
+  if (policy.ExemptsUsername(options.username)) {
+    result.exempt = "username";
+    return result;
+  }
   // A manifest is judged as the API server will store it; a review already is.
   rapidjson::Document stored;
   if (options.as_api_server_stores) {
@@ -154,58 +166,40 @@ Decision JudgeObject(const rapidjson::Value& received, ObjectType type,
                            ApiServerDefaultsOptions{options.kubernetes_minor});
   }
   const rapidjson::Value& object = options.as_api_server_stores ? stored : received;
-  Decision decision;
   const bool workload = type != ObjectType::kPod;
   const TypeInfo& info = Info(type);
-
-  if (policy.ExemptsUsername(options.username)) {
-    decision.exemptions.push_back("username");
-    decision.audit_annotations.emplace_back(kExemptAuditKey, "username");
-    return decision;
-  }
-
-  auto deny_unreadable = [&](const std::vector<FieldError>& errors) {
-    decision.allowed = false;
-    decision.unreadable = true;
-    decision.message = "cannot read the object as a " + std::string(info.kind) + ": ";
-    for (std::size_t i = 0; i < errors.size(); ++i) {
-      if (i > 0) decision.message += "; ";
-      decision.message += errors[i].path + ": " + errors[i].message;
-    }
-    return decision;
-  };
 
   const rapidjson::Value* pod_object = FindTemplate(object, type);
   if (pod_object == nullptr) {
     const std::string_view prefix = info.location.path_prefix;
     const std::string path =
         prefix.empty() ? "object" : std::string(prefix.substr(0, prefix.size() - 1));
-    return deny_unreadable({{path, "required: must be an object"}});
+    result.unreadable.push_back({path, "required: must be an object"});
+    return result;
   }
   PodReadResult read = ReadPod(*pod_object, info.location.path_prefix);
-  if (!read.errors.empty()) return deny_unreadable(read.errors);
+  if (!read.errors.empty()) {
+    result.unreadable = std::move(read.errors);
+    return result;
+  }
 
-  // Judge the template as its pods will arrive: with the namespace defaults applied.
-  rapidjson::Document defaulted;
+  // Judge the template as its pods will arrive: with the namespace defaults applied to the view
+  // (the plan's strings back the view's new annotations, so it lives as long as the view).
+  DefaultsPlan plan;
   if (workload || options.apply_defaults_to_pods) {
     MutationOptions mutation_options;
     mutation_options.kubernetes_minor = options.kubernetes_minor;
-    const Mutation mutation =
-        ComputeDefaults(*pod_object, rapidjson::Pointer(""), policy, mutation_options);
-    if (!mutation.empty()) {
-      defaulted.CopyFrom(*pod_object, defaulted.GetAllocator());
-      ApplyPatch(mutation.patch, defaulted);
-      read = ReadPod(defaulted, info.location.path_prefix);
-      if (!read.errors.empty()) return deny_unreadable(read.errors);
-      decision.defaults_applied = mutation.fields;
+    plan = PlanDefaults(read.pod, policy, mutation_options);
+    if (!plan.empty()) {
+      ApplyDefaultsPlan(plan, read.pod);
+      result.defaults_applied = plan.fields;
     }
   }
   const Pod& full_pod = read.pod;
 
   if (full_pod.runtime_class_name && policy.ExemptsRuntimeClass(*full_pod.runtime_class_name)) {
-    decision.exemptions.push_back("runtimeClass");
-    decision.audit_annotations.emplace_back(kExemptAuditKey, "runtimeClass");
-    return decision;
+    result.exempt = "runtimeClass";
+    return result;
   }
 
   // Containers with exempt images skip container checks: judge the pod without them (a copy only
@@ -219,71 +213,106 @@ Decision JudgeObject(const rapidjson::Value& received, ObjectType type,
     trimmed = full_pod;
     std::erase_if(trimmed->containers, [&](const Container& container) {
       if (!image_exempt(container)) return false;
-      decision.exemptions.push_back("image:" + std::string(container.name));
+      result.image_exemptions.push_back("image:" + std::string(container.name));
       return true;
     });
   }
   const Pod& pod = trimmed ? *trimmed : full_pod;
 
   // PSS, each distinct level evaluated once, with the policy's exceptions applied.
-  ExceptionUse exceptions;
-  std::vector<std::pair<LevelVersion, Evaluation>> cache;
-  auto evaluate = [&](const LevelVersion& level) -> const Evaluation& {
-    for (const auto& [cached_level, evaluation] : cache) {
-      if (cached_level == level) return evaluation;
+  std::vector<ModeEvaluation> cache;
+  auto evaluate = [&](const std::optional<LevelVersion>& level) -> std::optional<ModeEvaluation> {
+    if (!level || level->level == Level::kPrivileged) return std::nullopt;
+    for (const ModeEvaluation& cached : cache) {
+      if (cached.level == *level) return cached;
     }
-    Evaluation evaluation = EvaluatePod(pod, level);
-    WaiveCheckFailures(evaluation.failures, pod, policy.exceptions, options.today, &exceptions);
+    Evaluation evaluation = EvaluatePod(pod, *level);
+    WaiveCheckFailures(evaluation.failures, pod, policy.exceptions, options.today,
+                       &result.exceptions);
     evaluation.allowed = evaluation.failures.empty() && evaluation.errors.empty();
-    cache.emplace_back(level, std::move(evaluation));
-    return cache.back().second;
+    cache.push_back({*level, std::make_shared<const Evaluation>(std::move(evaluation))});
+    return cache.back();
   };
+  result.workloads_warn = workload && policy.workloads == WorkloadMode::kWarn;
+  result.enforce = evaluate(options.level_override ? options.level_override : policy.enforce);
+  result.rule_failures = EvaluateRules(pod, policy);
+  WaiveRuleFailures(result.rule_failures, pod, policy, options.today, &result.exceptions);
+  result.rules_action = policy.rules_action;
+  if (result.rules_action == Action::kEnforce && result.workloads_warn) {
+    result.rules_action = Action::kWarn;
+  }
+  result.audit = evaluate(policy.audit);
+  // As PSA: no warnings on a request that is denied anyway.
+  if (!result.Denied()) result.warn = evaluate(policy.warn);
+  return result;
+}
+
+Decision RenderDecision(const ObjectEvaluation& evaluation, ObjectType type,
+                        const EffectivePolicy& policy, const JudgeOptions& options) {
+  Decision decision;
+  const bool workload = type != ObjectType::kPod;
+  const TypeInfo& info = Info(type);
+  if (evaluation.exempt == "username") {
+    decision.exemptions.emplace_back(evaluation.exempt);
+    decision.audit_annotations.emplace_back(kExemptAuditKey, evaluation.exempt);
+    return decision;
+  }
+  if (!evaluation.unreadable.empty()) {
+    decision.allowed = false;
+    decision.unreadable = true;
+    decision.message = "cannot read the object as a " + std::string(info.kind) + ": ";
+    for (std::size_t i = 0; i < evaluation.unreadable.size(); ++i) {
+      if (i > 0) decision.message += "; ";
+      decision.message += evaluation.unreadable[i].path + ": " + evaluation.unreadable[i].message;
+    }
+    return decision;
+  }
+  decision.defaults_applied = evaluation.defaults_applied;
+  if (!evaluation.exempt.empty()) {
+    decision.exemptions.emplace_back(evaluation.exempt);
+    decision.audit_annotations.emplace_back(kExemptAuditKey, evaluation.exempt);
+    return decision;
+  }
+  decision.exemptions = evaluation.image_exemptions;
+
   const std::string subject =
       workload ? Lower(info.kind) + (options.name.empty() ? "" : " " + GoQuote(options.name)) +
                      " would create pods that violate"
                : "violates";
-
   std::vector<std::string> deny_parts;
   std::vector<std::string> audit_parts;
   auto record = [&](std::string_view level, std::string_view check, std::string_view mode) {
     AddUnique(decision.checks, check);
     decision.violations.push_back({std::string(level), std::string(check), std::string(mode)});
   };
-  const bool workloads_warn = workload && policy.workloads == WorkloadMode::kWarn;
 
-  const std::optional<LevelVersion> enforce =
-      options.level_override ? options.level_override : policy.enforce;
-  if (enforce && enforce->level != Level::kPrivileged) {
-    const Evaluation& evaluation = evaluate(*enforce);
-    if (!evaluation.failures.empty()) {
-      const std::string level_text = GoQuote(enforce->ToString());
-      const std::string_view mode = workloads_warn ? "warn" : "enforce";
-      for (const CheckFailure& failure : evaluation.failures) {
-        record(LevelName(enforce->level), failure.id, mode);
-      }
-      const FieldSource* source =
-          options.level_override ? nullptr : policy.SourceOf("podSecurity.enforce");
-      if (workloads_warn) {
-        decision.warnings.push_back("would violate PodSecurity " + level_text + SourceText(source) +
-                                    ": " + Items(evaluation.failures, kWarningSeparator));
-      } else {
-        deny_parts.push_back(subject + " PodSecurity " + level_text + SourceText(source) + ": " +
-                             Items(evaluation.failures));
-      }
+  if (evaluation.enforce && !evaluation.enforce->failures().empty()) {
+    const ModeEvaluation& enforce = *evaluation.enforce;
+    const std::string level_text = GoQuote(enforce.level.ToString());
+    const std::string_view mode = evaluation.workloads_warn ? "warn" : "enforce";
+    for (const CheckFailure& failure : enforce.failures()) {
+      record(LevelName(enforce.level.level), failure.id, mode);
+    }
+    const FieldSource* source =
+        options.level_override ? nullptr : policy.SourceOf("podSecurity.enforce");
+    if (evaluation.workloads_warn) {
+      decision.warnings.push_back("would violate PodSecurity " + level_text + SourceText(source) +
+                                  ": " + Items(enforce.failures(), kWarningSeparator));
+    } else {
+      deny_parts.push_back(subject + " PodSecurity " + level_text + SourceText(source) + ": " +
+                           Items(enforce.failures()));
     }
   }
 
   // Namespace rules.
-  std::vector<RuleFailure> rule_failures = EvaluateRules(pod, policy);
-  WaiveRuleFailures(rule_failures, pod, policy, options.today, &exceptions);
+  const std::vector<RuleFailure>& rule_failures = evaluation.rule_failures;
   std::string rule_warning;
   if (!rule_failures.empty()) {
     const FieldSource* source = policy.SourceOf("rules.action");
     if (source == nullptr) source = policy.SourceOf(rule_failures.front().field);
     const std::string policy_name = source ? GoQuote(source->policy) : std::string("\"\"");
     const std::string rev = source ? " rev " + source->revision : std::string();
-    Action action = policy.rules_action;
-    if (action == Action::kEnforce && workloads_warn) action = Action::kWarn;
+    const Action action = evaluation.rules_action;
     for (const RuleFailure& failure : rule_failures) {
       record("rules", failure.id, ActionName(action));
     }
@@ -299,17 +328,15 @@ Decision JudgeObject(const rapidjson::Value& received, ObjectType type,
     }
   }
 
-  if (policy.audit && policy.audit->level != Level::kPrivileged) {
-    const Evaluation& evaluation = evaluate(*policy.audit);
-    if (!evaluation.failures.empty()) {
-      for (const CheckFailure& failure : evaluation.failures) {
-        record(LevelName(policy.audit->level), failure.id, "audit");
-      }
-      audit_parts.insert(audit_parts.begin(), "would violate PodSecurity " +
-                                                  GoQuote(policy.audit->ToString()) +
-                                                  SourceText(policy.SourceOf("podSecurity.audit")) +
-                                                  ": " + Items(evaluation.failures));
+  if (evaluation.audit && !evaluation.audit->failures().empty()) {
+    const ModeEvaluation& audit = *evaluation.audit;
+    for (const CheckFailure& failure : audit.failures()) {
+      record(LevelName(audit.level.level), failure.id, "audit");
     }
+    audit_parts.insert(audit_parts.begin(), "would violate PodSecurity " +
+                                                GoQuote(audit.level.ToString()) +
+                                                SourceText(policy.SourceOf("podSecurity.audit")) +
+                                                ": " + Items(audit.failures()));
   }
 
   if (!deny_parts.empty()) {
@@ -323,26 +350,23 @@ Decision JudgeObject(const rapidjson::Value& received, ObjectType type,
       }
     }
   } else {
-    // As PSA: no warnings on a request that is denied anyway.
-    if (policy.warn && policy.warn->level != Level::kPrivileged) {
-      const Evaluation& evaluation = evaluate(*policy.warn);
-      if (!evaluation.failures.empty()) {
-        for (const CheckFailure& failure : evaluation.failures) {
-          record(LevelName(policy.warn->level), failure.id, "warn");
-        }
-        // One warning per level, the checks joined as PSA joins them.
-        std::string warning = "would violate PodSecurity " + GoQuote(policy.warn->ToString()) +
-                              SourceText(policy.SourceOf("podSecurity.warn")) + ": " +
-                              Items(evaluation.failures, kWarningSeparator);
-        if (std::find(decision.warnings.begin(), decision.warnings.end(), warning) ==
-            decision.warnings.end()) {
-          decision.warnings.push_back(std::move(warning));
-        }
+    if (evaluation.warn && !evaluation.warn->failures().empty()) {
+      const ModeEvaluation& warn = *evaluation.warn;
+      for (const CheckFailure& failure : warn.failures()) {
+        record(LevelName(warn.level.level), failure.id, "warn");
+      }
+      // One warning per level, the checks joined as PSA joins them.
+      std::string warning = "would violate PodSecurity " + GoQuote(warn.level.ToString()) +
+                            SourceText(policy.SourceOf("podSecurity.warn")) + ": " +
+                            Items(warn.failures(), kWarningSeparator);
+      if (std::find(decision.warnings.begin(), decision.warnings.end(), warning) ==
+          decision.warnings.end()) {
+        decision.warnings.push_back(std::move(warning));
       }
     }
     if (!rule_warning.empty()) decision.warnings.push_back(std::move(rule_warning));
     // An exception in its last days: the owners hear it from every request that relies on it.
-    for (const PolicyException* exception : exceptions.expiring) {
+    for (const PolicyException* exception : evaluation.exceptions.expiring) {
       const Day left = *exception->expires_day - *options.today;
       decision.warnings.push_back(
           "exception " + GoQuote(exception->name) + SourceText(policy.SourceOf("exceptions")) +
@@ -361,10 +385,10 @@ Decision JudgeObject(const rapidjson::Value& received, ObjectType type,
     }
     decision.audit_annotations.emplace_back(kAuditViolationsAuditKey, std::move(joined));
   }
-  if (!exceptions.used.empty()) {
-    decision.exceptions_used = exceptions.used;
+  if (!evaluation.exceptions.used.empty()) {
+    decision.exceptions_used = evaluation.exceptions.used;
     std::string joined;
-    for (const std::string& name : exceptions.used) {
+    for (const std::string& name : evaluation.exceptions.used) {
       if (!joined.empty()) joined += ',';
       joined += name;
     }
@@ -382,6 +406,11 @@ Decision JudgeObject(const rapidjson::Value& received, ObjectType type,
   }
   std::sort(decision.audit_annotations.begin(), decision.audit_annotations.end());
   return decision;
+}
+
+Decision JudgeObject(const rapidjson::Value& object, ObjectType type, const EffectivePolicy& policy,
+                     const JudgeOptions& options) {
+  return RenderDecision(EvaluateObject(object, type, policy, options), type, policy, options);
 }
 
 }  // namespace palisade::policy

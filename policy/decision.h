@@ -3,9 +3,14 @@
 // Judging one object (a Pod, or a workload's pod template) against a namespace's effective policy:
 // PSS enforce/warn/audit, namespace rules, exemptions and every message. The webhook and the
 // offline `palisade check` both call JudgeObject, so they agree on decisions and wording.
+//
+// Judging is two steps, as Envoy's RBAC runs one engine and the filter decides what to do with
+// the result: EvaluateObject finds what fails per mode (no wording), RenderDecision turns that
+// into the Decision's message, warnings and audit annotations.
 
 #include <rapidjson/document.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,8 +18,12 @@
 #include <vector>
 
 #include "policy/admission.h"
+#include "policy/evaluator.h"
+#include "policy/exceptions.h"
 #include "policy/level_version.h"
 #include "policy/namespace_policy.h"
+#include "policy/pod.h"
+#include "policy/rules.h"
 
 namespace palisade::policy {
 
@@ -75,6 +84,39 @@ struct Decision {
   std::vector<std::string> exceptions_used;   // names of the exceptions that waived something
 };
 
+// One PSS mode's result: the level judged and its evaluation (shared when modes name one level).
+struct ModeEvaluation {
+  LevelVersion level;
+  std::shared_ptr<const Evaluation> evaluation;
+  const std::vector<CheckFailure>& failures() const { return evaluation->failures; }
+};
+
+// What judging an object found, before any wording.
+struct ObjectEvaluation {
+  std::vector<FieldError> unreadable;  // the object could not be read: nothing was judged
+  // "username" or "runtimeClass": the object is exempt and nothing was judged.
+  std::string_view exempt;
+  std::vector<std::string> image_exemptions;  // "image:<container>", in container order
+  std::vector<std::string> defaults_applied;  // defaults the judged template received
+  bool workloads_warn = false;                // a workload under `workloads: warn`
+  // Unset when the mode is not configured or privileged; warn is also left unevaluated when the
+  // request is denied (as PSA: no warnings on a denial).
+  std::optional<ModeEvaluation> enforce, warn, audit;
+  std::vector<RuleFailure> rule_failures;
+  Action rules_action = Action::kEnforce;  // after `workloads: warn`
+  ExceptionUse exceptions;                 // the policy's exceptions that waived something
+
+  bool Denied() const;
+};
+
+ObjectEvaluation EvaluateObject(const rapidjson::Value& object, ObjectType type,
+                                const EffectivePolicy& policy, const JudgeOptions& options);
+
+// The Decision for `evaluation` of an object of `type`: PSA's wording, byte for byte.
+Decision RenderDecision(const ObjectEvaluation& evaluation, ObjectType type,
+                        const EffectivePolicy& policy, const JudgeOptions& options);
+
+// RenderDecision(EvaluateObject(...)).
 Decision JudgeObject(const rapidjson::Value& object, ObjectType type, const EffectivePolicy& policy,
                      const JudgeOptions& options);
 

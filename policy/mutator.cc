@@ -3,12 +3,9 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <algorithm>
 #include <array>
-#include <bit>
 #include <charconv>
 #include <deque>
-#include <optional>
 #include <span>
 #include <unordered_map>
 #include <utility>
@@ -21,95 +18,6 @@ namespace {
 
 using rapidjson::Pointer;
 using rapidjson::Value;
-
-// Whether the JSON array `list` holds the string `item` (not an array: no).
-bool ListContains(const Value* list, std::string_view item) {
-  if (list == nullptr || !list->IsArray()) return false;
-  for (const Value& entry : list->GetArray()) {
-    if (entry.IsString() && json::View(entry) == item) return true;
-  }
-  return false;
-}
-
-bool ImageExempt(const Value& container, const EffectivePolicy& policy) {
-  return policy.ExemptsImage(json::String(container, "image"));
-}
-
-constexpr std::string_view kSeccompPodAnnotation = "seccomp.security.alpha.kubernetes.io/pod";
-constexpr std::string_view kSeccompContainerAnnotationPrefix =
-    "container.seccomp.security.alpha.kubernetes.io/";
-
-// The annotations whose keys start with one prefix, by the rest of the key (a container name):
-// built once per pod so that looking up every container's annotation stays n log n.
-class AnnotationsByContainer {
- public:
-  AnnotationsByContainer(const Value* annotations, std::string_view prefix) {
-    if (annotations == nullptr) return;
-    for (const auto& member : annotations->GetObject()) {
-      const std::string_view name = json::View(member.name);
-      if (name.starts_with(prefix)) {
-        entries_.emplace_back(name.substr(prefix.size()), &member.value);
-      }
-    }
-    std::stable_sort(entries_.begin(), entries_.end(),
-                     [](const Entry& a, const Entry& b) { return a.first < b.first; });
-  }
-  // As json::Member(annotations, prefix + container): the first member of that name, unset when
-  // null.
-  const Value* Find(std::string_view container) const {
-    const auto it = std::lower_bound(
-        entries_.begin(), entries_.end(), container,
-        [](const Entry& entry, std::string_view key) { return entry.first < key; });
-    if (it == entries_.end() || it->first != container || it->second->IsNull()) return nullptr;
-    return it->second;
-  }
-
- private:
-  using Entry = std::pair<std::string_view, const Value*>;
-  std::vector<Entry> entries_;
-};
-
-// Whether the API server accepts a seccompProfile field next to a legacy seccomp annotation of
-// `value` (validateSeccompAnnotationsAndFieldsMatch): they must name the same profile.
-bool SeccompAnnotationAgrees(const Value& value, const Profile& profile) {
-  if (!value.IsString()) return false;
-  const std::string_view annotation = json::View(value);
-  if (profile.type == "Unconfined") return annotation == "unconfined";
-  if (profile.type == "RuntimeDefault") {
-    return annotation == "runtime/default" || annotation == "docker/default";
-  }
-  if (profile.type == "Localhost") {
-    return annotation.starts_with("localhost/") &&
-           annotation.substr(10) == profile.localhost_profile;
-  }
-  return false;
-}
-
-bool EqualsIgnoringAsciiCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
-           return lower(x) == lower(y);
-         });
-}
-
-// A securityContext's member `name`, or nullptr.
-const Value* SecuritySetting(const Value* security_context, std::string_view name) {
-  return security_context == nullptr ? nullptr : json::Member(*security_context, name);
-}
-
-const Value* WindowsSetting(const Value* security_context, std::string_view name) {
-  const Value* options =
-      security_context ? json::Object(*security_context, "windowsOptions") : nullptr;
-  return options == nullptr ? nullptr : json::Member(*options, name);
-}
-
-bool IsTrue(const Value* value) { return value != nullptr && value->IsBool() && value->GetBool(); }
-
-std::string AppArmorAnnotationValue(const Profile& profile) {
-  if (profile.type == "Localhost") return "localhost/" + profile.localhost_profile;
-  if (profile.type == "Unconfined") return "unconfined";
-  return "runtime/default";
-}
 
 // Output stream for Pointer::Stringify.
 struct StringStream {
@@ -259,122 +167,41 @@ class PatchWriter {
   int ops_ = 0;
 };
 
-enum Field : unsigned {  // in alphabetical order of their names
-  kAllowPrivilegeEscalation,
-  kAppArmorProfile,
-  kCapabilitiesAdd,
-  kCapabilitiesDrop,
-  kRunAsNonRoot,
-  kRuntimeClassName,
-  kSeccompProfile,
-  kFieldCount,
-};
-constexpr std::array<std::string_view, kFieldCount> kFieldNames = {
-    "allowPrivilegeEscalation", "appArmorProfile", "capabilities.add",
-    "capabilities.drop",        "runAsNonRoot",    "runtimeClassName",
-    "seccompProfile",
-};
-
-struct ContainerEntry {
-  const Value* json = nullptr;
-  const Value* sc = nullptr;  // securityContext, when an object
-  std::string_view list;      // "initContainers", "containers", "ephemeralContainers"
-  rapidjson::SizeType index = 0;
-  std::string_view name;
-  bool patchable = false;  // not exempt, and changeable by this request
-  bool needs = false;      // scratch: lacks the field being placed
-  // Pod-level fields placed on this container.
-  bool app_armor_profile = false;
-  bool run_as_non_root = false;
-  bool seccomp_profile = false;
-};
-
-// A default capability list minus what the container already has: `skip` says which to leave out;
-// a name repeated in the list is written once.
-template <typename Skip>
-bool AnyCapability(const std::optional<std::vector<std::string>>& defaults, Skip skip) {
-  if (!defaults) return false;
-  for (const std::string& cap : *defaults) {
-    if (!skip(cap)) return true;
-  }
-  return false;
+void WriteCapabilities(JsonText& json, std::span<const std::string_view> caps) {
+  json.StartArray();
+  for (std::string_view cap : caps) json.String(cap);
+  json.EndArray();
 }
 
-template <typename Skip>
-void WriteCapabilities(JsonText& json, const std::vector<std::string>& defaults, Skip skip) {
-  for (std::size_t i = 0; i < defaults.size(); ++i) {
-    const std::string& cap = defaults[i];
-    if (skip(cap) || std::find(defaults.begin(), defaults.begin() + static_cast<std::ptrdiff_t>(i),
-                               cap) != defaults.begin() + static_cast<std::ptrdiff_t>(i)) {
-      continue;
-    }
-    json.String(cap);
-  }
-}
-
-// What one container gets; fields in the alphabetical order they are written.
-struct ContainerDefaults {
-  std::optional<bool> allow_privilege_escalation;
-  const Profile* app_armor_profile = nullptr;
-  bool add = false, drop = false;  // capabilities to append
-  std::optional<bool> run_as_non_root;
-  const Profile* seccomp_profile = nullptr;
-
-  bool empty() const {
-    return !allow_privilege_escalation && app_armor_profile == nullptr && !add && !drop &&
-           !run_as_non_root && seccomp_profile == nullptr;
-  }
-};
-
-// Capabilities of one container: the lists it already has, and the defaults left to append.
-struct CapabilityLists {
-  const EffectivePolicy& policy;
-  const Value* has_add;   // the container's capabilities.add (any type)
-  const Value* has_drop;  // the container's capabilities.drop (any type)
-
-  bool SkipDrop(std::string_view cap) const { return ListContains(has_drop, cap); }
-  bool SkipAdd(std::string_view cap) const {
-    return ListContains(has_add, cap) || ListContains(has_drop, cap);
-  }
-  void WriteAdd(JsonText& json) const {
-    json.StartArray();
-    WriteCapabilities(json, *policy.default_capabilities_add,
-                      [&](std::string_view cap) { return SkipAdd(cap); });
-    json.EndArray();
-  }
-  void WriteDrop(JsonText& json) const {
-    json.StartArray();
-    WriteCapabilities(json, *policy.default_capabilities_drop,
-                      [&](std::string_view cap) { return SkipDrop(cap); });
-    json.EndArray();
-  }
-};
-
-void EmitContainer(PatchWriter& writer, const ContainerEntry& container,
-                   const ContainerDefaults& defaults, const CapabilityLists& caps_lists) {
+// One container's defaults as ops: the whole securityContext when it is missing, else one op per
+// field (capabilities: the object, a list, or one "-" append per name, whichever is missing).
+void EmitContainer(PatchWriter& writer, const Container& container,
+                   const ContainerDefaultsPlan& defaults, std::span<const std::string_view> adding,
+                   std::span<const std::string_view> dropping) {
   JsonText& json = writer.json();
-  char index_text[16];
+  char index_text[24];
   const auto index_end =
       std::to_chars(index_text, index_text + sizeof index_text, container.index).ptr;
   const std::string_view index(index_text, static_cast<std::size_t>(index_end - index_text));
-  const std::string_view list = container.list;
-  const Value* sc = container.sc;
+  const std::string_view list = container.ListName();
+  const ContainerSecurityContext& sc = container.security_context;
+  const bool add = !adding.empty();
+  const bool drop = !dropping.empty();
 
   auto capabilities_value = [&] {
     json.StartObject();
-    if (defaults.add) {
+    if (add) {
       json.Key("add");
-      caps_lists.WriteAdd(json);
+      WriteCapabilities(json, adding);
     }
-    if (defaults.drop) {
+    if (drop) {
       json.Key("drop");
-      caps_lists.WriteDrop(json);
+      WriteCapabilities(json, dropping);
     }
     json.EndObject();
   };
-  const bool caps_needed = defaults.add || defaults.drop;
 
-  if (sc == nullptr) {  // one op creating the whole securityContext
+  if (!sc.present) {  // one op creating the whole securityContext
     writer.StartOp({"spec", list, index, "securityContext"});
     json.StartObject();
     if (defaults.allow_privilege_escalation) {
@@ -385,7 +212,7 @@ void EmitContainer(PatchWriter& writer, const ContainerEntry& container,
       json.Key("appArmorProfile");
       WriteProfile(json, *defaults.app_armor_profile);
     }
-    if (caps_needed) {
+    if (add || drop) {
       json.Key("capabilities");
       capabilities_value();
     }
@@ -411,42 +238,28 @@ void EmitContainer(PatchWriter& writer, const ContainerEntry& container,
     WriteProfile(json, *defaults.app_armor_profile);
     writer.EndOp();
   }
-  if (caps_needed) {
-    const Value* caps = json::Object(*sc, "capabilities");
-    if (caps == nullptr) {
+  if (add || drop) {
+    if (!sc.capabilities_present) {
       writer.StartOp({"spec", list, index, "securityContext", "capabilities"});
       capabilities_value();
       writer.EndOp();
     } else {
-      for (const bool add : {true, false}) {
-        if (add ? !defaults.add : !defaults.drop) continue;
-        const std::string_view list_name = add ? "add" : "drop";
-        if (json::Array(*caps, list_name) == nullptr) {
+      for (const bool is_add : {true, false}) {
+        const std::span<const std::string_view> caps = is_add ? adding : dropping;
+        if (caps.empty()) continue;
+        const std::string_view list_name = is_add ? "add" : "drop";
+        const bool list_present =
+            is_add ? sc.capabilities_add.has_value() : sc.capabilities_drop.has_value();
+        if (!list_present) {
           writer.StartOp({"spec", list, index, "securityContext", "capabilities", list_name});
-          if (add) {
-            caps_lists.WriteAdd(json);
-          } else {
-            caps_lists.WriteDrop(json);
-          }
+          WriteCapabilities(json, caps);
           writer.EndOp();
-        } else {
-          auto append = [&](std::string_view cap) {
-            writer.StartOp(
-                {"spec", list, index, "securityContext", "capabilities", list_name, "-"});
-            json.String(cap);
-            writer.EndOp();
-          };
-          const auto& items = add ? *caps_lists.policy.default_capabilities_add
-                                  : *caps_lists.policy.default_capabilities_drop;
-          for (std::size_t i = 0; i < items.size(); ++i) {
-            const std::string& cap = items[i];
-            const bool skip = add ? caps_lists.SkipAdd(cap) : caps_lists.SkipDrop(cap);
-            if (skip || std::find(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(i),
-                                  cap) != items.begin() + static_cast<std::ptrdiff_t>(i)) {
-              continue;
-            }
-            append(cap);
-          }
+          continue;
+        }
+        for (std::string_view cap : caps) {
+          writer.StartOp({"spec", list, index, "securityContext", "capabilities", list_name, "-"});
+          json.String(cap);
+          writer.EndOp();
         }
       }
     }
@@ -463,331 +276,93 @@ void EmitContainer(PatchWriter& writer, const ContainerEntry& container,
   }
 }
 
-std::size_t ListSize(const Value& spec, std::string_view name) {
-  const Value* list = json::Array(spec, name);
-  return list == nullptr ? 0 : list->Size();
-}
-
-// Appends the comma-separated items of `text` (empty ones dropped) to `out`.
-void SplitComma(std::string_view text, std::vector<std::string_view>& out) {
-  while (!text.empty()) {
-    const std::size_t comma = text.find(',');
-    std::string_view item = text.substr(0, comma);
-    if (!item.empty()) out.push_back(item);
-    if (comma == std::string_view::npos) break;
-    text.remove_prefix(comma + 1);
-  }
-}
-
-// One annotation the patch writes: `prefix` + `suffix` = value.
-struct NewAnnotation {
-  std::string_view prefix;
-  std::string_view suffix;
-  std::string_view value;
-};
-
-}  // namespace
-
-PatchText ComputeDefaultsText(const Value& pod, const Pointer& base, const EffectivePolicy& policy,
-                              const MutationOptions& options) {
-  PatchText result;
-  PatchWriter writer(base, result.json);
+void RenderPlan(const Pod& pod, const DefaultsPlan& plan, PatchWriter& writer) {
   JsonText& json = writer.json();
-  auto finish = [&] {
-    writer.Finish();
-    result.ops = writer.ops();
-    return std::move(result);
-  };
-  if (!policy.HasDefaults() || !pod.IsObject()) return finish();
-  const Value* spec = json::Object(pod, "spec");
-  if (spec == nullptr) return finish();
-  const Value* metadata = json::Object(pod, "metadata");
-  const Value* annotations = metadata ? json::Object(*metadata, "annotations") : nullptr;
-  const Value* pod_sc = json::Object(*spec, "securityContext");
-  const Value* os = json::Object(*spec, "os");
-  // A hostProcess container exists only on Windows, whether or not the pod says spec.os.
-  bool windows = (os != nullptr && json::String(*os, "name") == "windows") ||
-                 IsTrue(WindowsSetting(pod_sc, "hostProcess"));
-  const bool field_apparmor = options.kubernetes_minor >= 30;
-
-  std::vector<std::string_view> old_ephemeral_names = options.old_ephemeral_names;
-  std::sort(old_ephemeral_names.begin(), old_ephemeral_names.end());
-  std::vector<ContainerEntry> containers;
-  containers.reserve(ListSize(*spec, "initContainers") + ListSize(*spec, "containers") +
-                     ListSize(*spec, "ephemeralContainers"));
-  for (std::string_view list_name : {"initContainers", "containers", "ephemeralContainers"}) {
-    const Value* list = json::Array(*spec, list_name);
-    if (list == nullptr) continue;
-    for (rapidjson::SizeType i = 0; i < list->Size(); ++i) {
-      const Value& item = (*list)[i];
-      if (!item.IsObject()) continue;
-      ContainerEntry entry;
-      entry.json = &item;
-      entry.sc = json::Object(item, "securityContext");
-      entry.list = list_name;
-      entry.index = i;
-      entry.name = json::String(item, "name");
-      const bool ephemeral = list_name == "ephemeralContainers";
-      entry.patchable = !ImageExempt(item, policy) &&
-                        (!options.ephemeral_update ||
-                         (ephemeral && !std::binary_search(old_ephemeral_names.begin(),
-                                                           old_ephemeral_names.end(), entry.name)));
-      containers.push_back(entry);
-      windows = windows || IsTrue(WindowsSetting(entry.sc, "hostProcess"));
-    }
-  }
-
-  const AnnotationsByContainer apparmor_annotations(annotations, kAppArmorAnnotationPrefix);
-  const AnnotationsByContainer seccomp_annotations(annotations, kSeccompContainerAnnotationPrefix);
-  // A legacy seccomp annotation counts as the field it stands for: the API server refuses a pod
-  // whose annotation and field name different profiles, so the field is added only where the
-  // annotation already agrees with the default.
-  auto seccomp_annotation_differs = [&](const Value* annotation) {
-    return annotation != nullptr && policy.default_seccomp_profile &&
-           !SeccompAnnotationAgrees(*annotation, *policy.default_seccomp_profile);
-  };
-  auto container_has = [&](const ContainerEntry& c, std::string_view field) {
-    if (c.sc != nullptr && json::Member(*c.sc, field) != nullptr) return true;
-    if (field == "appArmorProfile") return apparmor_annotations.Find(c.name) != nullptr;
-    if (field == "seccompProfile") {
-      return seccomp_annotation_differs(seccomp_annotations.Find(c.name));
-    }
-    return false;
-  };
-  auto pod_has = [&](std::string_view field) {
-    if (pod_sc != nullptr && json::Member(*pod_sc, field) != nullptr) return true;
-    return field == "seccompProfile" && annotations != nullptr &&
-           seccomp_annotation_differs(json::Member(*annotations, kSeccompPodAnnotation));
-  };
-  // runAsNonRoot=true on a container that runs as root (runAsUser 0, or Windows'
-  // ContainerAdministrator) makes the kubelet refuse to start it: such containers do not get it.
-  auto runs_as_root = [&](const ContainerEntry& c) {
-    const Value* user = SecuritySetting(c.sc, "runAsUser");
-    if (user == nullptr) user = SecuritySetting(pod_sc, "runAsUser");
-    if (user != nullptr && user->IsInt64() && user->GetInt64() == 0) return true;
-    const Value* user_name = WindowsSetting(c.sc, "runAsUserName");
-    if (user_name == nullptr) user_name = WindowsSetting(pod_sc, "runAsUserName");
-    return user_name != nullptr &&
-           EqualsIgnoringAsciiCase(json::View(*user_name), "ContainerAdministrator");
-  };
-  auto never = [](const ContainerEntry&) { return false; };
-
-  unsigned fields = 0;  // bits of Field
-  auto add_field = [&](Field field) { fields |= 1U << field; };
-
-  // runtimeClassName: pod level only, and not changeable after creation.
-  const bool pod_patchable = !options.ephemeral_update;
-  if (pod_patchable && policy.default_runtime_class_name &&
-      json::Member(*spec, "runtimeClassName") == nullptr) {
+  if (plan.runtime_class_name != nullptr) {
     writer.StartOp({"spec", "runtimeClassName"});
-    json.String(*policy.default_runtime_class_name);
+    json.String(*plan.runtime_class_name);
     writer.EndOp();
-    add_field(kRuntimeClassName);
   }
-
-  // Fields that exist at pod level and per container (a container's value wins): set at pod level
-  // unless that would reach a container we must not touch; then on each container that needs it.
-  // `refuses`: containers the value must not reach (they keep the field unset).
-  auto place = [&](Field field, bool ContainerEntry::*on_container, auto refuses) {
-    const std::string_view name = kFieldNames[field];
-    if (pod_has(name)) return false;
-    bool untouchable_needs = false;
-    bool any_needing = false;
-    for (ContainerEntry& container : containers) {
-      container.needs = false;
-      if (container_has(container, name)) continue;
-      if (container.patchable && !refuses(container)) {
-        container.needs = true;
-        any_needing = true;
+  if (plan.HasPodSecurityContext()) {
+    const bool one_op = !pod.security_context.present;
+    auto member = [&](std::string_view name, auto write_value) {
+      if (one_op) {
+        json.Key(name);
       } else {
-        untouchable_needs = true;
+        writer.StartOp({"spec", "securityContext", name});
       }
-    }
-    if (!any_needing) return false;
-    add_field(field);
-    if (untouchable_needs || !pod_patchable) {
-      for (ContainerEntry& container : containers) {
-        if (container.needs) container.*on_container = true;
-      }
-      return false;
-    }
-    return true;  // at pod level
-  };
-  const bool pod_app_armor = !windows && field_apparmor && policy.default_app_armor_profile &&
-                             place(kAppArmorProfile, &ContainerEntry::app_armor_profile, never);
-  const bool non_root = policy.default_run_as_non_root && *policy.default_run_as_non_root;
-  const bool pod_run_as_non_root =
-      policy.default_run_as_non_root &&
-      (non_root ? place(kRunAsNonRoot, &ContainerEntry::run_as_non_root, runs_as_root)
-                : place(kRunAsNonRoot, &ContainerEntry::run_as_non_root, never));
-  const bool pod_seccomp = !windows && policy.default_seccomp_profile &&
-                           place(kSeccompProfile, &ContainerEntry::seccomp_profile, never);
-  if (pod_app_armor || pod_run_as_non_root || pod_seccomp) {
-    // Pod-level members in the order they were placed.
-    auto write_members = [&](bool one_op) {
-      auto member = [&](std::string_view name, auto write_value) {
-        if (one_op) {
-          json.Key(name);
-        } else {
-          writer.StartOp({"spec", "securityContext", name});
-        }
-        write_value();
-        if (!one_op) writer.EndOp();
-      };
-      if (pod_app_armor) {
-        member("appArmorProfile", [&] { WriteProfile(json, *policy.default_app_armor_profile); });
-      }
-      if (pod_run_as_non_root) {
-        member("runAsNonRoot", [&] { json.Bool(*policy.default_run_as_non_root); });
-      }
-      if (pod_seccomp) {
-        member("seccompProfile", [&] { WriteProfile(json, *policy.default_seccomp_profile); });
-      }
+      write_value();
+      if (!one_op) writer.EndOp();
     };
-    if (pod_sc == nullptr) {
+    if (one_op) {
       writer.StartOp({"spec", "securityContext"});
       json.StartObject();
-      write_members(true);
+    }
+    if (plan.pod_app_armor_profile != nullptr) {
+      member("appArmorProfile", [&] { WriteProfile(json, *plan.pod_app_armor_profile); });
+    }
+    if (plan.pod_run_as_non_root) {
+      member("runAsNonRoot", [&] { json.Bool(*plan.pod_run_as_non_root); });
+    }
+    if (plan.pod_seccomp_profile != nullptr) {
+      member("seccompProfile", [&] { WriteProfile(json, *plan.pod_seccomp_profile); });
+    }
+    if (one_op) {
       json.EndObject();
       writer.EndOp();
-    } else {
-      write_members(false);
     }
   }
-
-  // Container-level fields.
-  std::vector<std::string_view> apparmor_annotated;  // container names, for the beta annotation
-  const bool annotation_apparmor =
-      !windows && !field_apparmor && pod_patchable && policy.default_app_armor_profile.has_value();
-  const bool pod_apparmor_field = pod_sc != nullptr && json::Member(*pod_sc, "appArmorProfile");
-  for (const ContainerEntry& container : containers) {
-    if (!container.patchable) continue;
-    ContainerDefaults d;
-    if (container.app_armor_profile) d.app_armor_profile = &*policy.default_app_armor_profile;
-    if (container.run_as_non_root) d.run_as_non_root = *policy.default_run_as_non_root;
-    if (container.seccomp_profile) d.seccomp_profile = &*policy.default_seccomp_profile;
-    const Value* sc = container.sc;
-    const Value* caps = sc ? json::Object(*sc, "capabilities") : nullptr;
-    const CapabilityLists caps_lists{policy, caps ? json::Member(*caps, "add") : nullptr,
-                                     caps ? json::Member(*caps, "drop") : nullptr};
-    if (!windows) {
-      d.drop = AnyCapability(policy.default_capabilities_drop,
-                             [&](std::string_view cap) { return caps_lists.SkipDrop(cap); });
-      d.add = AnyCapability(policy.default_capabilities_add,
-                            [&](std::string_view cap) { return caps_lists.SkipAdd(cap); });
-      if (policy.default_allow_privilege_escalation &&
-          (sc == nullptr || json::Member(*sc, "allowPrivilegeEscalation") == nullptr)) {
-        const Value* privileged = sc ? json::Member(*sc, "privileged") : nullptr;
-        const bool is_privileged =
-            privileged != nullptr && privileged->IsBool() && privileged->GetBool();
-        auto sys_admin = [](std::string_view cap) {
-          return cap == "SYS_ADMIN" || cap == "CAP_SYS_ADMIN";
-        };
-        auto has_sys_admin = [&] {
-          return ListContains(caps_lists.has_add, "SYS_ADMIN") ||
-                 ListContains(caps_lists.has_add, "CAP_SYS_ADMIN");
-        };
-        auto appends_sys_admin = [&] {
-          if (!d.add) return false;
-          for (const std::string& cap : *policy.default_capabilities_add) {
-            if (sys_admin(cap) && !caps_lists.SkipAdd(cap)) return true;
-          }
-          return false;
-        };
-        // The API server rejects allowPrivilegeEscalation=false with privileged or CAP_SYS_ADMIN.
-        const bool conflicts = *policy.default_allow_privilege_escalation == false &&
-                               (is_privileged || has_sys_admin() || appends_sys_admin());
-        if (!conflicts) d.allow_privilege_escalation = *policy.default_allow_privilege_escalation;
-      }
-      if (annotation_apparmor && container.list != "ephemeralContainers" && !pod_apparmor_field &&
-          !container_has(container, "appArmorProfile")) {
-        apparmor_annotated.push_back(container.name);
-      }
-    }
-    if (d.drop) add_field(kCapabilitiesDrop);
-    if (d.add) add_field(kCapabilitiesAdd);
-    if (d.allow_privilege_escalation) add_field(kAllowPrivilegeEscalation);
-    if (d.empty()) continue;
-    EmitContainer(writer, container, d, caps_lists);
+  for (const ContainerDefaultsPlan& defaults : plan.containers) {
+    EmitContainer(writer, pod.containers[defaults.container], defaults,
+                  plan.CapabilitiesAdd(defaults), plan.CapabilitiesDrop(defaults));
   }
-  if (!apparmor_annotated.empty()) add_field(kAppArmorProfile);
-
-  result.fields.reserve(static_cast<std::size_t>(std::popcount(fields)));
-  for (unsigned field = 0; field < kFieldCount; ++field) {
-    if ((fields & (1U << field)) != 0) result.fields.emplace_back(kFieldNames[field]);
-  }
-  if (fields == 0 || !pod_patchable) return finish();
-
-  // Record what was filled in, merged with what an earlier invocation recorded.
-  std::string_view existing;
-  if (annotations != nullptr) existing = json::String(*annotations, kDefaultedAnnotation);
-  std::string joined;
-  auto join = [&](const auto& items) {
-    for (const auto& item : items) {
-      if (!joined.empty()) joined += ',';
-      joined += item;
-    }
-  };
-  if (existing.empty()) {
-    join(result.fields);  // already sorted and unique
-  } else {
-    std::vector<std::string_view> recorded(result.fields.begin(), result.fields.end());
-    SplitComma(existing, recorded);
-    std::sort(recorded.begin(), recorded.end());
-    recorded.erase(std::unique(recorded.begin(), recorded.end()), recorded.end());
-    join(recorded);
-  }
-
-  // Sorted by key, as the annotations map: every AppArmor key sorts before "palisade.dev/...".
-  std::sort(apparmor_annotated.begin(), apparmor_annotated.end());
-  apparmor_annotated.erase(std::unique(apparmor_annotated.begin(), apparmor_annotated.end()),
-                           apparmor_annotated.end());
-  static_assert(kAppArmorAnnotationPrefix < kDefaultedAnnotation);
-  const std::string apparmor_value =
-      apparmor_annotated.empty() ? std::string()
-                                 : AppArmorAnnotationValue(*policy.default_app_armor_profile);
-  std::vector<NewAnnotation> new_annotations;
-  new_annotations.reserve(apparmor_annotated.size() + 1);
-  for (std::string_view name : apparmor_annotated) {
-    new_annotations.push_back({kAppArmorAnnotationPrefix, name, apparmor_value});
-  }
-  if (joined != existing) new_annotations.push_back({kDefaultedAnnotation, {}, joined});
-  if (new_annotations.empty()) return finish();
-
-  std::string key;
-  auto key_of = [&](const NewAnnotation& annotation) -> std::string_view {
-    if (annotation.suffix.empty()) return annotation.prefix;
-    key.assign(annotation.prefix);
-    key += annotation.suffix;
-    return key;
-  };
+  if (plan.annotations.empty()) return;
   auto write_annotations = [&] {
     json.StartObject();
-    for (const NewAnnotation& annotation : new_annotations) {
-      json.Key(key_of(annotation));
+    for (const PlannedAnnotation& annotation : plan.annotations) {
+      json.Key(annotation.key);
       json.String(annotation.value);
     }
     json.EndObject();
   };
-  if (metadata == nullptr) {
+  if (!pod.metadata_present) {
     writer.StartOp({"metadata"});
     json.StartObject();
     json.Key("annotations");
     write_annotations();
     json.EndObject();
     writer.EndOp();
-  } else if (annotations == nullptr) {
+  } else if (!pod.annotations_present) {
     writer.StartOp({"metadata", "annotations"});
     write_annotations();
     writer.EndOp();
   } else {
-    for (const NewAnnotation& annotation : new_annotations) {
-      writer.StartOp({"metadata", "annotations", key_of(annotation)});
+    for (const PlannedAnnotation& annotation : plan.annotations) {
+      writer.StartOp({"metadata", "annotations", annotation.key});
       json.String(annotation.value);
       writer.EndOp();
     }
   }
-  return finish();
+}
+
+}  // namespace
+
+PatchText RenderDefaultsPatch(const Pod& pod, const DefaultsPlan& plan, const Pointer& base) {
+  PatchText result;
+  PatchWriter writer(base, result.json);
+  RenderPlan(pod, plan, writer);
+  writer.Finish();
+  result.ops = writer.ops();
+  result.fields = plan.fields;
+  return result;
+}
+
+PatchText ComputeDefaultsText(const Value& pod, const Pointer& base, const EffectivePolicy& policy,
+                              const MutationOptions& options) {
+  if (!policy.HasDefaults()) return RenderDefaultsPatch(Pod{}, DefaultsPlan{}, base);
+  const PodReadResult read = ReadPod(pod);
+  if (!read.errors.empty()) return RenderDefaultsPatch(Pod{}, DefaultsPlan{}, base);
+  return RenderDefaultsPatch(read.pod, PlanDefaults(read.pod, policy, options), base);
 }
 
 Mutation ComputeDefaults(const Value& pod, const Pointer& base, const EffectivePolicy& policy,
@@ -797,6 +372,121 @@ Mutation ComputeDefaults(const Value& pod, const Pointer& base, const EffectiveP
   mutation.patch.Parse(text.json.data(), text.json.size());
   mutation.fields = std::move(text.fields);
   return mutation;
+}
+
+namespace {
+
+using Allocator = rapidjson::Document::AllocatorType;
+
+Value StringValue(std::string_view text, Allocator& allocator) {
+  return Value(text.data(), static_cast<rapidjson::SizeType>(text.size()), allocator);
+}
+
+// As an "add" op: replaces an existing member (a null one, say) in place, else appends it.
+Value& SetMember(Value& object, std::string_view name, Value value, Allocator& allocator) {
+  const auto it = object.FindMember(
+      Value(rapidjson::StringRef(name.data(), static_cast<rapidjson::SizeType>(name.size()))));
+  if (it != object.MemberEnd()) {
+    it->value = std::move(value);
+    return it->value;
+  }
+  object.AddMember(StringValue(name, allocator), std::move(value), allocator);
+  return (object.MemberEnd() - 1)->value;
+}
+
+// The member `name` as an object: the existing one, or a new empty one.
+Value& ObjectMember(Value& object, std::string_view name, Allocator& allocator) {
+  if (Value* existing = const_cast<Value*>(json::Object(object, name))) return *existing;
+  return SetMember(object, name, Value(rapidjson::kObjectType), allocator);
+}
+
+Value ProfileValue(const Profile& profile, Allocator& allocator) {
+  Value out(rapidjson::kObjectType);
+  if (profile.type == "Localhost") {
+    out.AddMember("localhostProfile", StringValue(profile.localhost_profile, allocator), allocator);
+  }
+  out.AddMember("type", StringValue(profile.type, allocator), allocator);
+  return out;
+}
+
+void AppendCapabilities(Value& capabilities, std::string_view name,
+                        std::span<const std::string_view> caps, Allocator& allocator) {
+  if (caps.empty()) return;
+  Value* list = const_cast<Value*>(json::Array(capabilities, name));
+  if (list == nullptr)
+    list = &SetMember(capabilities, name, Value(rapidjson::kArrayType), allocator);
+  for (std::string_view cap : caps) list->PushBack(StringValue(cap, allocator), allocator);
+}
+
+}  // namespace
+
+void ApplyDefaultsPlan(const DefaultsPlan& plan, const Pod& pod, Value& object,
+                       Allocator& allocator) {
+  if (plan.empty() || !object.IsObject()) return;
+  Value& spec = ObjectMember(object, "spec", allocator);
+  if (plan.runtime_class_name != nullptr) {
+    SetMember(spec, "runtimeClassName", StringValue(*plan.runtime_class_name, allocator),
+              allocator);
+  }
+  if (plan.HasPodSecurityContext()) {
+    Value& sc = ObjectMember(spec, "securityContext", allocator);
+    if (plan.pod_app_armor_profile != nullptr) {
+      SetMember(sc, "appArmorProfile", ProfileValue(*plan.pod_app_armor_profile, allocator),
+                allocator);
+    }
+    if (plan.pod_run_as_non_root) {
+      SetMember(sc, "runAsNonRoot", Value(*plan.pod_run_as_non_root), allocator);
+    }
+    if (plan.pod_seccomp_profile != nullptr) {
+      SetMember(sc, "seccompProfile", ProfileValue(*plan.pod_seccomp_profile, allocator),
+                allocator);
+    }
+  }
+  for (const ContainerDefaultsPlan& d : plan.containers) {
+    const Container& container = pod.containers[d.container];
+    Value& list = spec[StringValue(container.ListName(), allocator)];
+    Value& sc = ObjectMember(list[static_cast<rapidjson::SizeType>(container.index)],
+                             "securityContext", allocator);
+    if (d.allow_privilege_escalation) {
+      SetMember(sc, "allowPrivilegeEscalation", Value(*d.allow_privilege_escalation), allocator);
+    }
+    if (d.app_armor_profile != nullptr) {
+      SetMember(sc, "appArmorProfile", ProfileValue(*d.app_armor_profile, allocator), allocator);
+    }
+    if (!plan.CapabilitiesAdd(d).empty() || !plan.CapabilitiesDrop(d).empty()) {
+      Value& capabilities = ObjectMember(sc, "capabilities", allocator);
+      AppendCapabilities(capabilities, "add", plan.CapabilitiesAdd(d), allocator);
+      AppendCapabilities(capabilities, "drop", plan.CapabilitiesDrop(d), allocator);
+    }
+    if (d.run_as_non_root) SetMember(sc, "runAsNonRoot", Value(*d.run_as_non_root), allocator);
+    if (d.seccomp_profile != nullptr) {
+      SetMember(sc, "seccompProfile", ProfileValue(*d.seccomp_profile, allocator), allocator);
+    }
+  }
+  if (plan.annotations.empty()) return;
+  Value& annotations =
+      ObjectMember(ObjectMember(object, "metadata", allocator), "annotations", allocator);
+  // Which planned keys exist, found in one pass (a scan per key is quadratic with tens of
+  // thousands of annotations); then replaced in place, and the rest appended in plan order.
+  std::unordered_map<std::string_view, std::size_t> planned;
+  planned.reserve(plan.annotations.size());
+  for (std::size_t i = 0; i < plan.annotations.size(); ++i) {
+    planned.emplace(plan.annotations[i].key, i);
+  }
+  std::vector<Value*> existing(plan.annotations.size(), nullptr);
+  for (auto& member : annotations.GetObject()) {
+    const auto it = planned.find(json::View(member.name));
+    if (it != planned.end() && existing[it->second] == nullptr)
+      existing[it->second] = &member.value;
+  }
+  for (std::size_t i = 0; i < plan.annotations.size(); ++i) {
+    if (existing[i] != nullptr) *existing[i] = StringValue(plan.annotations[i].value, allocator);
+  }
+  for (std::size_t i = 0; i < plan.annotations.size(); ++i) {
+    if (existing[i] != nullptr) continue;
+    annotations.AddMember(StringValue(plan.annotations[i].key, allocator),
+                          StringValue(plan.annotations[i].value, allocator), allocator);
+  }
 }
 
 namespace {

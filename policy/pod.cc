@@ -144,10 +144,14 @@ class PodReader {
                           String(*object, "type", here), String(*object, "level", here)};
   }
 
-  std::optional<bool> HostProcess(const Value& security_context, const Path& path) {
+  // windowsOptions: hostProcess and runAsUserName.
+  template <class SecurityContext>
+  void WindowsOptions(const Value& security_context, const Path& path, SecurityContext& out) {
     const Value* windows = Object(security_context, "windowsOptions", path);
-    if (windows == nullptr) return std::nullopt;
-    return Bool(*windows, "hostProcess", path.Child("windowsOptions"));
+    if (windows == nullptr) return;
+    const Path here = path.Child("windowsOptions");
+    out.windows_host_process = Bool(*windows, "hostProcess", here);
+    out.windows_run_as_user_name = String(*windows, "runAsUserName", here);
   }
 
   void ReadPodSecurityContext(const Value& spec, const Path& spec_path, PodSecurityContext& out) {
@@ -160,7 +164,7 @@ class PodReader {
     out.se_linux_options = SELinux(*sc, path);
     out.seccomp_profile = Profile(*sc, "seccompProfile", path);
     out.app_armor_profile = Profile(*sc, "appArmorProfile", path);
-    out.windows_host_process = HostProcess(*sc, path);
+    WindowsOptions(*sc, path, out);
     if (const Value* sysctls = Array(*sc, "sysctls", path)) {
       const Path list_path = path.Child("sysctls");
       for (rapidjson::SizeType i = 0; i < sysctls->Size(); ++i) {
@@ -195,7 +199,7 @@ class PodReader {
     out.se_linux_options = SELinux(*sc, path);
     out.seccomp_profile = Profile(*sc, "seccompProfile", path);
     out.app_armor_profile = Profile(*sc, "appArmorProfile", path);
-    out.windows_host_process = HostProcess(*sc, path);
+    WindowsOptions(*sc, path, out);
   }
 
   // probes and lifecycle handlers that can name a host
@@ -319,6 +323,7 @@ class PodReader {
       return;
     }
     if (const Value* metadata = Object(object, "metadata", root)) {
+      pod.metadata_present = true;
       const Path metadata_path = root.Child("metadata");
       if (const Value* annotations = Object(*metadata, "annotations", metadata_path)) {
         pod.annotations_present = true;

@@ -48,7 +48,8 @@ struct ContainerSecurityContext {
   std::optional<SELinuxOptions> se_linux_options;
   std::optional<ProfileRef> seccomp_profile;
   std::optional<ProfileRef> app_armor_profile;
-  std::optional<bool> windows_host_process;  // windowsOptions.hostProcess
+  std::optional<bool> windows_host_process;                  // windowsOptions.hostProcess
+  std::optional<std::string_view> windows_run_as_user_name;  // windowsOptions.runAsUserName
 };
 
 struct PodSecurityContext {
@@ -59,6 +60,7 @@ struct PodSecurityContext {
   std::optional<ProfileRef> seccomp_profile;
   std::optional<ProfileRef> app_armor_profile;
   std::optional<bool> windows_host_process;
+  std::optional<std::string_view> windows_run_as_user_name;
   std::vector<std::string_view> sysctl_names;  // securityContext.sysctls[*].name
 };
 
@@ -92,6 +94,7 @@ struct Volume {
 };
 
 struct Pod {
+  bool metadata_present = false;     // metadata exists
   bool annotations_present = false;  // metadata.annotations exists
   // One entry per key, in first-seen order, with the last value of duplicates (Go's map decoding
   // keeps the last). Add through AddAnnotation.

@@ -1,5 +1,7 @@
 // Property tests: for generated pods, the defaults patch applies cleanly with python3-jsonpatch,
-// only adds new paths or appends, is idempotent, and keeps a restricted pod restricted.
+// only adds new paths or appends, is idempotent, keeps a restricted pod restricted, and the plan
+// applied to the typed Pod view (as workload judging does) reads as the patched pod does, and
+// applied to the JSON (as `check --mutate` does) gives the patched document.
 
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
@@ -13,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "policy/defaults_planner.h"
 #include "policy/evaluator.h"
 #include "policy/mutator.h"
 #include "policy/pod.h"
@@ -28,6 +31,57 @@ std::string Write(const rapidjson::Value& value) {
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
   value.Accept(writer);
   return buffer.GetString();
+}
+
+// Every field of the view, one line each, for comparing two views of a pod.
+std::string Describe(const Pod& pod) {
+  std::ostringstream out;
+  auto opt = [&](std::string_view name, const auto& value) {
+    out << name << '=';
+    if (value) {
+      out << *value;
+    } else {
+      out << "unset";
+    }
+    out << '\n';
+  };
+  auto profile = [&](std::string_view name, const std::optional<ProfileRef>& value) {
+    out << name << '=';
+    if (value) out << value->type.value_or("-") << '/' << value->localhost_profile.value_or("-");
+    out << '\n';
+  };
+  auto list = [&](std::string_view name,
+                  const std::optional<std::vector<std::string_view>>& items) {
+    out << name << '=';
+    if (items) {
+      for (std::string_view item : *items) out << item << ',';
+    } else {
+      out << "unset";
+    }
+    out << '\n';
+  };
+  out << "metadata=" << pod.metadata_present << " annotations=" << pod.annotations_present << '\n';
+  for (const auto& [key, value] : pod.annotations) out << "  " << key << '=' << value << '\n';
+  opt("runtimeClassName", pod.runtime_class_name);
+  const PodSecurityContext& psc = pod.security_context;
+  out << "pod securityContext=" << psc.present << '\n';
+  opt("runAsNonRoot", psc.run_as_non_root);
+  opt("runAsUser", psc.run_as_user);
+  profile("seccompProfile", psc.seccomp_profile);
+  profile("appArmorProfile", psc.app_armor_profile);
+  for (const Container& c : pod.containers) {
+    const ContainerSecurityContext& sc = c.security_context;
+    out << c.ListName() << '/' << c.index << ' ' << c.name << " securityContext=" << sc.present
+        << " capabilities=" << sc.capabilities_present << '\n';
+    opt("privileged", sc.privileged);
+    opt("allowPrivilegeEscalation", sc.allow_privilege_escalation);
+    opt("runAsNonRoot", sc.run_as_non_root);
+    list("add", sc.capabilities_add);
+    list("drop", sc.capabilities_drop);
+    profile("seccompProfile", sc.seccomp_profile);
+    profile("appArmorProfile", sc.app_armor_profile);
+  }
+  return out.str();
 }
 
 struct Generated {
@@ -62,6 +116,9 @@ std::vector<Generated> GeneratePods() {
       {"annotations", "/metadata/annotations",
        "{'container.apparmor.security.beta.kubernetes.io/c':'runtime/default','x/y':'z'}"},
       {"podAppArmor", "/spec/securityContext/appArmorProfile", "{'type':'RuntimeDefault'}"},
+      {"rootUser", "/spec/securityContext/runAsUser", "0"},
+      {"seccompAnnotation", "/metadata/annotations/seccomp.security.alpha.kubernetes.io~1pod",
+       "'localhost/x'"},
   };
   std::vector<Generated> out;
   for (const auto& [base_name, base] : bases) {
@@ -129,6 +186,22 @@ TEST(MutatorProperties, AppliesAddsOnlyIdempotentAndKeepsRestricted) {
 
     MutationOptions options;
     options.kubernetes_minor = generated.kubernetes_minor;
+    {
+      rapidjson::Document original;
+      original.Parse(generated.pod);
+      PodReadResult view = ReadPod(original);
+      const DefaultsPlan plan = PlanDefaults(view.pod, policy, options);
+      ApplyDefaultsPlan(plan, view.pod);
+      EXPECT_EQ(Describe(view.pod), Describe(ReadPod(after).pod)) << generated.description;
+
+      // Applied to the JSON itself (`check --mutate`), it gives the patched document exactly.
+      rapidjson::Document applied;
+      applied.Parse(generated.pod);
+      const PodReadResult applied_view = ReadPod(applied);
+      ApplyDefaultsPlan(PlanDefaults(applied_view.pod, policy, options), applied_view.pod, applied,
+                        applied.GetAllocator());
+      EXPECT_EQ(Write(applied), Write(after)) << generated.description;
+    }
     const Mutation again = ComputeDefaults(after, rapidjson::Pointer(""), policy, options);
     EXPECT_EQ(PatchJson(again.patch), "[]") << generated.description;
 
