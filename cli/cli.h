@@ -16,6 +16,7 @@ void RegisterServeCommand(CLI::App& app, int* exit_code);
 void RegisterVersionCommand(CLI::App& app, int* exit_code);
 void RegisterCheckCommand(CLI::App& app, int* exit_code);   // cli/cli_check.cc
 void RegisterPolicyCommand(CLI::App& app, int* exit_code);  // cli/cli_policy.cc: lint, explain
+void RegisterAuditCommand(CLI::App& app, int* exit_code);   // cli/cli_audit.cc
 
 // `--kubernetes-version` as serve and check take it: "1.31" -> 31 (only 1.x clusters exist).
 std::optional<int> ParseKubernetesMinor(const std::string& text);

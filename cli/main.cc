@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   palisade::cli::RegisterServeCommand(app, &exit_code);
   palisade::cli::RegisterCheckCommand(app, &exit_code);
   palisade::cli::RegisterPolicyCommand(app, &exit_code);
+  palisade::cli::RegisterAuditCommand(app, &exit_code);
   palisade::cli::RegisterVersionCommand(app, &exit_code);
   try {
     app.parse(argc, argv);

@@ -240,9 +240,12 @@ Decision JudgeObject(const rapidjson::Value& received, ObjectType type,
 
   std::vector<std::string> deny_parts;
   std::vector<std::string> audit_parts;
-  auto record = [&](std::string_view level, std::string_view check, std::string_view mode) {
-    AddUnique(decision.checks, check);
-    decision.violations.push_back({std::string(level), std::string(check), std::string(mode)});
+  auto record = [&](std::string_view level, const auto& failure, std::string_view mode) {
+    AddUnique(decision.checks, failure.id);
+    std::string message;
+    AppendItem(message, failure);
+    decision.violations.push_back(
+        {std::string(level), std::string(failure.id), std::string(mode), std::move(message)});
   };
   const bool workloads_warn = workload && policy.workloads == WorkloadMode::kWarn;
 
@@ -254,7 +257,7 @@ Decision JudgeObject(const rapidjson::Value& received, ObjectType type,
       const std::string level_text = GoQuote(enforce->ToString());
       const std::string_view mode = workloads_warn ? "warn" : "enforce";
       for (const CheckFailure& failure : evaluation.failures) {
-        record(LevelName(enforce->level), failure.id, mode);
+        record(LevelName(enforce->level), failure, mode);
       }
       const FieldSource* source =
           options.level_override ? nullptr : policy.SourceOf("podSecurity.enforce");
@@ -279,7 +282,7 @@ Decision JudgeObject(const rapidjson::Value& received, ObjectType type,
     Action action = policy.rules_action;
     if (action == Action::kEnforce && workloads_warn) action = Action::kWarn;
     for (const RuleFailure& failure : rule_failures) {
-      record("rules", failure.id, ActionName(action));
+      record("rules", failure, ActionName(action));
     }
     if (action == Action::kWarn) {
       rule_warning = "would violate rules of policy " + policy_name + rev + ": " +
@@ -297,7 +300,7 @@ Decision JudgeObject(const rapidjson::Value& received, ObjectType type,
     const Evaluation& evaluation = evaluate(*policy.audit);
     if (!evaluation.failures.empty()) {
       for (const CheckFailure& failure : evaluation.failures) {
-        record(LevelName(policy.audit->level), failure.id, "audit");
+        record(LevelName(policy.audit->level), failure, "audit");
       }
       audit_parts.insert(audit_parts.begin(), "would violate PodSecurity " +
                                                   GoQuote(policy.audit->ToString()) +
@@ -322,7 +325,7 @@ Decision JudgeObject(const rapidjson::Value& received, ObjectType type,
       const Evaluation& evaluation = evaluate(*policy.warn);
       if (!evaluation.failures.empty()) {
         for (const CheckFailure& failure : evaluation.failures) {
-          record(LevelName(policy.warn->level), failure.id, "warn");
+          record(LevelName(policy.warn->level), failure, "warn");
         }
         // One warning per level, the checks joined as PSA joins them.
         std::string warning = "would violate PodSecurity " + GoQuote(policy.warn->ToString()) +
