@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   palisade::cli::RegisterCheckCommand(app, &exit_code);
   palisade::cli::RegisterPolicyCommand(app, &exit_code);
   palisade::cli::RegisterSelftestCommand(app, &exit_code);
+  palisade::cli::RegisterAuditCommand(app, &exit_code);
   palisade::cli::RegisterVersionCommand(app, &exit_code);
   try {
     app.parse(argc, argv);

@@ -47,6 +47,7 @@ struct ViolationRecord {  // one PSS/rule failure, for palisade_pss_violations_t
   std::string level;      // "restricted" (or "rules" for namespace rules)
   std::string check;      // check id
   std::string mode;       // "enforce" | "warn" | "audit"
+  std::string message;    // "reason (detail)" of this one failure (`palisade audit` reports it)
 };
 
 struct AdmissionResult {

@@ -281,9 +281,12 @@ Decision RenderDecision(const ObjectEvaluation& evaluation, ObjectType type,
                : "violates";
   std::vector<std::string> deny_parts;
   std::vector<std::string> audit_parts;
-  auto record = [&](std::string_view level, std::string_view check, std::string_view mode) {
-    AddUnique(decision.checks, check);
-    decision.violations.push_back({std::string(level), std::string(check), std::string(mode)});
+  auto record = [&](std::string_view level, const auto& failure, std::string_view mode) {
+    AddUnique(decision.checks, failure.id);
+    std::string message;
+    AppendItem(message, failure);
+    decision.violations.push_back(
+        {std::string(level), std::string(failure.id), std::string(mode), std::move(message)});
   };
 
   if (evaluation.enforce && !evaluation.enforce->failures().empty()) {
@@ -291,7 +294,7 @@ Decision RenderDecision(const ObjectEvaluation& evaluation, ObjectType type,
     const std::string level_text = GoQuote(enforce.level.ToString());
     const std::string_view mode = evaluation.workloads_warn ? "warn" : "enforce";
     for (const CheckFailure& failure : enforce.failures()) {
-      record(LevelName(enforce.level.level), failure.id, mode);
+      record(LevelName(enforce.level.level), failure, mode);
     }
     const FieldSource* source =
         options.level_override ? nullptr : policy.SourceOf("podSecurity.enforce");
@@ -314,7 +317,7 @@ Decision RenderDecision(const ObjectEvaluation& evaluation, ObjectType type,
     const std::string rev = source ? " rev " + source->revision : std::string();
     const Action action = evaluation.rules_action;
     for (const RuleFailure& failure : rule_failures) {
-      record("rules", failure.id, ActionName(action));
+      record("rules", failure, ActionName(action));
     }
     if (action == Action::kWarn) {
       rule_warning = "would violate rules of policy " + policy_name + rev + ": " +
@@ -331,7 +334,7 @@ Decision RenderDecision(const ObjectEvaluation& evaluation, ObjectType type,
   if (evaluation.audit && !evaluation.audit->failures().empty()) {
     const ModeEvaluation& audit = *evaluation.audit;
     for (const CheckFailure& failure : audit.failures()) {
-      record(LevelName(audit.level.level), failure.id, "audit");
+      record(LevelName(audit.level.level), failure, "audit");
     }
     audit_parts.insert(audit_parts.begin(), "would violate PodSecurity " +
                                                 GoQuote(audit.level.ToString()) +
@@ -353,7 +356,7 @@ Decision RenderDecision(const ObjectEvaluation& evaluation, ObjectType type,
     if (evaluation.warn && !evaluation.warn->failures().empty()) {
       const ModeEvaluation& warn = *evaluation.warn;
       for (const CheckFailure& failure : warn.failures()) {
-        record(LevelName(warn.level.level), failure.id, "warn");
+        record(LevelName(warn.level.level), failure, "warn");
       }
       // One warning per level, the checks joined as PSA joins them.
       std::string warning = "would violate PodSecurity " + GoQuote(warn.level.ToString()) +

@@ -723,6 +723,83 @@ class AutoscalingTest(unittest.TestCase):
         self.assertEqual(by_kind(render(), "HorizontalPodAutoscaler"), [])
 
 
+class AuditTest(unittest.TestCase):
+    """audit.enabled: the CronJob, its own ServiceAccount and least-privilege RBAC, the Report CRD."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.objects = render(values_files=[os.path.join(VALUES_DIR, "audit.yaml")])
+        cls.cronjob = one(cls.objects, "CronJob", "palisade-audit")
+        cls.pod = cls.cronjob["spec"]["jobTemplate"]["spec"]["template"]
+
+    def test_off_by_default(self):
+        objects = render()
+        kinds = {o["kind"] for o in objects}
+        self.assertFalse(kinds & {"CronJob", "CustomResourceDefinition"}, kinds)
+        # The server's own RBAC stays; nothing of the audit's.
+        names = [o["metadata"]["name"] for o in objects]
+        self.assertFalse([n for n in names if "audit" in n], names)
+
+    def test_cronjob_runs_audit_with_the_live_policies_and_writes_reports(self):
+        self.assertEqual(self.cronjob["metadata"]["namespace"], NAMESPACE)
+        self.assertEqual(self.cronjob["spec"]["schedule"], "*/30 * * * *")
+        self.assertEqual(self.cronjob["spec"]["concurrencyPolicy"], "Forbid")
+        (c,) = self.pod["spec"]["containers"]
+        self.assertEqual(c["args"], ["audit", "--policy-configmaps=" + NAMESPACE, "--write-reports",
+                                     "--exit-zero-on-findings", "--max-report-results=500"])
+        self.assertEqual(self.pod["spec"]["restartPolicy"], "Never")
+        self.assertEqual(self.pod["spec"]["serviceAccountName"], "palisade-audit")
+        self.assertTrue(self.pod["spec"]["automountServiceAccountToken"])
+
+    def test_the_policy_configmap_is_labelled_for_audit(self):
+        configmap = one(self.objects, "ConfigMap", "palisade-policies")
+        self.assertEqual(configmap["metadata"]["labels"]["palisade.dev/policy"], "true")
+
+    def test_hardened_like_the_server(self):
+        deployment = one(self.objects, "Deployment", "palisade")
+        server = container(deployment)
+        (c,) = self.pod["spec"]["containers"]
+        self.assertEqual(c["securityContext"], server["securityContext"])
+        self.assertEqual(self.pod["spec"]["securityContext"], deployment["spec"]["template"]["spec"]["securityContext"])
+        self.assertTrue(c["securityContext"]["readOnlyRootFilesystem"])
+        self.assertTrue(c["securityContext"]["runAsNonRoot"])
+        self.assertEqual(c["securityContext"]["capabilities"], {"drop": ["ALL"]})
+        self.assertEqual(self.pod["spec"]["securityContext"]["seccompProfile"], {"type": "RuntimeDefault"})
+
+    def test_pods_are_not_selected_by_the_service_or_the_network_policy(self):
+        labels = self.pod["metadata"]["labels"]
+        self.assertEqual(labels["app.kubernetes.io/name"], "palisade-audit")
+        self.assertEqual(labels["app.kubernetes.io/component"], "audit")
+
+    def test_rbac_reads_workloads_writes_reports_and_nothing_else(self):
+        role = one(self.objects, "ClusterRole", "palisade-audit")
+        rules = {(tuple(r["apiGroups"]), tuple(r["resources"])): r["verbs"] for r in role["rules"]}
+        self.assertEqual(rules, {
+            (("",), ("pods", "replicationcontrollers", "podtemplates", "namespaces")): ["get", "list"],
+            (("apps",), ("deployments", "replicasets", "statefulsets", "daemonsets")): ["get", "list"],
+            (("batch",), ("jobs", "cronjobs")): ["get", "list"],
+            (("openreports.io",), ("reports",)): ["get", "list", "create", "update", "delete"],
+        })
+        policy_role = one(self.objects, "Role", "palisade-audit")
+        self.assertEqual(policy_role["metadata"]["namespace"], NAMESPACE)
+        self.assertEqual(policy_role["rules"], [{"apiGroups": [""], "resources": ["configmaps"],
+                                                "verbs": ["get", "list"]}])
+        for kind in ("ClusterRoleBinding", "RoleBinding"):
+            binding = one(self.objects, kind, "palisade-audit")
+            self.assertEqual(binding["subjects"], [{"kind": "ServiceAccount", "name": "palisade-audit",
+                                                    "namespace": NAMESPACE}])
+        account = one(self.objects, "ServiceAccount", "palisade-audit")
+        self.assertEqual(account["metadata"]["namespace"], NAMESPACE)
+
+    def test_report_crd_is_installed_and_kept_unless_turned_off(self):
+        crd = one(self.objects, "CustomResourceDefinition", "reports.openreports.io")
+        self.assertEqual(crd["metadata"]["annotations"]["helm.sh/resource-policy"], "keep")
+        self.assertEqual(crd["spec"]["names"]["kind"], "Report")
+        off = render(values_files=[os.path.join(VALUES_DIR, "audit.yaml")], sets=["audit.installCRD=false"])
+        self.assertEqual(by_kind(off, "CustomResourceDefinition"), [])
+        self.assertEqual(len(by_kind(off, "CronJob")), 1)
+
+
 class BadValuesTest(unittest.TestCase):
     CASES = [
         ("unknown certificate mode", ["certificates.mode=selfSigned"],

@@ -27,6 +27,7 @@ VALUE_SETS = {
     "HPA": ["autoscaling.yaml"],
     "hostNetwork": ["host-network.yaml"],
     "every option on": ["all-options.yaml"],
+    "audit": ["audit.yaml"],
 }
 
 
@@ -55,10 +56,11 @@ class KubeSchemaTest(unittest.TestCase):
                 kinds.update(o["kind"] for o in objects)
         # Every template was rendered by some value set.
         self.assertEqual(sorted(kinds), [
-            "Certificate", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment",
-            "HorizontalPodAutoscaler", "Issuer", "MutatingWebhookConfiguration", "NetworkPolicy", "Pod",
-            "PodDisruptionBudget", "PrometheusRule", "Role", "RoleBinding", "Secret", "Service",
-            "ServiceAccount", "ServiceMonitor", "ValidatingWebhookConfiguration"])
+            "Certificate", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "CronJob",
+            "CustomResourceDefinition", "Deployment", "HorizontalPodAutoscaler", "Issuer",
+            "MutatingWebhookConfiguration", "NetworkPolicy", "Pod", "PodDisruptionBudget", "PrometheusRule",
+            "Role", "RoleBinding", "Secret", "Service", "ServiceAccount", "ServiceMonitor",
+            "ValidatingWebhookConfiguration"])
 
     def test_the_validator_refuses_invalid_objects(self):
         # A check that cannot fail proves nothing: break objects the way a template bug would.

@@ -47,6 +47,9 @@ RESOURCES = {
     ("apps", "v1", "replicasets"): ("ReplicaSet", True, ["rs"]),
     ("batch", "v1", "jobs"): ("Job", True, []),
     ("batch", "v1", "cronjobs"): ("CronJob", True, ["cj"]),
+    ("", "v1", "replicationcontrollers"): ("ReplicationController", True, ["rc"]),
+    ("", "v1", "podtemplates"): ("PodTemplate", True, []),
+    ("openreports.io", "v1alpha1", "reports"): ("Report", True, ["reps"]),
 }
 VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 
@@ -374,11 +377,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                  "serverAddressByClientCIDRs": [
                                      {"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]})
         elif path == "/apis":
-            groups = sorted({g for g, _, _ in RESOURCES if g})
+            groups = sorted({(g, v) for g, v, _ in RESOURCES if g})
             self.send_json(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
-                {"name": g, "versions": [{"groupVersion": g + "/v1", "version": "v1"}],
-                 "preferredVersion": {"groupVersion": g + "/v1", "version": "v1"}}
-                for g in groups]})
+                {"name": g, "versions": [{"groupVersion": g + "/" + v, "version": v}],
+                 "preferredVersion": {"groupVersion": g + "/" + v, "version": v}}
+                for g, v in groups]})
         else:
             for group, version in {(g, v) for g, v, _ in RESOURCES}:
                 prefix = "/api/" + version if group == "" else "/apis/%s/%s" % (group, version)
@@ -764,6 +767,7 @@ class TLSServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
 class Control(http.server.BaseHTTPRequestHandler):
     """POST /control {"op": ...}:
       put {collection, object}         create or replace (ADDED/MODIFIED), new resourceVersion
+      put_many {collection, objects}   put each (thousands in one request); answers {count}
       delete {collection, namespace, name}
       fail {status, count=1, method?, path_prefix?, watch?, retry_after?, reason?, message?}
                                        the next `count` matching requests get `status`
@@ -787,6 +791,11 @@ class Control(http.server.BaseHTTPRequestHandler):
                 if op == "put":
                     gvr = Handler.parse_path(None, request["collection"])[0]
                     answer = world.put(gvr, request["object"])
+                elif op == "put_many":
+                    gvr = Handler.parse_path(None, request["collection"])[0]
+                    for obj in request["objects"]:
+                        world.put(gvr, obj)
+                    answer = {"count": len(request["objects"])}
                 elif op == "delete":
                     gvr = Handler.parse_path(None, request["collection"])[0]
                     answer = world.delete(gvr, request.get("namespace", ""), request["name"])
