@@ -112,6 +112,21 @@ std::string Containers(const std::vector<std::string_view>& names) {
   return out;
 }
 
+std::vector<std::string_view> ContainerNames(const Findings& findings) {
+  std::vector<std::string_view> names;
+  names.reserve(findings.size());
+  for (const Finding& finding : findings) names.push_back(finding.container);
+  return names;
+}
+
+std::vector<std::string_view> AllValues(const Findings& findings) {
+  std::vector<std::string_view> values;
+  for (const Finding& finding : findings) {
+    values.insert(values.end(), finding.values.begin(), finding.values.end());
+  }
+  return values;
+}
+
 }  // namespace check_text
 
 std::optional<std::string_view> LastAnnotation(const Pod& pod, std::string_view key) {

@@ -1,8 +1,10 @@
 #pragma once
 
 // A Pod Security Standards check as data, in the shape of Kubernetes' Pod Security Admission
-// (policy/checks.go): {id, level, versions: [{minimum version, function}]}. A function reads the
-// pod and returns {allowed, reason, detail}; it never throws and builds text only on failure.
+// (policy/checks.go): {id, level, versions: [{minimum version, function}], render}. Unlike PSA, a
+// function does not write text: it returns structured findings (what offends, where, with which
+// values), and the check's one render function turns findings into PSA's exact reason and detail.
+// Exceptions (spec.exceptions) waive findings and render what is left; `advise` reads the values.
 
 #include <algorithm>
 #include <cstddef>
@@ -15,13 +17,43 @@
 
 namespace palisade::policy {
 
-struct CheckResult {
-  bool allowed = true;
+// One offence of a failing check.
+//
+// - container: the container's name; empty for a pod-level offence (host namespaces, sysctls,
+//   volumes, the pod's own securityContext, the pod's seccomp annotation). An annotation that
+//   names a container (AppArmor or seccomp beta annotations) belongs to that container.
+// - field: where it is. Pod-level fields are absolute ("spec.hostNetwork",
+//   "spec.securityContext.sysctls", "spec.volumes[data]", "metadata.annotations[<key>]");
+//   container fields are relative to the container ("securityContext.capabilities.add",
+//   "ports[*].hostPort", "livenessProbe.httpGet.host", "metadata.annotations[<key>]" for the
+//   container's annotation).
+// - values: the offending values as the pod spells them: capabilities ("NET_ADMIN"), host ports
+//   ("8080"), sysctl names, volume types ("hostPath", "nfs"), profile types ("Unconfined"),
+//   procMount types, SELinux type/user/role, host namespaces ("hostNetwork"), annotation values,
+//   "true"/"false"/"0" for booleans and runAsUser. Empty when the offence is a required setting
+//   that is missing (allowPrivilegeEscalation, capabilities.drop ALL, runAsNonRoot, seccomp
+//   profile, or a runtime class for rules.allowedRuntimeClasses).
+struct Finding {
+  std::string container;
+  std::string field;
+  std::vector<std::string> values;
+
+  bool PodLevel() const { return container.empty(); }
+  bool operator==(const Finding&) const = default;
+};
+
+using Findings = std::vector<Finding>;
+
+// A failing check as PSA words it.
+struct RenderedFailure {
   std::string_view reason;  // PSA's ForbiddenReason; static text
   std::string detail;       // PSA's ForbiddenDetail; may be empty
 };
 
-using CheckFunction = CheckResult (*)(const Pod& pod);
+// Reads the pod; returns no findings when the check passes. Never throws.
+using CheckFunction = Findings (*)(const Pod& pod);
+// Words a non-empty list of findings of its check (all of them, or those no exception waived).
+using RenderFunction = RenderedFailure (*)(const Findings& findings);
 
 struct VersionedCheck {
   Version minimum;
@@ -35,12 +67,8 @@ struct Check {
   std::string_view id;
   Level level = Level::kBaseline;
   std::vector<VersionedCheck> versions;  // strictly increasing minimum versions
+  RenderFunction render = nullptr;       // one wording for every version's findings
 };
-
-inline CheckResult Allow() { return CheckResult{}; }
-inline CheckResult Forbid(std::string_view reason, std::string detail) {
-  return CheckResult{false, reason, std::move(detail)};
-}
 
 // Text helpers matching PSA's helpers.go and Go's fmt, so details are byte-identical.
 namespace check_text {
@@ -94,6 +122,21 @@ std::string GoQuote(std::string_view text);
 // `containers "a", "b"` / `container "a"`
 std::string Containers(const std::vector<std::string_view>& names);
 
+// The container of each finding, in order (checks with one finding per container).
+std::vector<std::string_view> ContainerNames(const Findings& findings);
+
+// Every value of `findings`, in order.
+std::vector<std::string_view> AllValues(const Findings& findings);
+
+// A volume's finding field, "spec.volumes[<name>]", and back.
+inline std::string VolumeField(std::string_view name) {
+  return "spec.volumes[" + std::string(name) + "]";
+}
+inline std::string_view VolumeName(std::string_view field) {
+  constexpr std::string_view kPrefix = "spec.volumes[";
+  return field.substr(kPrefix.size(), field.size() - kPrefix.size() - 1);
+}
+
 }  // namespace check_text
 
 // Value Go's decoder would see for an optional string: unset is "".
@@ -129,7 +172,8 @@ Check SysctlsCheck();
 Check WindowsHostProcessCheck();
 
 // Shared implementations PSA also shares between checks (procMount_restricted is procMount v1.0).
-CheckResult ProcMountStrict(const Pod& pod);
+Findings ProcMountStrict(const Pod& pod);
+RenderedFailure RenderProcMount(const Findings& findings);
 bool SeccompTypeAllowed(const std::optional<ProfileRef>& profile);
 
 }  // namespace palisade::policy

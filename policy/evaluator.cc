@@ -27,14 +27,22 @@ std::string Evaluation::Message() const {
   return out;
 }
 
+RenderedFailure RenderFindings(std::string_view id, const Findings& findings) {
+  const Check* check = DefaultRegistry().Find(id);
+  if (check == nullptr || findings.empty()) return {};
+  return check->render(findings);
+}
+
 Evaluation EvaluatePod(const Pod& pod, const LevelVersion& level_version) {
   Evaluation evaluation;
   for (const RegisteredCheck& check :
        DefaultRegistry().ChecksFor(level_version.level, level_version.version)) {
-    CheckResult result = check.function(pod);
-    if (result.allowed) continue;
+    Findings findings = check.function(pod);
+    if (findings.empty()) continue;
     evaluation.allowed = false;
-    evaluation.failures.push_back(CheckFailure{check.id, result.reason, std::move(result.detail)});
+    RenderedFailure rendered = check.render(findings);
+    evaluation.failures.push_back(
+        CheckFailure{check.id, rendered.reason, std::move(rendered.detail), std::move(findings)});
   }
   return evaluation;
 }

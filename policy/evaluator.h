@@ -7,15 +7,19 @@
 #include <string_view>
 #include <vector>
 
+#include "policy/check.h"
 #include "policy/level_version.h"
 #include "policy/pod.h"
 
 namespace palisade::policy {
 
+// A failed check: what offends (findings) and how PSA words it (reason, detail: rendered from
+// the findings by the check's render function, RenderFindings).
 struct CheckFailure {
   std::string_view id;      // "allowPrivilegeEscalation", "capabilities_restricted", ...
   std::string_view reason;  // PSA's reason: "allowPrivilegeEscalation != false"
   std::string detail;       // PSA's detail: `containers "a", "b" must set ...`
+  Findings findings;        // never empty; in the pod's order (see Finding in check.h)
 };
 
 struct Evaluation {
@@ -27,6 +31,10 @@ struct Evaluation {
   // "path: message".
   std::string Message() const;
 };
+
+// PSA's wording of `findings` (non-empty) of the registered check `id`: used to word what is left
+// after exceptions waived some findings. An unknown id renders as {"", ""}.
+RenderedFailure RenderFindings(std::string_view id, const Findings& findings);
 
 // Runs every check of `level_version` on the pod. `privileged` runs none.
 Evaluation EvaluatePod(const Pod& pod, const LevelVersion& level_version);

@@ -34,6 +34,7 @@ std::optional<std::string> Validate(const std::vector<Check>& checks) {
       return "check " + id + ": invalid level " + std::string(LevelName(check.level));
     }
     if (check.versions.empty()) return "check " + id + ": no versions";
+    if (check.render == nullptr) return "check " + id + ": no render function";
     int previous = -1;
     for (const VersionedCheck& v : check.versions) {
       if (v.minimum.minor < Version::kOldestMinor || v.minimum > Version::Latest()) {
@@ -104,7 +105,7 @@ std::optional<CheckRegistry> CheckRegistry::Build(std::vector<Check> checks, std
     for (const Check* check : ordered) {
       const VersionedCheck* v = VersionAt(*check, minor);
       if (v == nullptr) continue;
-      const RegisteredCheck entry{check->id, v->function};
+      const RegisteredCheck entry{check->id, v->function, check->render};
       if (check->level == Level::kBaseline) {
         registry.baseline_[minor].push_back(entry);
         if (std::find(replaced.begin(), replaced.end(), check->id) == replaced.end()) {
@@ -117,6 +118,8 @@ std::optional<CheckRegistry> CheckRegistry::Build(std::vector<Check> checks, std
   }
   return registry;
 }
+
+const Check* CheckRegistry::Find(std::string_view id) const { return FindCheck(checks_, id); }
 
 std::span<const RegisteredCheck> CheckRegistry::ChecksFor(Level level, Version version) const {
   if (level == Level::kPrivileged) return {};

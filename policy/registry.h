@@ -16,14 +16,15 @@ namespace palisade::policy {
 struct RegisteredCheck {
   std::string_view id;
   CheckFunction function = nullptr;
+  RenderFunction render = nullptr;
 };
 
 class CheckRegistry {
  public:
   // Validates the checks: unique non-empty ids, level baseline or restricted, at least one
-  // version, minimum versions strictly increasing and not above Version::Latest(), functions set,
-  // and `replaces` only on restricted checks naming baseline checks. On failure returns nullopt
-  // and sets *error.
+  // version, minimum versions strictly increasing and not above Version::Latest(), functions and
+  // render set, and `replaces` only on restricted checks naming baseline checks. On failure returns
+  // nullopt and sets *error.
   static std::optional<CheckRegistry> Build(std::vector<Check> checks, std::string* error);
 
   // The checks to run, in PSA's order: baseline ids sorted, then restricted ids sorted; at
@@ -35,6 +36,9 @@ class CheckRegistry {
   Version MaxVersion() const { return Version{max_minor_}; }
 
   const std::vector<Check>& checks() const { return checks_; }
+
+  // The check with this id, or nullptr.
+  const Check* Find(std::string_view id) const;
 
  private:
   CheckRegistry() = default;

@@ -14,21 +14,28 @@ namespace {
 
 using namespace check_text;
 
-CheckResult allowPrivilegeEscalation_1_8(const Pod& pod) {
-  std::vector<std::string_view> bad_containers;
+constexpr std::string_view kField = "securityContext.allowPrivilegeEscalation";
+
+Findings allowPrivilegeEscalation_1_8(const Pod& pod) {
+  Findings findings;
   for (const Container& c : pod.containers) {
     const auto& setting = c.security_context.allow_privilege_escalation;
-    if (!setting || *setting) bad_containers.push_back(c.name);
+    if (!setting) findings.push_back({std::string(c.name), std::string(kField), {}});
+    if (setting && *setting)
+      findings.push_back({std::string(c.name), std::string(kField), {"true"}});
   }
-  if (bad_containers.empty()) return Allow();
-  return Forbid(
-      "allowPrivilegeEscalation != false",
-      Containers(bad_containers) + " must set securityContext.allowPrivilegeEscalation=false");
+  return findings;
 }
 
-CheckResult allowPrivilegeEscalation_1_25(const Pod& pod) {
-  if (pod.IsWindows()) return Allow();
+Findings allowPrivilegeEscalation_1_25(const Pod& pod) {
+  if (pod.IsWindows()) return {};
   return allowPrivilegeEscalation_1_8(pod);
+}
+
+RenderedFailure Render(const Findings& findings) {
+  return {"allowPrivilegeEscalation != false",
+          Containers(ContainerNames(findings)) +
+              " must set securityContext.allowPrivilegeEscalation=false"};
 }
 
 }  // namespace
@@ -37,7 +44,8 @@ Check AllowPrivilegeEscalationCheck() {
   return Check{"allowPrivilegeEscalation",
                Level::kRestricted,
                {{Version{8}, allowPrivilegeEscalation_1_8, {}},
-                {Version{25}, allowPrivilegeEscalation_1_25, {}}}};
+                {Version{25}, allowPrivilegeEscalation_1_25, {}}},
+               Render};
 }
 
 }  // namespace palisade::policy

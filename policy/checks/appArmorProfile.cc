@@ -17,6 +17,9 @@ namespace {
 using namespace check_text;
 
 constexpr std::string_view kAnnotationPrefix = "container.apparmor.security.beta.kubernetes.io/";
+constexpr std::string_view kPodField = "spec.securityContext.appArmorProfile.type";
+constexpr std::string_view kContainerField = "securityContext.appArmorProfile.type";
+constexpr std::string_view kAnnotationField = "metadata.annotations[";
 
 bool AnnotationValueAllowed(std::string_view value) {
   return value.empty() || value == "runtime/default" || value.starts_with("localhost/");
@@ -29,57 +32,67 @@ bool ProfileAllowed(const std::optional<ProfileRef>& profile) {
   return type == "RuntimeDefault" || type == "Localhost";
 }
 
-CheckResult appArmorProfile_1_0(const Pod& pod) {
-  const bool pod_bad = !ProfileAllowed(pod.security_context.app_armor_profile);
-  bool any_bad = pod_bad;
-  for (const Container& c : pod.containers) {
-    if (!ProfileAllowed(c.security_context.app_armor_profile)) any_bad = true;
+Findings appArmorProfile_1_0(const Pod& pod) {
+  Findings findings;
+  if (!ProfileAllowed(pod.security_context.app_armor_profile)) {
+    findings.push_back({"",
+                        std::string(kPodField),
+                        {std::string(OrEmpty(pod.security_context.app_armor_profile->type))}});
   }
-  for (std::size_t i = 0; i < pod.annotations.size() && !any_bad; ++i) {
-    const auto& [key, value] = pod.annotations[i];
-    if (key.starts_with(kAnnotationPrefix) && !AnnotationValueAllowed(value)) any_bad = true;
-  }
-  if (!any_bad) return Allow();
-
-  std::vector<std::string> bad_setters;
-  std::vector<std::string_view> bad_types;
-  if (pod_bad) {
-    bad_setters.emplace_back("pod");
-    bad_types.push_back(OrEmpty(pod.security_context.app_armor_profile->type));
-  }
-  std::vector<std::string_view> bad_containers;
   for (const Container& c : pod.containers) {
     if (!ProfileAllowed(c.security_context.app_armor_profile)) {
-      bad_containers.push_back(c.name);
-      bad_types.push_back(OrEmpty(c.security_context.app_armor_profile->type));
+      findings.push_back({std::string(c.name),
+                          std::string(kContainerField),
+                          {std::string(OrEmpty(c.security_context.app_armor_profile->type))}});
+    }
+  }
+  for (const auto& [key, value] : pod.annotations) {
+    if (key.starts_with(kAnnotationPrefix) && !AnnotationValueAllowed(value)) {
+      findings.push_back({std::string(key.substr(kAnnotationPrefix.size())),
+                          std::string(kAnnotationField) + std::string(key) + "]",
+                          {std::string(value)}});
+    }
+  }
+  return findings;
+}
+
+RenderedFailure Render(const Findings& findings) {
+  std::vector<std::string> bad_setters;
+  std::vector<std::string_view> bad_types;
+  std::vector<std::string_view> bad_containers;
+  std::vector<std::string> bad_annotations;
+  for (const Finding& finding : findings) {
+    if (finding.field == kPodField) {
+      bad_setters.emplace_back("pod");
+      bad_types.push_back(finding.values.front());
+    } else if (finding.field == kContainerField) {
+      bad_containers.push_back(finding.container);
+      bad_types.push_back(finding.values.front());
+    } else {
+      const std::string_view key =
+          std::string_view(finding.field)
+              .substr(kAnnotationField.size(), finding.field.size() - kAnnotationField.size() - 1);
+      bad_annotations.push_back(std::string(key) + "=" + GoQuote(finding.values.front()));
     }
   }
   if (!bad_containers.empty()) bad_setters.push_back(Containers(bad_containers));
   SortUnique(bad_types);
   std::vector<std::string> bad_values(bad_types.begin(), bad_types.end());
-
-  std::vector<std::string> bad_annotations;
-  for (std::size_t i = 0; i < pod.annotations.size(); ++i) {
-    const auto& [key, value] = pod.annotations[i];
-    if (key.starts_with(kAnnotationPrefix) && !AnnotationValueAllowed(value)) {
-      bad_annotations.push_back(std::string(key) + "=" + GoQuote(value));
-    }
-  }
   if (!bad_annotations.empty()) {
     std::sort(bad_annotations.begin(), bad_annotations.end());
     bad_setters.emplace_back(Pluralize("annotation", "annotations", bad_annotations.size()));
     bad_values.insert(bad_values.end(), bad_annotations.begin(), bad_annotations.end());
   }
-  return Forbid(
-      Pluralize("forbidden AppArmor profile", "forbidden AppArmor profiles", bad_values.size()),
-      Join(bad_setters, " and ") + " must not set AppArmor profile type to " +
-          JoinQuote(bad_values));
+  return {Pluralize("forbidden AppArmor profile", "forbidden AppArmor profiles", bad_values.size()),
+          Join(bad_setters, " and ") + " must not set AppArmor profile type to " +
+              JoinQuote(bad_values)};
 }
 
 }  // namespace
 
 Check AppArmorProfileCheck() {
-  return Check{"appArmorProfile", Level::kBaseline, {{Version{0}, appArmorProfile_1_0, {}}}};
+  return Check{
+      "appArmorProfile", Level::kBaseline, {{Version{0}, appArmorProfile_1_0, {}}}, Render};
 }
 
 }  // namespace palisade::policy

@@ -24,33 +24,37 @@ bool Allowed(std::string_view capability) {
   return std::find(kAllowed_1_0.begin(), kAllowed_1_0.end(), capability) != kAllowed_1_0.end();
 }
 
-CheckResult capabilitiesBaseline_1_0(const Pod& pod) {
-  std::vector<std::string_view> bad_containers;
-  std::vector<std::string_view> bad_capabilities;
+Findings capabilitiesBaseline_1_0(const Pod& pod) {
+  Findings findings;
   for (const Container& c : pod.containers) {
     const auto& add = c.security_context.capabilities_add;
     if (!add) continue;
-    bool valid = true;
+    std::vector<std::string> bad;
     for (std::string_view capability : *add) {
-      if (!Allowed(capability)) {
-        valid = false;
-        bad_capabilities.push_back(capability);
-      }
+      if (!Allowed(capability)) bad.emplace_back(capability);
     }
-    if (!valid) bad_containers.push_back(c.name);
+    if (!bad.empty()) {
+      findings.push_back({std::string(c.name), "securityContext.capabilities.add", std::move(bad)});
+    }
   }
-  if (bad_containers.empty()) return Allow();
+  return findings;
+}
+
+RenderedFailure Render(const Findings& findings) {
+  std::vector<std::string_view> bad_capabilities = AllValues(findings);
   SortUnique(bad_capabilities);
-  return Forbid("non-default capabilities", Containers(bad_containers) + " must not include " +
-                                                JoinQuote(bad_capabilities) +
-                                                " in securityContext.capabilities.add");
+  return {"non-default capabilities", Containers(ContainerNames(findings)) + " must not include " +
+                                          JoinQuote(bad_capabilities) +
+                                          " in securityContext.capabilities.add"};
 }
 
 }  // namespace
 
 Check CapabilitiesBaselineCheck() {
-  return Check{
-      "capabilities_baseline", Level::kBaseline, {{Version{0}, capabilitiesBaseline_1_0, {}}}};
+  return Check{"capabilities_baseline",
+               Level::kBaseline,
+               {{Version{0}, capabilitiesBaseline_1_0, {}}},
+               Render};
 }
 
 }  // namespace palisade::policy

@@ -16,6 +16,9 @@ namespace {
 
 using namespace check_text;
 
+constexpr std::string_view kDropField = "securityContext.capabilities.drop";
+constexpr std::string_view kAddField = "securityContext.capabilities.add";
+
 bool DropsAll(const ContainerSecurityContext& sc) {
   if (!sc.capabilities_drop) return false;
   for (std::string_view capability : *sc.capabilities_drop) {
@@ -24,29 +27,47 @@ bool DropsAll(const ContainerSecurityContext& sc) {
   return false;
 }
 
-CheckResult capabilitiesRestricted_1_22(const Pod& pod) {
-  std::vector<std::string_view> missing_drop_all;
-  std::vector<std::string_view> adding_forbidden;
-  std::vector<std::string_view> forbidden_capabilities;
+// Per container: a missing drop of ALL (no values), then the forbidden additions.
+Findings capabilitiesRestricted_1_22(const Pod& pod) {
+  Findings findings;
   for (const Container& c : pod.containers) {
     const ContainerSecurityContext& sc = c.security_context;
     if (!sc.capabilities_present) {
-      missing_drop_all.push_back(c.name);
+      findings.push_back({std::string(c.name), std::string(kDropField), {}});
       continue;
     }
-    if (!DropsAll(sc)) missing_drop_all.push_back(c.name);
-    bool added_forbidden = false;
+    if (!DropsAll(sc)) findings.push_back({std::string(c.name), std::string(kDropField), {}});
+    std::vector<std::string> forbidden;
     if (sc.capabilities_add) {
       for (std::string_view capability : *sc.capabilities_add) {
-        if (capability != "NET_BIND_SERVICE") {
-          added_forbidden = true;
-          forbidden_capabilities.push_back(capability);
-        }
+        if (capability != "NET_BIND_SERVICE") forbidden.emplace_back(capability);
       }
     }
-    if (added_forbidden) adding_forbidden.push_back(c.name);
+    if (!forbidden.empty()) {
+      findings.push_back({std::string(c.name), std::string(kAddField), std::move(forbidden)});
+    }
   }
-  if (missing_drop_all.empty() && adding_forbidden.empty()) return Allow();
+  return findings;
+}
+
+Findings capabilitiesRestricted_1_25(const Pod& pod) {
+  if (pod.IsWindows()) return {};
+  return capabilitiesRestricted_1_22(pod);
+}
+
+RenderedFailure Render(const Findings& findings) {
+  std::vector<std::string_view> missing_drop_all;
+  std::vector<std::string_view> adding_forbidden;
+  std::vector<std::string_view> forbidden_capabilities;
+  for (const Finding& finding : findings) {
+    if (finding.field == kDropField) {
+      missing_drop_all.push_back(finding.container);
+    } else {
+      adding_forbidden.push_back(finding.container);
+      forbidden_capabilities.insert(forbidden_capabilities.end(), finding.values.begin(),
+                                    finding.values.end());
+    }
+  }
   std::vector<std::string> details;
   if (!missing_drop_all.empty()) {
     details.push_back(Containers(missing_drop_all) +
@@ -57,12 +78,7 @@ CheckResult capabilitiesRestricted_1_22(const Pod& pod) {
     details.push_back(Containers(adding_forbidden) + " must not include " +
                       JoinQuote(forbidden_capabilities) + " in securityContext.capabilities.add");
   }
-  return Forbid("unrestricted capabilities", Join(details, "; "));
-}
-
-CheckResult capabilitiesRestricted_1_25(const Pod& pod) {
-  if (pod.IsWindows()) return Allow();
-  return capabilitiesRestricted_1_22(pod);
+  return {"unrestricted capabilities", Join(details, "; ")};
 }
 
 }  // namespace
@@ -71,7 +87,8 @@ Check CapabilitiesRestrictedCheck() {
   return Check{"capabilities_restricted",
                Level::kRestricted,
                {{Version{22}, capabilitiesRestricted_1_22, {"capabilities_baseline"}},
-                {Version{25}, capabilitiesRestricted_1_25, {"capabilities_baseline"}}}};
+                {Version{25}, capabilitiesRestricted_1_25, {"capabilities_baseline"}}},
+               Render};
 }
 
 }  // namespace palisade::policy

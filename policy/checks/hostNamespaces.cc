@@ -11,22 +11,27 @@ namespace {
 
 using namespace check_text;
 
-CheckResult hostNamespaces_1_0(const Pod& pod) {
-  const bool network = pod.host_network.value_or(false);
-  const bool pid = pod.host_pid.value_or(false);
-  const bool ipc = pod.host_ipc.value_or(false);
-  if (!network && !pid && !ipc) return Allow();
-  std::vector<std::string_view> host_namespaces;
-  if (network) host_namespaces.push_back("hostNetwork=true");
-  if (pid) host_namespaces.push_back("hostPID=true");
-  if (ipc) host_namespaces.push_back("hostIPC=true");
-  return Forbid("host namespaces", Join(host_namespaces, ", "));
+// One pod-level finding per host namespace, valued by its name ("hostNetwork").
+Findings hostNamespaces_1_0(const Pod& pod) {
+  Findings findings;
+  if (pod.host_network.value_or(false))
+    findings.push_back({"", "spec.hostNetwork", {"hostNetwork"}});
+  if (pod.host_pid.value_or(false)) findings.push_back({"", "spec.hostPID", {"hostPID"}});
+  if (pod.host_ipc.value_or(false)) findings.push_back({"", "spec.hostIPC", {"hostIPC"}});
+  return findings;
+}
+
+RenderedFailure Render(const Findings& findings) {
+  std::vector<std::string> host_namespaces;
+  for (std::string_view value : AllValues(findings))
+    host_namespaces.push_back(std::string(value) + "=true");
+  return {"host namespaces", Join(host_namespaces, ", ")};
 }
 
 }  // namespace
 
 Check HostNamespacesCheck() {
-  return Check{"hostNamespaces", Level::kBaseline, {{Version{0}, hostNamespaces_1_0, {}}}};
+  return Check{"hostNamespaces", Level::kBaseline, {{Version{0}, hostNamespaces_1_0, {}}}, Render};
 }
 
 }  // namespace palisade::policy

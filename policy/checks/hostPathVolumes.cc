@@ -18,22 +18,28 @@ bool HasHostPath(const Volume& volume) {
   return false;
 }
 
-CheckResult hostPathVolumes_1_0(const Pod& pod) {
-  std::vector<std::string_view> host_volumes;
+Findings hostPathVolumes_1_0(const Pod& pod) {
+  Findings findings;
   for (const Volume& volume : pod.volumes) {
-    if (HasHostPath(volume)) host_volumes.push_back(volume.name);
+    if (HasHostPath(volume)) findings.push_back({"", VolumeField(volume.name), {"hostPath"}});
   }
-  if (host_volumes.empty()) return Allow();
+  return findings;
+}
+
+RenderedFailure Render(const Findings& findings) {
+  std::vector<std::string_view> host_volumes;
+  for (const Finding& finding : findings) host_volumes.push_back(VolumeName(finding.field));
   std::string detail(Pluralize("volume", "volumes", host_volumes.size()));
   detail += ' ';
   detail += JoinQuote(host_volumes);
-  return Forbid("hostPath volumes", std::move(detail));
+  return {"hostPath volumes", std::move(detail)};
 }
 
 }  // namespace
 
 Check HostPathVolumesCheck() {
-  return Check{"hostPathVolumes", Level::kBaseline, {{Version{0}, hostPathVolumes_1_0, {}}}};
+  return Check{
+      "hostPathVolumes", Level::kBaseline, {{Version{0}, hostPathVolumes_1_0, {}}}, Render};
 }
 
 }  // namespace palisade::policy

@@ -13,35 +13,31 @@ namespace {
 
 using namespace check_text;
 
-bool HasHost(const Container& c) {
-  for (const HandlerHost& h : c.handler_hosts) {
-    if (!h.host.empty()) return true;
-  }
-  return false;
-}
-
-CheckResult hostProbesAndHostLifecycle_1_34(const Pod& pod) {
-  bool any = false;
-  for (const Container& c : pod.containers) any = any || HasHost(c);
-  if (!any) return Allow();
-  // PSA collects both into sets: names and hosts come out sorted and de-duplicated.
-  std::vector<std::string_view> bad_containers;
-  std::vector<std::string_view> hosts;
+// One finding per handler that sets a host.
+Findings hostProbesAndHostLifecycle_1_34(const Pod& pod) {
+  Findings findings;
   for (const Container& c : pod.containers) {
-    if (!HasHost(c)) continue;
-    bad_containers.push_back(c.name);
     for (const HandlerHost& h : c.handler_hosts) {
-      if (!h.host.empty()) hosts.push_back(h.host);
+      if (!h.host.empty()) {
+        findings.push_back({std::string(c.name), std::string(h.field), {std::string(h.host)}});
+      }
     }
   }
+  return findings;
+}
+
+RenderedFailure Render(const Findings& findings) {
+  // PSA collects both into sets: names and hosts come out sorted and de-duplicated.
+  std::vector<std::string_view> bad_containers = ContainerNames(findings);
+  std::vector<std::string_view> hosts = AllValues(findings);
   SortUnique(bad_containers);
   SortUnique(hosts);
-  return Forbid("probe or lifecycle host",
-                Containers(bad_containers) + " " +
-                    std::string(Pluralize("uses", "use", bad_containers.size())) + " " +
-                    std::string(Pluralize("probe or lifecycle host", "probe or lifecycle hosts",
-                                          hosts.size())) +
-                    " " + JoinQuote(hosts));
+  return {"probe or lifecycle host",
+          Containers(bad_containers) + " " +
+              std::string(Pluralize("uses", "use", bad_containers.size())) + " " +
+              std::string(
+                  Pluralize("probe or lifecycle host", "probe or lifecycle hosts", hosts.size())) +
+              " " + JoinQuote(hosts)};
 }
 
 }  // namespace
@@ -49,7 +45,8 @@ CheckResult hostProbesAndHostLifecycle_1_34(const Pod& pod) {
 Check HostProbesAndHostLifecycleCheck() {
   return Check{"hostProbesAndHostLifecycle",
                Level::kBaseline,
-               {{Version{34}, hostProbesAndHostLifecycle_1_34, {}}}};
+               {{Version{34}, hostProbesAndHostLifecycle_1_34, {}}},
+               Render};
 }
 
 }  // namespace palisade::policy

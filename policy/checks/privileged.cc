@@ -12,20 +12,25 @@ namespace {
 
 using namespace check_text;
 
-CheckResult privileged_1_0(const Pod& pod) {
-  std::vector<std::string_view> bad_containers;
+Findings privileged_1_0(const Pod& pod) {
+  Findings findings;
   for (const Container& c : pod.containers) {
-    if (c.security_context.privileged.value_or(false)) bad_containers.push_back(c.name);
+    if (c.security_context.privileged.value_or(false)) {
+      findings.push_back({std::string(c.name), "securityContext.privileged", {"true"}});
+    }
   }
-  if (bad_containers.empty()) return Allow();
-  return Forbid("privileged",
-                Containers(bad_containers) + " must not set securityContext.privileged=true");
+  return findings;
+}
+
+RenderedFailure Render(const Findings& findings) {
+  return {"privileged",
+          Containers(ContainerNames(findings)) + " must not set securityContext.privileged=true"};
 }
 
 }  // namespace
 
 Check PrivilegedCheck() {
-  return Check{"privileged", Level::kBaseline, {{Version{0}, privileged_1_0, {}}}};
+  return Check{"privileged", Level::kBaseline, {{Version{0}, privileged_1_0, {}}}, Render};
 }
 
 }  // namespace palisade::policy

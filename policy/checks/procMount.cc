@@ -15,35 +15,38 @@ using namespace check_text;
 
 namespace {
 
-CheckResult procMount_1_35(const Pod& pod) {
-  if (InUserNamespace(pod)) return Allow();
+Findings procMount_1_35(const Pod& pod) {
+  if (InUserNamespace(pod)) return {};
   return ProcMountStrict(pod);
 }
 
 }  // namespace
 
 // procMount v1.0, which procMount_restricted also runs from v1.35.
-CheckResult ProcMountStrict(const Pod& pod) {
-  std::vector<std::string_view> bad_containers;
-  std::vector<std::string_view> bad_types;
+Findings ProcMountStrict(const Pod& pod) {
+  Findings findings;
   for (const Container& c : pod.containers) {
     const auto& proc_mount = c.security_context.proc_mount;
     if (proc_mount && *proc_mount != "Default") {
-      bad_containers.push_back(c.name);
-      bad_types.push_back(*proc_mount);
+      findings.push_back(
+          {std::string(c.name), "securityContext.procMount", {std::string(*proc_mount)}});
     }
   }
-  if (bad_containers.empty()) return Allow();
+  return findings;
+}
+
+RenderedFailure RenderProcMount(const Findings& findings) {
+  std::vector<std::string_view> bad_types = AllValues(findings);
   SortUnique(bad_types);
-  return Forbid("procMount", Containers(bad_containers) +
-                                 " must not set securityContext.procMount to " +
-                                 JoinQuote(bad_types));
+  return {"procMount", Containers(ContainerNames(findings)) +
+                           " must not set securityContext.procMount to " + JoinQuote(bad_types)};
 }
 
 Check ProcMountCheck() {
   return Check{"procMount",
                Level::kBaseline,
-               {{Version{0}, ProcMountStrict, {}}, {Version{35}, procMount_1_35, {}}}};
+               {{Version{0}, ProcMountStrict, {}}, {Version{35}, procMount_1_35, {}}},
+               RenderProcMount};
 }
 
 }  // namespace palisade::policy

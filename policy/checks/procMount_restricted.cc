@@ -11,14 +11,15 @@
 namespace palisade::policy {
 namespace {
 
-CheckResult procMountRestricted_1_35(const Pod& pod) { return ProcMountStrict(pod); }
+Findings procMountRestricted_1_35(const Pod& pod) { return ProcMountStrict(pod); }
 
 }  // namespace
 
 Check ProcMountRestrictedCheck() {
   return Check{"procMount_restricted",
                Level::kRestricted,
-               {{Version{35}, procMountRestricted_1_35, {"procMount"}}}};
+               {{Version{35}, procMountRestricted_1_35, {"procMount"}}},
+               RenderProcMount};
 }
 
 }  // namespace palisade::policy

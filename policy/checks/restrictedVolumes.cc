@@ -67,15 +67,19 @@ std::string_view RestrictedType(const Volume& volume) {
   return "unknown";
 }
 
-CheckResult restrictedVolumes_1_0(const Pod& pod) {
-  std::vector<std::string_view> bad_volumes;
-  std::vector<std::string_view> bad_types;
+Findings restrictedVolumes_1_0(const Pod& pod) {
+  Findings findings;
   for (const Volume& volume : pod.volumes) {
     if (Allowed(volume)) continue;
-    bad_volumes.push_back(volume.name);
-    bad_types.push_back(RestrictedType(volume));
+    findings.push_back({"", VolumeField(volume.name), {std::string(RestrictedType(volume))}});
   }
-  if (bad_volumes.empty()) return Allow();
+  return findings;
+}
+
+RenderedFailure Render(const Findings& findings) {
+  std::vector<std::string_view> bad_volumes;
+  for (const Finding& finding : findings) bad_volumes.push_back(VolumeName(finding.field));
+  std::vector<std::string_view> bad_types = AllValues(findings);
   SortUnique(bad_types);
   std::string detail(Pluralize("volume", "volumes", bad_volumes.size()));
   detail += ' ';
@@ -86,7 +90,7 @@ CheckResult restrictedVolumes_1_0(const Pod& pod) {
   detail += Pluralize("restricted volume type", "restricted volume types", bad_types.size());
   detail += ' ';
   detail += JoinQuote(bad_types);
-  return Forbid("restricted volume types", std::move(detail));
+  return {"restricted volume types", std::move(detail)};
 }
 
 }  // namespace
@@ -94,7 +98,8 @@ CheckResult restrictedVolumes_1_0(const Pod& pod) {
 Check RestrictedVolumesCheck() {
   return Check{"restrictedVolumes",
                Level::kRestricted,
-               {{Version{0}, restrictedVolumes_1_0, {"hostPathVolumes"}}}};
+               {{Version{0}, restrictedVolumes_1_0, {"hostPathVolumes"}}},
+               Render};
 }
 
 }  // namespace palisade::policy

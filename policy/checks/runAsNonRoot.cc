@@ -14,37 +14,56 @@ namespace {
 
 using namespace check_text;
 
-CheckResult runAsNonRoot_1_0(const Pod& pod) {
+constexpr std::string_view kPodField = "spec.securityContext.runAsNonRoot";
+constexpr std::string_view kContainerField = "securityContext.runAsNonRoot";
+
+// Every offence, explicit (set to false: value "false") and implicit (unset where the pod does
+// not set true: no value). PSA words only the explicit ones when there are any, but a waiver of
+// those must not hide the implicit ones.
+Findings runAsNonRoot_1_0(const Pod& pod) {
+  Findings findings;
   const auto& pod_setting = pod.security_context.run_as_non_root;
-  const bool pod_false = pod_setting && !*pod_setting;
   const bool pod_true = pod_setting && *pod_setting;
-  std::vector<std::string_view> explicitly_bad;  // set runAsNonRoot=false
-  std::vector<std::string_view> implicitly_bad;  // unset, and the pod does not set true
+  if (pod_setting && !*pod_setting) findings.push_back({"", std::string(kPodField), {"false"}});
   for (const Container& c : pod.containers) {
     const auto& setting = c.security_context.run_as_non_root;
     if (setting) {
-      if (!*setting) explicitly_bad.push_back(c.name);
+      if (!*setting)
+        findings.push_back({std::string(c.name), std::string(kContainerField), {"false"}});
     } else if (!pod_true) {
-      implicitly_bad.push_back(c.name);
+      findings.push_back({std::string(c.name), std::string(kContainerField), {}});
+    }
+  }
+  return findings;
+}
+
+Findings runAsNonRoot_1_35(const Pod& pod) {
+  if (InUserNamespace(pod)) return {};
+  return runAsNonRoot_1_0(pod);
+}
+
+RenderedFailure Render(const Findings& findings) {
+  bool pod_false = false;
+  std::vector<std::string_view> explicitly_bad;
+  std::vector<std::string_view> implicitly_bad;
+  for (const Finding& finding : findings) {
+    if (finding.field == kPodField) {
+      pod_false = true;
+    } else if (!finding.values.empty()) {
+      explicitly_bad.push_back(finding.container);
+    } else {
+      implicitly_bad.push_back(finding.container);
     }
   }
   if (pod_false || !explicitly_bad.empty()) {
     std::vector<std::string> bad_setters;
     if (pod_false) bad_setters.emplace_back("pod");
     if (!explicitly_bad.empty()) bad_setters.push_back(Containers(explicitly_bad));
-    return Forbid("runAsNonRoot != true",
-                  Join(bad_setters, " and ") + " must not set securityContext.runAsNonRoot=false");
+    return {"runAsNonRoot != true",
+            Join(bad_setters, " and ") + " must not set securityContext.runAsNonRoot=false"};
   }
-  if (!implicitly_bad.empty()) {
-    return Forbid("runAsNonRoot != true", "pod or " + Containers(implicitly_bad) +
-                                              " must set securityContext.runAsNonRoot=true");
-  }
-  return Allow();
-}
-
-CheckResult runAsNonRoot_1_35(const Pod& pod) {
-  if (InUserNamespace(pod)) return Allow();
-  return runAsNonRoot_1_0(pod);
+  return {"runAsNonRoot != true",
+          "pod or " + Containers(implicitly_bad) + " must set securityContext.runAsNonRoot=true"};
 }
 
 }  // namespace
@@ -52,7 +71,8 @@ CheckResult runAsNonRoot_1_35(const Pod& pod) {
 Check RunAsNonRootCheck() {
   return Check{"runAsNonRoot",
                Level::kRestricted,
-               {{Version{0}, runAsNonRoot_1_0, {}}, {Version{35}, runAsNonRoot_1_35, {}}}};
+               {{Version{0}, runAsNonRoot_1_0, {}}, {Version{35}, runAsNonRoot_1_35, {}}},
+               Render};
 }
 
 }  // namespace palisade::policy

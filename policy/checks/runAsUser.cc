@@ -14,24 +14,37 @@ namespace {
 
 using namespace check_text;
 
-CheckResult runAsUser_1_23(const Pod& pod) {
+constexpr std::string_view kPodField = "spec.securityContext.runAsUser";
+
+Findings runAsUser_1_23(const Pod& pod) {
+  Findings findings;
   const auto& pod_user = pod.security_context.run_as_user;
-  const bool pod_root = pod_user && *pod_user == 0;
-  std::vector<std::string_view> bad_containers;
+  if (pod_user && *pod_user == 0) findings.push_back({"", std::string(kPodField), {"0"}});
   for (const Container& c : pod.containers) {
     const auto& user = c.security_context.run_as_user;
-    if (user && *user == 0) bad_containers.push_back(c.name);
+    if (user && *user == 0)
+      findings.push_back({std::string(c.name), "securityContext.runAsUser", {"0"}});
   }
-  if (!pod_root && bad_containers.empty()) return Allow();
-  std::vector<std::string> bad_setters;
-  if (pod_root) bad_setters.emplace_back("pod");
-  if (!bad_containers.empty()) bad_setters.push_back(Containers(bad_containers));
-  return Forbid("runAsUser=0", Join(bad_setters, " and ") + " must not set runAsUser=0");
+  return findings;
 }
 
-CheckResult runAsUser_1_35(const Pod& pod) {
-  if (InUserNamespace(pod)) return Allow();
+Findings runAsUser_1_35(const Pod& pod) {
+  if (InUserNamespace(pod)) return {};
   return runAsUser_1_23(pod);
+}
+
+RenderedFailure Render(const Findings& findings) {
+  std::vector<std::string> bad_setters;
+  std::vector<std::string_view> bad_containers;
+  for (const Finding& finding : findings) {
+    if (finding.field == kPodField) {
+      bad_setters.emplace_back("pod");
+    } else {
+      bad_containers.push_back(finding.container);
+    }
+  }
+  if (!bad_containers.empty()) bad_setters.push_back(Containers(bad_containers));
+  return {"runAsUser=0", Join(bad_setters, " and ") + " must not set runAsUser=0"};
 }
 
 }  // namespace
@@ -39,7 +52,8 @@ CheckResult runAsUser_1_35(const Pod& pod) {
 Check RunAsUserCheck() {
   return Check{"runAsUser",
                Level::kRestricted,
-               {{Version{23}, runAsUser_1_23, {}}, {Version{35}, runAsUser_1_35, {}}}};
+               {{Version{23}, runAsUser_1_23, {}}, {Version{35}, runAsUser_1_35, {}}},
+               Render};
 }
 
 }  // namespace palisade::policy

@@ -22,22 +22,22 @@ namespace {
 constexpr std::string_view kPodAnnotation = "seccomp.security.alpha.kubernetes.io/pod";
 constexpr std::string_view kContainerAnnotationPrefix =
     "container.seccomp.security.alpha.kubernetes.io/";
+constexpr std::string_view kAnnotationField = "metadata.annotations[";
+constexpr std::string_view kPodField = "spec.securityContext.seccompProfile.type";
 
 bool AnnotationValueAllowed(std::string_view value) {
   return value == "runtime/default" || value == "docker/default" || value.starts_with("localhost/");
 }
 
-std::string ContainerAnnotation(std::string_view name) {
-  std::string key(kContainerAnnotationPrefix);
-  key += name;
-  return key;
+std::string AnnotationField(std::string_view key) {
+  return std::string(kAnnotationField) + std::string(key) + "]";
 }
 
-CheckResult seccompProfileBaseline_1_0(const Pod& pod) {
-  if (pod.annotations.empty()) return Allow();
-  std::vector<std::string> forbidden;
+Findings seccompProfileBaseline_1_0(const Pod& pod) {
+  if (pod.annotations.empty()) return {};
+  Findings findings;
   if (auto value = LastAnnotation(pod, kPodAnnotation); value && !AnnotationValueAllowed(*value)) {
-    forbidden.push_back(std::string(kPodAnnotation) + "=" + GoQuote(*value));
+    findings.push_back({"", AnnotationField(kPodAnnotation), {std::string(*value)}});
   }
   bool any_container_annotation = false;
   for (const auto& annotation : pod.annotations) {
@@ -45,45 +45,62 @@ CheckResult seccompProfileBaseline_1_0(const Pod& pod) {
   }
   if (any_container_annotation) {
     for (const Container& c : pod.containers) {
-      const std::string key = ContainerAnnotation(c.name);
+      const std::string key = std::string(kContainerAnnotationPrefix) + std::string(c.name);
       if (auto value = LastAnnotation(pod, key); value && !AnnotationValueAllowed(*value)) {
-        forbidden.push_back(key + "=" + GoQuote(*value));
+        findings.push_back({std::string(c.name), AnnotationField(key), {std::string(*value)}});
       }
     }
   }
-  if (forbidden.empty()) return Allow();
-  SortUnique(forbidden);
-  return Forbid("seccompProfile",
-                "forbidden " +
-                    std::string(Pluralize("annotation", "annotations", forbidden.size())) + " " +
-                    Join(forbidden, ", "));
+  return findings;
 }
 
-CheckResult seccompProfileBaseline_1_19(const Pod& pod) {
-  const bool pod_bad = !SeccompTypeAllowed(pod.security_context.seccomp_profile);
-  bool any_bad = pod_bad;
-  for (const Container& c : pod.containers) {
-    if (!SeccompTypeAllowed(c.security_context.seccomp_profile)) any_bad = true;
+Findings seccompProfileBaseline_1_19(const Pod& pod) {
+  Findings findings;
+  if (!SeccompTypeAllowed(pod.security_context.seccomp_profile)) {
+    findings.push_back({"",
+                        std::string(kPodField),
+                        {std::string(OrEmpty(pod.security_context.seccomp_profile->type))}});
   }
-  if (!any_bad) return Allow();
-  std::vector<std::string> bad_setters;
-  std::vector<std::string_view> bad_values;
-  if (pod_bad) {
-    bad_setters.emplace_back("pod");
-    bad_values.push_back(OrEmpty(pod.security_context.seccomp_profile->type));
-  }
-  std::vector<std::string_view> bad_containers;
   for (const Container& c : pod.containers) {
     if (!SeccompTypeAllowed(c.security_context.seccomp_profile)) {
-      bad_containers.push_back(c.name);
-      bad_values.push_back(OrEmpty(c.security_context.seccomp_profile->type));
+      findings.push_back({std::string(c.name),
+                          "securityContext.seccompProfile.type",
+                          {std::string(OrEmpty(c.security_context.seccomp_profile->type))}});
+    }
+  }
+  return findings;
+}
+
+// v1.0 finds annotations, v1.19 fields: each worded as PSA words it.
+RenderedFailure Render(const Findings& findings) {
+  if (findings.front().field.starts_with(kAnnotationField)) {
+    std::vector<std::string> forbidden;
+    for (const Finding& finding : findings) {
+      const std::string_view key =
+          std::string_view(finding.field)
+              .substr(kAnnotationField.size(), finding.field.size() - kAnnotationField.size() - 1);
+      forbidden.push_back(std::string(key) + "=" + GoQuote(finding.values.front()));
+    }
+    SortUnique(forbidden);
+    return {"seccompProfile",
+            "forbidden " + std::string(Pluralize("annotation", "annotations", forbidden.size())) +
+                " " + Join(forbidden, ", ")};
+  }
+  std::vector<std::string> bad_setters;
+  std::vector<std::string_view> bad_containers;
+  for (const Finding& finding : findings) {
+    if (finding.field == kPodField) {
+      bad_setters.emplace_back("pod");
+    } else {
+      bad_containers.push_back(finding.container);
     }
   }
   if (!bad_containers.empty()) bad_setters.push_back(Containers(bad_containers));
+  std::vector<std::string_view> bad_values = AllValues(findings);
   SortUnique(bad_values);
-  return Forbid("seccompProfile", Join(bad_setters, " and ") +
-                                      " must not set securityContext.seccompProfile.type to " +
-                                      JoinQuote(bad_values));
+  return {"seccompProfile", Join(bad_setters, " and ") +
+                                " must not set securityContext.seccompProfile.type to " +
+                                JoinQuote(bad_values)};
 }
 
 }  // namespace
@@ -99,7 +116,8 @@ Check SeccompProfileBaselineCheck() {
   return Check{"seccompProfile_baseline",
                Level::kBaseline,
                {{Version{0}, seccompProfileBaseline_1_0, {}},
-                {Version{19}, seccompProfileBaseline_1_19, {}}}};
+                {Version{19}, seccompProfileBaseline_1_19, {}}},
+               Render};
 }
 
 }  // namespace palisade::policy

@@ -16,52 +16,66 @@ namespace {
 
 using namespace check_text;
 
-CheckResult seccompProfileRestricted_1_19(const Pod& pod) {
+constexpr std::string_view kPodField = "spec.securityContext.seccompProfile.type";
+constexpr std::string_view kContainerField = "securityContext.seccompProfile.type";
+
+// A forbidden type set by the pod or a container (valued by the type), and containers that set
+// none where the pod sets no allowed one (no value). PSA words only the forbidden types when
+// there are any; the unset ones are kept so that waiving the former does not hide the latter.
+Findings seccompProfileRestricted_1_19(const Pod& pod) {
+  Findings findings;
   const auto& pod_profile = pod.security_context.seccomp_profile;
   const bool pod_bad = !SeccompTypeAllowed(pod_profile);
   const bool pod_set = pod_profile && !pod_bad;
-  bool any_bad = pod_bad;
-  for (const Container& c : pod.containers) {
-    const auto& profile = c.security_context.seccomp_profile;
-    if (profile ? !SeccompTypeAllowed(profile) : !pod_set) any_bad = true;
-  }
-  if (!any_bad) return Allow();
-
-  std::vector<std::string> bad_setters;
-  std::vector<std::string_view> bad_values;
-  if (pod_bad) {
-    bad_setters.emplace_back("pod");
-    bad_values.push_back(OrEmpty(pod_profile->type));
-  }
-  std::vector<std::string_view> explicitly_bad;
-  std::vector<std::string_view> implicitly_bad;
+  if (pod_bad)
+    findings.push_back({"", std::string(kPodField), {std::string(OrEmpty(pod_profile->type))}});
   for (const Container& c : pod.containers) {
     const auto& profile = c.security_context.seccomp_profile;
     if (profile) {
       if (!SeccompTypeAllowed(profile)) {
-        explicitly_bad.push_back(c.name);
-        bad_values.push_back(OrEmpty(profile->type));
+        findings.push_back({std::string(c.name),
+                            std::string(kContainerField),
+                            {std::string(OrEmpty(profile->type))}});
       }
     } else if (!pod_set) {
-      implicitly_bad.push_back(c.name);
+      findings.push_back({std::string(c.name), std::string(kContainerField), {}});
+    }
+  }
+  return findings;
+}
+
+Findings seccompProfileRestricted_1_25(const Pod& pod) {
+  if (pod.IsWindows()) return {};
+  return seccompProfileRestricted_1_19(pod);
+}
+
+RenderedFailure Render(const Findings& findings) {
+  std::vector<std::string> bad_setters;
+  std::vector<std::string_view> bad_values;
+  std::vector<std::string_view> explicitly_bad;
+  std::vector<std::string_view> implicitly_bad;
+  for (const Finding& finding : findings) {
+    if (finding.field == kPodField) {
+      bad_setters.emplace_back("pod");
+      bad_values.push_back(finding.values.front());
+    } else if (!finding.values.empty()) {
+      explicitly_bad.push_back(finding.container);
+      bad_values.push_back(finding.values.front());
+    } else {
+      implicitly_bad.push_back(finding.container);
     }
   }
   if (!explicitly_bad.empty()) bad_setters.push_back(Containers(explicitly_bad));
   if (!bad_setters.empty()) {
     SortUnique(bad_values);
-    return Forbid("seccompProfile", Join(bad_setters, " and ") +
-                                        " must not set securityContext.seccompProfile.type to " +
-                                        JoinQuote(bad_values));
+    return {"seccompProfile", Join(bad_setters, " and ") +
+                                  " must not set securityContext.seccompProfile.type to " +
+                                  JoinQuote(bad_values)};
   }
-  return Forbid("seccompProfile",
-                "pod or " + Containers(implicitly_bad) +
-                    " must set securityContext.seccompProfile.type to \"RuntimeDefault\" or "
-                    "\"Localhost\"");
-}
-
-CheckResult seccompProfileRestricted_1_25(const Pod& pod) {
-  if (pod.IsWindows()) return Allow();
-  return seccompProfileRestricted_1_19(pod);
+  return {"seccompProfile",
+          "pod or " + Containers(implicitly_bad) +
+              " must set securityContext.seccompProfile.type to \"RuntimeDefault\" or "
+              "\"Localhost\""};
 }
 
 }  // namespace
@@ -70,7 +84,8 @@ Check SeccompProfileRestrictedCheck() {
   return Check{"seccompProfile_restricted",
                Level::kRestricted,
                {{Version{19}, seccompProfileRestricted_1_19, {"seccompProfile_baseline"}},
-                {Version{25}, seccompProfileRestricted_1_25, {"seccompProfile_baseline"}}}};
+                {Version{25}, seccompProfileRestricted_1_25, {"seccompProfile_baseline"}}},
+               Render};
 }
 
 }  // namespace palisade::policy

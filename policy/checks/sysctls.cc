@@ -39,24 +39,27 @@ constexpr std::array<std::string_view, 14> kSafeSysctls{
     "net.ipv4.tcp_notsent_lowat",
 };
 
-CheckResult Evaluate(const Pod& pod, std::size_t safe_count) {
+// One pod-level finding per forbidden sysctl, so an exception can waive some of them.
+Findings Evaluate(const Pod& pod, std::size_t safe_count) {
   const std::span<const std::string_view> safe(kSafeSysctls.data(), safe_count);
-  const auto allowed = [&](std::string_view name) {
-    return std::find(safe.begin(), safe.end(), name) != safe.end();
-  };
-  std::vector<std::string_view> forbidden;
+  Findings findings;
   for (std::string_view name : pod.security_context.sysctl_names) {
-    if (!allowed(name)) forbidden.push_back(name);
+    if (std::find(safe.begin(), safe.end(), name) == safe.end()) {
+      findings.push_back({"", "spec.securityContext.sysctls", {std::string(name)}});
+    }
   }
-  if (forbidden.empty()) return Allow();
-  return Forbid("forbidden sysctls", Join(forbidden, ", "));
+  return findings;
 }
 
-CheckResult sysctls_1_0(const Pod& pod) { return Evaluate(pod, 5); }
-CheckResult sysctls_1_27(const Pod& pod) { return Evaluate(pod, 6); }
-CheckResult sysctls_1_29(const Pod& pod) { return Evaluate(pod, 10); }
-CheckResult sysctls_1_32(const Pod& pod) { return Evaluate(pod, 12); }
-CheckResult sysctls_1_37(const Pod& pod) { return Evaluate(pod, 14); }
+Findings sysctls_1_0(const Pod& pod) { return Evaluate(pod, 5); }
+Findings sysctls_1_27(const Pod& pod) { return Evaluate(pod, 6); }
+Findings sysctls_1_29(const Pod& pod) { return Evaluate(pod, 10); }
+Findings sysctls_1_32(const Pod& pod) { return Evaluate(pod, 12); }
+Findings sysctls_1_37(const Pod& pod) { return Evaluate(pod, 14); }
+
+RenderedFailure Render(const Findings& findings) {
+  return {"forbidden sysctls", Join(AllValues(findings), ", ")};
+}
 
 }  // namespace
 
@@ -67,7 +70,8 @@ Check SysctlsCheck() {
                 {Version{27}, sysctls_1_27, {}},
                 {Version{29}, sysctls_1_29, {}},
                 {Version{32}, sysctls_1_32, {}},
-                {Version{37}, sysctls_1_37, {}}}};
+                {Version{37}, sysctls_1_37, {}}},
+               Render};
 }
 
 }  // namespace palisade::policy

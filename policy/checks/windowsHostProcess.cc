@@ -13,24 +13,42 @@ namespace {
 
 using namespace check_text;
 
-CheckResult windowsHostProcess_1_0(const Pod& pod) {
-  const bool pod_bad = pod.security_context.windows_host_process.value_or(false);
-  std::vector<std::string_view> bad_containers;
-  for (const Container& c : pod.containers) {
-    if (c.security_context.windows_host_process.value_or(false)) bad_containers.push_back(c.name);
+constexpr std::string_view kPodField = "spec.securityContext.windowsOptions.hostProcess";
+
+Findings windowsHostProcess_1_0(const Pod& pod) {
+  Findings findings;
+  if (pod.security_context.windows_host_process.value_or(false)) {
+    findings.push_back({"", std::string(kPodField), {"true"}});
   }
-  if (!pod_bad && bad_containers.empty()) return Allow();
+  for (const Container& c : pod.containers) {
+    if (c.security_context.windows_host_process.value_or(false)) {
+      findings.push_back(
+          {std::string(c.name), "securityContext.windowsOptions.hostProcess", {"true"}});
+    }
+  }
+  return findings;
+}
+
+RenderedFailure Render(const Findings& findings) {
   std::vector<std::string> bad_setters;
-  if (pod_bad) bad_setters.emplace_back("pod");
+  std::vector<std::string_view> bad_containers;
+  for (const Finding& finding : findings) {
+    if (finding.field == kPodField) {
+      bad_setters.emplace_back("pod");
+    } else {
+      bad_containers.push_back(finding.container);
+    }
+  }
   if (!bad_containers.empty()) bad_setters.push_back(Containers(bad_containers));
-  return Forbid("hostProcess", Join(bad_setters, " and ") +
-                                   " must not set securityContext.windowsOptions.hostProcess=true");
+  return {"hostProcess", Join(bad_setters, " and ") +
+                             " must not set securityContext.windowsOptions.hostProcess=true"};
 }
 
 }  // namespace
 
 Check WindowsHostProcessCheck() {
-  return Check{"windowsHostProcess", Level::kBaseline, {{Version{0}, windowsHostProcess_1_0, {}}}};
+  return Check{
+      "windowsHostProcess", Level::kBaseline, {{Version{0}, windowsHostProcess_1_0, {}}}, Render};
 }
 
 }  // namespace palisade::policy

@@ -90,7 +90,8 @@ TEST(Registry, CountsPerVersion) {
   EXPECT_EQ(Ids(Level::kRestricted, 99), Ids(Level::kRestricted, Version::kLatestMinor));
 }
 
-CheckResult Pass(const Pod&) { return CheckResult{}; }
+Findings Pass(const Pod&) { return {}; }
+RenderedFailure Say(const Findings&) { return {}; }
 
 std::string BuildError(std::vector<Check> checks) {
   std::string error;
@@ -100,39 +101,41 @@ std::string BuildError(std::vector<Check> checks) {
 }
 
 TEST(Registry, RejectsInvalidChecks) {
-  EXPECT_EQ(BuildError({Check{"a", Level::kBaseline, {{Version{0}, Pass, {}}}},
-                        Check{"a", Level::kRestricted, {{Version{0}, Pass, {}}}}}),
+  EXPECT_EQ(BuildError({Check{"a", Level::kBaseline, {{Version{0}, Pass, {}}}, Say},
+                        Check{"a", Level::kRestricted, {{Version{0}, Pass, {}}}, Say}}),
             "multiple checks registered for id a");
-  EXPECT_EQ(BuildError({Check{"a", Level::kPrivileged, {{Version{0}, Pass, {}}}}}),
+  EXPECT_EQ(BuildError({Check{"a", Level::kPrivileged, {{Version{0}, Pass, {}}}, Say}}),
             "check a: invalid level privileged");
-  EXPECT_EQ(BuildError({Check{"a", Level::kBaseline, {}}}), "check a: no versions");
-  EXPECT_EQ(
-      BuildError({Check{"a", Level::kBaseline, {{Version{5}, Pass, {}}, {Version{5}, Pass, {}}}}}),
-      "check a: versions must be strictly increasing");
-  EXPECT_EQ(
-      BuildError({Check{"a", Level::kBaseline, {{Version{9}, Pass, {}}, {Version{5}, Pass, {}}}}}),
-      "check a: versions must be strictly increasing");
-  EXPECT_EQ(BuildError({Check{"a", Level::kBaseline, {{Version{99}, Pass, {}}}}}),
+  EXPECT_EQ(BuildError({Check{"a", Level::kBaseline, {}, Say}}), "check a: no versions");
+  EXPECT_EQ(BuildError({Check{"a", Level::kBaseline, {{Version{0}, Pass, {}}}, nullptr}}),
+            "check a: no render function");
+  EXPECT_EQ(BuildError({Check{
+                "a", Level::kBaseline, {{Version{5}, Pass, {}}, {Version{5}, Pass, {}}}, Say}}),
+            "check a: versions must be strictly increasing");
+  EXPECT_EQ(BuildError({Check{
+                "a", Level::kBaseline, {{Version{9}, Pass, {}}, {Version{5}, Pass, {}}}, Say}}),
+            "check a: versions must be strictly increasing");
+  EXPECT_EQ(BuildError({Check{"a", Level::kBaseline, {{Version{99}, Pass, {}}}, Say}}),
             "check a: version v1.99 is out of range");
-  EXPECT_EQ(BuildError({Check{"a", Level::kBaseline, {{Version{0}, nullptr, {}}}}}),
+  EXPECT_EQ(BuildError({Check{"a", Level::kBaseline, {{Version{0}, nullptr, {}}}, Say}}),
             "check a: version v1.0 has no function");
-  EXPECT_EQ(BuildError({Check{"a", Level::kBaseline, {{Version{0}, Pass, {"b"}}}},
-                        Check{"b", Level::kBaseline, {{Version{0}, Pass, {}}}}}),
+  EXPECT_EQ(BuildError({Check{"a", Level::kBaseline, {{Version{0}, Pass, {"b"}}}, Say},
+                        Check{"b", Level::kBaseline, {{Version{0}, Pass, {}}}, Say}}),
             "check a: only restricted checks may replace others");
-  EXPECT_EQ(BuildError({Check{"a", Level::kRestricted, {{Version{0}, Pass, {"zzz"}}}}}),
+  EXPECT_EQ(BuildError({Check{"a", Level::kRestricted, {{Version{0}, Pass, {"zzz"}}}, Say}}),
             "check a: replaces unknown check zzz");
-  EXPECT_EQ(BuildError({Check{"a", Level::kRestricted, {{Version{0}, Pass, {"b"}}}},
-                        Check{"b", Level::kRestricted, {{Version{0}, Pass, {}}}}}),
+  EXPECT_EQ(BuildError({Check{"a", Level::kRestricted, {{Version{0}, Pass, {"b"}}}, Say},
+                        Check{"b", Level::kRestricted, {{Version{0}, Pass, {}}}, Say}}),
             "check a: replaces non-baseline check b");
 }
 
 // A replacement applies only while the replacing version is in force.
 TEST(Registry, ReplacementFollowsVersions) {
   std::string error;
-  const auto registry =
-      CheckRegistry::Build({Check{"base", Level::kBaseline, {{Version{0}, Pass, {}}}},
-                            Check{"strict", Level::kRestricted, {{Version{3}, Pass, {"base"}}}}},
-                           &error);
+  const auto registry = CheckRegistry::Build(
+      {Check{"base", Level::kBaseline, {{Version{0}, Pass, {}}}, Say},
+       Check{"strict", Level::kRestricted, {{Version{3}, Pass, {"base"}}}, Say}},
+      &error);
   ASSERT_TRUE(registry) << error;
   EXPECT_EQ(registry->MaxVersion(), Version{3});
   const auto ids = [&](Level level, int minor) {
