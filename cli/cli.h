@@ -15,6 +15,7 @@ namespace palisade::cli {
 void RegisterServeCommand(CLI::App& app, int* exit_code);
 void RegisterVersionCommand(CLI::App& app, int* exit_code);
 void RegisterCheckCommand(CLI::App& app, int* exit_code);   // cli/cli_check.cc
+void RegisterAdviseCommand(CLI::App& app, int* exit_code);  // cli/cli_advise.cc
 void RegisterPolicyCommand(CLI::App& app, int* exit_code);  // cli/cli_policy.cc: lint, explain
 
 // `--kubernetes-version` as serve and check take it: "1.31" -> 31 (only 1.x clusters exist).
