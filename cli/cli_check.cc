@@ -12,6 +12,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -49,6 +50,8 @@ struct CheckFlags {
   std::string output = "text";
   std::string kubernetes_version = "1.31";
   int kubernetes_minor = 31;  // parsed from kubernetes_version
+  std::string today;          // YYYY-MM-DD for spec.exceptions; "" for the system date (UTC)
+  std::optional<policy::Day> today_day;
   std::vector<std::string> files;
 };
 
@@ -176,6 +179,7 @@ class Checker {
     options.apply_defaults_to_pods = flags_.mutate;
     options.as_api_server_stores = true;
     options.kubernetes_minor = flags_.kubernetes_minor;
+    options.today = flags_.today_day;
     return policy::JudgeObject(ObjectValue(object), *object.type, *effective, options);
   }
 
@@ -739,6 +743,10 @@ int Check(CheckFlags flags) {
                  "\"");
   }
   flags.kubernetes_minor = *minor;
+  flags.today_day =
+      flags.today.empty() ? policy::DayOf(std::time(nullptr)) : policy::ParseDate(flags.today);
+  if (!flags.today_day)
+    return usage("--today must be a date YYYY-MM-DD, got \"" + flags.today + "\"");
 
   std::optional<policy::LevelVersion> level;
   if (!flags.level.empty()) {
@@ -815,6 +823,8 @@ void RegisterCheckCommand(CLI::App& app, int* exit_code) {
                    "The cluster's version X.Y: AppArmor defaults as the field (1.30+) or the "
                    "annotation")
       ->capture_default_str();
+  command->add_option("--today", flags->today,
+                      "The date exceptions are judged on, YYYY-MM-DD (default: today, UTC)");
   command->add_option("files", flags->files, "Manifest files (YAML or JSON), or - for stdin");
   command->callback([flags, exit_code] { *exit_code = Check(*flags); });
 }

@@ -232,6 +232,7 @@ AdmissionResult Review(Endpoint endpoint, std::string_view body, const PolicySet
   options.name = result.name;
   options.username = request.username;
   options.kubernetes_minor = config.kubernetes_minor;
+  options.today = config.today;
   Decision decision = JudgeObject(*request.object, *type, policy, options);
   response.allowed = decision.allowed;
   if (!decision.allowed) {

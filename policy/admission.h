@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +19,7 @@ enum class Endpoint : std::uint8_t { kValidate, kMutate };
 
 struct AdmissionConfig {
   int kubernetes_minor = 31;  // the cluster's 1.x: AppArmor field (>= 30) or annotation
+  std::optional<Day> today;   // UTC day, for spec.exceptions (JudgeOptions::today)
 };
 
 // Audit annotation keys. The API server stores each as `<webhook name>/<key>` and drops a key that
@@ -26,6 +28,7 @@ struct AdmissionConfig {
 inline constexpr std::string_view kAuditViolationsAuditKey = "audit-violations";
 inline constexpr std::string_view kExemptAuditKey = "exempt";
 inline constexpr std::string_view kDefaultedAuditKey = "defaulted";
+inline constexpr std::string_view kExceptionsUsedAuditKey = "exceptions-used";
 
 struct ViolationRecord {  // one PSS/rule failure, for palisade_pss_violations_total
   std::string level;      // "restricted" (or "rules" for namespace rules)

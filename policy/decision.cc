@@ -7,6 +7,7 @@
 #include "policy/apiserver_defaults.h"
 #include "policy/check.h"
 #include "policy/evaluator.h"
+#include "policy/exceptions.h"
 #include "policy/json_access.h"
 #include "policy/mutator.h"
 #include "policy/pod.h"
@@ -224,13 +225,17 @@ Decision JudgeObject(const rapidjson::Value& received, ObjectType type,
   }
   const Pod& pod = trimmed ? *trimmed : full_pod;
 
-  // PSS, each distinct level evaluated once.
+  // PSS, each distinct level evaluated once, with the policy's exceptions applied.
+  ExceptionUse exceptions;
   std::vector<std::pair<LevelVersion, Evaluation>> cache;
   auto evaluate = [&](const LevelVersion& level) -> const Evaluation& {
     for (const auto& [cached_level, evaluation] : cache) {
       if (cached_level == level) return evaluation;
     }
-    cache.emplace_back(level, EvaluatePod(pod, level));
+    Evaluation evaluation = EvaluatePod(pod, level);
+    WaiveCheckFailures(evaluation.failures, pod, policy.exceptions, options.today, &exceptions);
+    evaluation.allowed = evaluation.failures.empty() && evaluation.errors.empty();
+    cache.emplace_back(level, std::move(evaluation));
     return cache.back().second;
   };
   const std::string subject =
@@ -269,7 +274,8 @@ Decision JudgeObject(const rapidjson::Value& received, ObjectType type,
   }
 
   // Namespace rules.
-  const std::vector<RuleFailure> rule_failures = EvaluateRules(pod, policy);
+  std::vector<RuleFailure> rule_failures = EvaluateRules(pod, policy);
+  WaiveRuleFailures(rule_failures, pod, policy, options.today, &exceptions);
   std::string rule_warning;
   if (!rule_failures.empty()) {
     const FieldSource* source = policy.SourceOf("rules.action");
@@ -335,6 +341,16 @@ Decision JudgeObject(const rapidjson::Value& received, ObjectType type,
       }
     }
     if (!rule_warning.empty()) decision.warnings.push_back(std::move(rule_warning));
+    // An exception in its last days: the owners hear it from every request that relies on it.
+    for (const PolicyException* exception : exceptions.expiring) {
+      const Day left = *exception->expires_day - *options.today;
+      decision.warnings.push_back(
+          "exception " + GoQuote(exception->name) + SourceText(policy.SourceOf("exceptions")) +
+          " expires " + exception->expires + " (" +
+          (left == 0 ? std::string("today")
+                     : "in " + std::to_string(left) + (left == 1 ? " day" : " days")) +
+          "): " + exception->reason);
+    }
   }
 
   if (!audit_parts.empty()) {
@@ -344,6 +360,15 @@ Decision JudgeObject(const rapidjson::Value& received, ObjectType type,
       joined += audit_parts[i];
     }
     decision.audit_annotations.emplace_back(kAuditViolationsAuditKey, std::move(joined));
+  }
+  if (!exceptions.used.empty()) {
+    decision.exceptions_used = exceptions.used;
+    std::string joined;
+    for (const std::string& name : exceptions.used) {
+      if (!joined.empty()) joined += ',';
+      joined += name;
+    }
+    decision.audit_annotations.emplace_back(kExceptionsUsedAuditKey, std::move(joined));
   }
   if (!decision.exemptions.empty()) {
     std::vector<std::string> sorted = decision.exemptions;

@@ -57,6 +57,9 @@ struct JudgeOptions {
   // server stores it (ApplyApiServerDefaults) first. Admission reviews have been.
   bool as_api_server_stores = false;
   int kubernetes_minor = 31;
+  // Today (UTC), for spec.exceptions: expired ones waive nothing. policy/ has no clock: the
+  // server and the CLI pass the real date, tests a fixed one. Unset: only "never" ones apply.
+  std::optional<Day> today;
 };
 
 struct Decision {
@@ -69,6 +72,7 @@ struct Decision {
   std::vector<ViolationRecord> violations;
   std::vector<std::string> exemptions;        // "username", "runtimeClass", "image:<container>"
   std::vector<std::string> defaults_applied;  // defaults the judged template received
+  std::vector<std::string> exceptions_used;   // names of the exceptions that waived something
 };
 
 Decision JudgeObject(const rapidjson::Value& object, ObjectType type, const EffectivePolicy& policy,

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "policy/exceptions.h"
 #include "policy/level_version.h"
 
 namespace palisade::policy {
@@ -61,6 +62,10 @@ struct PolicyValues {
   std::vector<std::string> exempt_usernames;
   std::vector<std::string> exempt_runtime_classes;
   std::vector<std::string> exempt_images;  // globs
+
+  // Waivers of exact offences (policy/exceptions.h); all from one document (the most specific
+  // that sets the field: SourceOf("exceptions")).
+  std::vector<PolicyException> exceptions;
 };
 
 // Identifies a member of PolicyValues at run time (the field table's rows carry it).

@@ -1,6 +1,7 @@
 #include "policy/policy_fields.h"
 
 #include <algorithm>
+#include <functional>
 #include <set>
 #include <utility>
 
@@ -163,6 +164,134 @@ struct NamespaceListType {
   }
 };
 
+// spec.exceptions: a list of waivers, each name once (policy/exceptions.h).
+struct ExceptionsType {
+  using T = std::vector<PolicyException>;
+  static constexpr std::string_view kKeys[] = {"name",   "checks", "containers", "images",
+                                               "values", "reason", "expires"};
+
+  static std::optional<std::vector<std::string>> List(
+      DocumentReader& reader, const Value& item, const std::string& path, std::string_view key,
+      const std::function<std::string(std::string_view)>& valid) {
+    const Value* value = DocumentReader::Find(item, key);
+    if (value == nullptr || value->IsNull()) return std::vector<std::string>{};
+    return reader.StringList(*value, JoinPath(path, key), valid);
+  }
+
+  static std::optional<T> Read(DocumentReader& reader, const Value& value, const std::string& f) {
+    if (!value.IsArray()) {
+      reader.WrongType(f, "a list", value);
+      return std::nullopt;
+    }
+    T exceptions;
+    bool ok = true;
+    std::set<std::string> names;
+    for (rapidjson::SizeType i = 0; i < value.Size(); ++i) {
+      const std::string path = IndexPath(f, i);
+      const Value& item = value[i];
+      if (!reader.ExpectMapping(item, path, {std::begin(kKeys), std::end(kKeys)})) {
+        ok = false;
+        continue;
+      }
+      PolicyException exception;
+      auto text = [&](std::string_view key, std::string& out) {
+        const Value* field = reader.Required(item, path, key);
+        if (field == nullptr) return false;
+        auto read = reader.String(*field, JoinPath(path, key));
+        if (!read) return false;
+        out = std::move(*read);
+        return true;
+      };
+      bool item_ok = text("name", exception.name);
+      if (item_ok) {
+        if (std::string problem = ValidateName(exception.name); !problem.empty()) {
+          reader.Fail(JoinPath(path, "name"), std::move(problem));
+          item_ok = false;
+        } else if (!names.insert(exception.name).second) {
+          reader.Fail(JoinPath(path, "name"),
+                      "duplicate exception name " + check_text::GoQuote(exception.name));
+          item_ok = false;
+        }
+      }
+      if (const Value* checks = reader.Required(item, path, "checks")) {
+        auto read = reader.StringList(*checks, JoinPath(path, "checks"), &ValidateExceptionCheck);
+        if (read && read->empty()) reader.Fail(JoinPath(path, "checks"), "must list a check");
+        if (read && !read->empty()) {
+          exception.checks = std::move(*read);
+        } else {
+          item_ok = false;
+        }
+      } else {
+        item_ok = false;
+      }
+      auto containers = List(reader, item, path, "containers", &ValidateExceptionGlob);
+      auto images = List(reader, item, path, "images", &ValidateExceptionGlob);
+      auto values = List(reader, item, path, "values", nullptr);
+      if (containers && images && values) {
+        exception.containers = std::move(*containers);
+        exception.images = std::move(*images);
+        exception.values = std::move(*values);
+      } else {
+        item_ok = false;
+      }
+      item_ok &= text("reason", exception.reason);
+      if (text("expires", exception.expires)) {
+        if (exception.expires != "never") {
+          exception.expires_day = ParseDate(exception.expires);
+          if (!exception.expires_day) {
+            reader.Fail(JoinPath(path, "expires"),
+                        "must be a date (YYYY-MM-DD) or \"never\", got " +
+                            check_text::GoQuote(exception.expires));
+            item_ok = false;
+          }
+        }
+      } else {
+        item_ok = false;
+      }
+      ok &= item_ok;
+      if (item_ok) exceptions.push_back(std::move(exception));
+    }
+    if (!ok) return std::nullopt;
+    return exceptions;
+  }
+
+  static ExplainedValue Explain(const T& exceptions, Allocator& allocator) {
+    Value out(rapidjson::kArrayType);
+    auto list = [&](const std::vector<std::string>& items) {
+      Value array(rapidjson::kArrayType);
+      for (const std::string& item : items) array.PushBack(Text(item, allocator), allocator);
+      return array;
+    };
+    for (const PolicyException& exception : exceptions) {
+      Value item(rapidjson::kObjectType);
+      item.AddMember("name", Text(exception.name, allocator), allocator);
+      item.AddMember("checks", list(exception.checks), allocator);
+      if (!exception.containers.empty()) {
+        item.AddMember("containers", list(exception.containers), allocator);
+      }
+      if (!exception.images.empty()) item.AddMember("images", list(exception.images), allocator);
+      if (!exception.values.empty()) item.AddMember("values", list(exception.values), allocator);
+      item.AddMember("reason", Text(exception.reason, allocator), allocator);
+      item.AddMember("expires", Text(exception.expires, allocator), allocator);
+      out.PushBack(item, allocator);
+    }
+    return {std::move(out), ""};
+  }
+
+  static std::string Schema() {
+    return R"({"type": "array", "items": {"type": "object", "additionalProperties": false,
+      "required": ["name", "checks", "reason", "expires"],
+      "properties": {
+        "name": {"type": "string", "pattern": "^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$"},
+        "checks": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
+        "containers": {"type": ["array", "null"], "items": {"type": "string", "minLength": 1}},
+        "images": {"type": ["array", "null"], "items": {"type": "string", "minLength": 1}},
+        "values": {"type": ["array", "null"], "items": {"type": "string", "minLength": 1}},
+        "reason": {"type": "string", "minLength": 1},
+        "expires": {"type": "string", "pattern": "^(never|[0-9]{4}-[0-9]{2}-[0-9]{2})$"}}}})";
+  }
+};
+
 // ---- rows: a value type bound to the member that holds the value ----
 
 template <class M>
@@ -292,6 +421,13 @@ const std::vector<SpecField>& SpecFields() {
                                                  "Pods of these runtime classes are not judged"),
       Setting<&V::exempt_images, Names>(
           "exemptions.images", "Image globs: such containers skip container checks and defaults"),
+      // Merge: like every field, the most specific policy that sets `exceptions` states the whole
+      // list (it replaces, not extends, the inherited one; null restores none). Waivers stay
+      // reviewable in one document per namespace.
+      Setting<&V::exceptions, ExceptionsType>(
+          "exceptions",
+          "Waivers of exact offences: checks, container/image globs, values, reason, expires "
+          "(a date or never)"),
   };
   return fields;
 }

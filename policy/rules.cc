@@ -105,101 +105,169 @@ std::string EffectiveAppArmorProfile(const Pod& pod, const Container& container)
   return "RuntimeDefault";
 }
 
+namespace {
+
+constexpr std::string_view kPrivilegedField = "securityContext.privileged";
+
+struct RuleInfo {
+  std::string_view id;
+  std::string_view reason;
+  std::string_view field;
+};
+constexpr RuleInfo kRules[] = {
+    {"allowedCapabilities", "capabilities not allowed", "rules.allowedCapabilities"},
+    {"requiredDropCapabilities", "required capabilities not dropped",
+     "rules.requiredDropCapabilities"},
+    {"allowedSeccompProfiles", "seccomp profile not allowed", "rules.allowedSeccompProfiles"},
+    {"allowedAppArmorProfiles", "AppArmor profile not allowed", "rules.allowedAppArmorProfiles"},
+    {"allowedRuntimeClasses", "runtime class not allowed", "rules.allowedRuntimeClasses"},
+};
+
+std::string ProfileTail(std::string_view field, const std::vector<std::string>& allowed,
+                        std::string_view profile) {
+  std::string tail = "must set securityContext." + std::string(field) + " to one of " +
+                     JoinQuote(allowed) + " (has ";
+  tail += profile;
+  tail += ')';
+  return tail;
+}
+
+// The complaint about one container's finding of rule `id`.
+std::string ContainerTail(std::string_view id, const Finding& finding,
+                          const EffectivePolicy& policy) {
+  static const std::vector<std::string> kNone;
+  if (id == "allowedCapabilities") {
+    const auto& allowed = policy.allowed_capabilities ? *policy.allowed_capabilities : kNone;
+    const std::string allowed_text = allowed.empty() ? std::string("none") : JoinQuote(allowed);
+    if (finding.field == kPrivilegedField) {
+      return "must not set securityContext.privileged=true (it has every capability; allowed: " +
+             allowed_text + ")";
+    }
+    return "must not add " + JoinQuote(finding.values) + " (allowed: " + allowed_text + ")";
+  }
+  if (id == "requiredDropCapabilities") {
+    if (finding.field == kPrivilegedField) {
+      return "must not set securityContext.privileged=true (it keeps every capability, whatever "
+             "it drops)";
+    }
+    return "must drop " + JoinQuote(finding.values) + " in securityContext.capabilities.drop";
+  }
+  if (id == "allowedSeccompProfiles") {
+    return ProfileTail("seccompProfile",
+                       policy.allowed_seccomp_profiles ? *policy.allowed_seccomp_profiles : kNone,
+                       finding.values.front());
+  }
+  return ProfileTail("appArmorProfile",
+                     policy.allowed_app_armor_profiles ? *policy.allowed_app_armor_profiles : kNone,
+                     finding.values.front());
+}
+
+}  // namespace
+
+std::vector<std::string_view> RuleIds() {
+  std::vector<std::string_view> ids;
+  for (const RuleInfo& rule : kRules) ids.push_back(rule.id);
+  return ids;
+}
+
+RuleFailure RenderRule(std::string_view id, Findings findings, const EffectivePolicy& policy) {
+  const RuleInfo* info = &kRules[0];
+  for (const RuleInfo& rule : kRules) {
+    if (rule.id == id) info = &rule;
+  }
+  std::string detail;
+  if (info->id == "allowedRuntimeClasses") {
+    static const std::vector<std::string> kNone;
+    const Finding& finding = findings.front();
+    detail = "pod must set spec.runtimeClassName to one of " +
+             JoinQuote(policy.allowed_runtime_classes ? *policy.allowed_runtime_classes : kNone) +
+             (finding.values.empty() ? std::string(" (unset)")
+                                     : " (has " + GoQuote(finding.values.front()) + ")");
+  } else {
+    ContainerGroups groups;
+    for (const Finding& finding : findings) {
+      groups.Add(finding.container, ContainerTail(info->id, finding, policy));
+    }
+    detail = groups.Detail();
+  }
+  return {info->id, info->reason, std::move(detail), info->field, std::move(findings)};
+}
+
 std::vector<RuleFailure> EvaluateRules(const Pod& pod, const EffectivePolicy& policy) {
   std::vector<RuleFailure> failures;
   const bool is_linux = !pod.IsWindows();
+  auto add = [&](std::string_view id, Findings findings) {
+    if (!findings.empty()) failures.push_back(RenderRule(id, std::move(findings), policy));
+  };
 
   if (is_linux && policy.allowed_capabilities) {
     const auto& allowed = *policy.allowed_capabilities;
-    ContainerGroups groups;
-    const std::string allowed_text = allowed.empty() ? std::string("none") : JoinQuote(allowed);
     const bool all_allowed = std::find(allowed.begin(), allowed.end(), "ALL") != allowed.end();
+    Findings findings;
     for (const Container& c : pod.containers) {
       if (Privileged(c) && !all_allowed) {
-        groups.Add(c.name,
-                   "must not set securityContext.privileged=true (it has every capability; "
-                   "allowed: " +
-                       allowed_text + ")");
+        findings.push_back({std::string(c.name), std::string(kPrivilegedField), {"true"}});
         continue;
       }
-      std::vector<std::string_view> bad;
+      std::vector<std::string> bad;
       if (c.security_context.capabilities_add) {
         for (std::string_view cap : *c.security_context.capabilities_add) {
-          if (std::find(allowed.begin(), allowed.end(), cap) == allowed.end()) bad.push_back(cap);
+          if (std::find(allowed.begin(), allowed.end(), cap) == allowed.end())
+            bad.emplace_back(cap);
         }
       }
       if (!bad.empty()) {
-        groups.Add(c.name, "must not add " + JoinQuote(bad) + " (allowed: " + allowed_text + ")");
+        findings.push_back(
+            {std::string(c.name), "securityContext.capabilities.add", std::move(bad)});
       }
     }
-    if (!groups.empty()) {
-      failures.push_back({"allowedCapabilities", "capabilities not allowed", groups.Detail(),
-                          "rules.allowedCapabilities"});
-    }
+    add("allowedCapabilities", std::move(findings));
   }
 
   if (is_linux && policy.required_drop_capabilities) {
-    ContainerGroups groups;
+    Findings findings;
     for (const Container& c : pod.containers) {
       if (Privileged(c) && !policy.required_drop_capabilities->empty()) {
-        groups.Add(c.name,
-                   "must not set securityContext.privileged=true (it keeps every capability, "
-                   "whatever it drops)");
+        findings.push_back({std::string(c.name), std::string(kPrivilegedField), {"true"}});
         continue;
       }
       static const std::vector<std::string_view> kNone;
       const auto& drop =
           c.security_context.capabilities_drop ? *c.security_context.capabilities_drop : kNone;
-      std::vector<std::string_view> missing;
+      std::vector<std::string> missing;
       for (const std::string& cap : *policy.required_drop_capabilities) {
         if (std::find(drop.begin(), drop.end(), cap) == drop.end()) missing.push_back(cap);
       }
       if (!missing.empty()) {
-        groups.Add(c.name,
-                   "must drop " + JoinQuote(missing) + " in securityContext.capabilities.drop");
+        findings.push_back(
+            {std::string(c.name), "securityContext.capabilities.drop", std::move(missing)});
       }
     }
-    if (!groups.empty()) {
-      failures.push_back({"requiredDropCapabilities", "required capabilities not dropped",
-                          groups.Detail(), "rules.requiredDropCapabilities"});
-    }
+    add("requiredDropCapabilities", std::move(findings));
   }
 
   auto profile_rule = [&](const std::optional<std::vector<std::string>>& allowed,
-                          std::string_view id, std::string_view reason, std::string_view field,
-                          std::string_view rule_field, auto effective) {
+                          std::string_view id, std::string_view field, auto effective) {
     if (!is_linux || !allowed) return;
-    ContainerGroups groups;
-    const std::string wanted =
-        "must set securityContext." + std::string(field) + " to one of " + JoinQuote(*allowed);
+    Findings findings;
     for (const Container& c : pod.containers) {
-      const std::string profile = effective(pod, c);
+      std::string profile = effective(pod, c);
       if (MatchesAny(*allowed, profile)) continue;
-      std::string tail;
-      tail.reserve(wanted.size() + profile.size() + 8);
-      tail += wanted;
-      tail += " (has ";
-      tail += profile;
-      tail += ')';
-      groups.Add(c.name, std::move(tail));
+      findings.push_back({std::string(c.name), std::string(field), {std::move(profile)}});
     }
-    if (!groups.empty()) failures.push_back({id, reason, groups.Detail(), rule_field});
+    add(id, std::move(findings));
   };
   profile_rule(policy.allowed_seccomp_profiles, "allowedSeccompProfiles",
-               "seccomp profile not allowed", "seccompProfile", "rules.allowedSeccompProfiles",
-               EffectiveSeccompProfile);
+               "securityContext.seccompProfile", EffectiveSeccompProfile);
   profile_rule(policy.allowed_app_armor_profiles, "allowedAppArmorProfiles",
-               "AppArmor profile not allowed", "appArmorProfile", "rules.allowedAppArmorProfiles",
-               EffectiveAppArmorProfile);
+               "securityContext.appArmorProfile", EffectiveAppArmorProfile);
 
   if (policy.allowed_runtime_classes) {
-    const auto& allowed = *policy.allowed_runtime_classes;
     const std::string_view rc = pod.runtime_class_name.value_or("");
-    if (!MatchesAny(allowed, rc)) {
-      failures.push_back({"allowedRuntimeClasses", "runtime class not allowed",
-                          "pod must set spec.runtimeClassName to one of " + JoinQuote(allowed) +
-                              (rc.empty() ? std::string(" (unset)") : " (has " + GoQuote(rc) + ")"),
-                          "rules.allowedRuntimeClasses"});
+    if (!MatchesAny(*policy.allowed_runtime_classes, rc)) {
+      Finding finding{"", "spec.runtimeClassName", {}};
+      if (!rc.empty()) finding.values.emplace_back(rc);
+      add("allowedRuntimeClasses", {std::move(finding)});
     }
   }
   return failures;

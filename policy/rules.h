@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "policy/check.h"
 #include "policy/namespace_policy.h"
 #include "policy/pod.h"
 
@@ -24,10 +25,21 @@ struct RuleFailure {
   std::string_view reason;  // "capabilities not allowed"
   std::string detail;  // `container "app" must not add "SYS_TIME" (allowed: "NET_BIND_SERVICE")`
   std::string_view field;  // the policy field: "rules.allowedCapabilities"
+  // What offends, as checks report it (check.h): per container the field and values (added
+  // capabilities, capabilities not dropped, the effective profile; "true" for privileged), or the
+  // pod's runtime class (no value when unset).
+  Findings findings;
 };
 
 // Every rule of `policy` on `pod`, in a fixed order.
 std::vector<RuleFailure> EvaluateRules(const Pod& pod, const EffectivePolicy& policy);
+
+// Every rule id, in evaluation order ("allowedCapabilities", ...).
+std::vector<std::string_view> RuleIds();
+
+// The failure of rule `id` ("allowedCapabilities") worded from `findings` (non-empty): what is
+// left after exceptions waived some.
+RuleFailure RenderRule(std::string_view id, Findings findings, const EffectivePolicy& policy);
 
 // "RuntimeDefault", "Unconfined" or "Localhost/<profile>".
 std::string EffectiveSeccompProfile(const Pod& pod, const Container& container);

@@ -50,6 +50,11 @@ HttpResponse AdmissionRouter::Handle(const HttpRequest& request) const {
   if (policies == nullptr) {
     return Error(metrics_, 503, "no valid policy set is loaded");
   }
+  // Exceptions expire by the calendar: policy/ has no clock, so the date travels with the request.
+  policy::AdmissionConfig config = config_;
+  config.today = policy::DayOf(std::chrono::duration_cast<std::chrono::seconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
   // Asked by Review between decoding and judging: work the API server gave up on stops there.
   std::function<bool()> deadline_passed;
   if (request.deadline) {
@@ -57,7 +62,7 @@ HttpResponse AdmissionRouter::Handle(const HttpRequest& request) const {
       return std::chrono::steady_clock::now() >= deadline;
     };
   }
-  policy::AdmissionResult result = policy::Review(endpoint, request.body, *policies, config_,
+  policy::AdmissionResult result = policy::Review(endpoint, request.body, *policies, config,
                                                   request.deadline ? &deadline_passed : nullptr);
   const auto finished = std::chrono::steady_clock::now();
   const auto latency = finished - started;
