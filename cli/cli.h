@@ -18,6 +18,7 @@ void RegisterCheckCommand(CLI::App& app, int* exit_code);     // cli/cli_check.c
 void RegisterPolicyCommand(CLI::App& app, int* exit_code);    // cli/cli_policy.cc: lint, explain
 void RegisterSelftestCommand(CLI::App& app, int* exit_code);  // cli/cli_selftest.cc
 void RegisterAuditCommand(CLI::App& app, int* exit_code);     // cli/cli_audit.cc
+void RegisterAdviseCommand(CLI::App& app, int* exit_code);    // cli/cli_advise.cc
 
 // `--kubernetes-version` as serve and check take it: "1.31" -> 31 (only 1.x clusters exist).
 std::optional<int> ParseKubernetesMinor(const std::string& text);

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   palisade::cli::RegisterServeCommand(app, &exit_code);
   palisade::cli::RegisterCheckCommand(app, &exit_code);
+  palisade::cli::RegisterAdviseCommand(app, &exit_code);
   palisade::cli::RegisterPolicyCommand(app, &exit_code);
   palisade::cli::RegisterSelftestCommand(app, &exit_code);
   palisade::cli::RegisterAuditCommand(app, &exit_code);
