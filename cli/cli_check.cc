@@ -338,9 +338,14 @@ class Checker {
       rapidjson::Document& document = Document(object);
       const std::string base = object.pointer + std::string(location.pointer);
       Value* pod = rapidjson::Pointer(base.c_str()).Get(document);
-      if (pod == nullptr || !pod->IsObject() || RuntimeClassExempt(*pod, *effective)) continue;
+      if (pod == nullptr || !pod->IsObject()) continue;
       const policy::PodReadResult read = policy::ReadPod(*pod);
       if (!read.errors.empty()) continue;
+      // As /mutate: a pod whose runtime class is exempt gets no defaults.
+      if (read.pod.runtime_class_name &&
+          effective->ExemptsRuntimeClass(*read.pod.runtime_class_name)) {
+        continue;
+      }
       policy::MutationOptions options;
       options.kubernetes_minor = flags_.kubernetes_minor;
       const policy::DefaultsPlan plan = policy::PlanDefaults(read.pod, *effective, options);
@@ -638,16 +643,6 @@ class Checker {
     if (policies != nullptr) return policies->ForNamespace(object.namespace_name);
     static const auto kNoPolicy = std::make_shared<const policy::EffectivePolicy>();
     return kNoPolicy;
-  }
-
-  // As /mutate: a pod whose runtime class is exempt gets no defaults.
-  static bool RuntimeClassExempt(const Value& pod, const policy::EffectivePolicy& policy) {
-    const auto spec = pod.FindMember("spec");
-    if (spec == pod.MemberEnd()) return false;
-    const std::string_view runtime_class = StringMember(spec->value, "runtimeClassName");
-    return !runtime_class.empty() &&
-           std::find(policy.exempt_runtime_classes.begin(), policy.exempt_runtime_classes.end(),
-                     runtime_class) != policy.exempt_runtime_classes.end();
   }
 
   // A warning without its policy revision ("(policy \"p\" rev 4c1e9a)" -> "(policy \"p\")"): a
