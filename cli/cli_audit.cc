@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "cli/cli.h"
+#include "cli/json_output.h"
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/object.h"
@@ -387,17 +388,10 @@ class Auditor {
 
   void PrintJson(std::ostream& out) {
     SortListed();
-    rapidjson::StringBuffer buffer;
-    rapidjson::PrettyWriter<rapidjson::StringBuffer> writer(buffer);
-    writer.SetIndent(' ', 2);
-    auto string = [&](std::string_view text) {
-      writer.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
-    };
-    auto strings = [&](const std::vector<std::string>& list) {
-      writer.StartArray();
-      for (const std::string& item : list) string(item);
-      writer.EndArray();
-    };
+    JsonOutput json;
+    auto& writer = json.writer;
+    auto string = [&](std::string_view text) { json.String(text); };
+    auto strings = [&](const std::vector<std::string>& list) { json.Strings(list); };
     auto counts = [&](const policy::AuditCounts& c) {
       writer.StartObject();
       for (const AuditOutcome outcome :
@@ -459,7 +453,7 @@ class Auditor {
     writer.Key("errors");
     strings(errors_);
     writer.EndObject();
-    out << buffer.GetString() << "\n";
+    out << json.text() << "\n";
   }
 
   // One Report per namespace with results, created or updated in place (resourceVersion from the

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "cli/cli.h"
+#include "cli/json_output.h"
 #include "policy/decision.h"
 #include "policy/label_selector.h"
 #include "policy/level_version.h"
@@ -252,17 +253,10 @@ class Checker {
   }
 
   void PrintChangesJson(const std::vector<Change>& changes, std::ostream& out) const {
-    rapidjson::StringBuffer buffer;
-    rapidjson::PrettyWriter<rapidjson::StringBuffer> writer(buffer);
-    writer.SetIndent(' ', 2);
-    auto string = [&](std::string_view text) {
-      writer.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
-    };
-    auto strings = [&](const std::vector<std::string>& list) {
-      writer.StartArray();
-      for (const std::string& item : list) string(item);
-      writer.EndArray();
-    };
+    JsonOutput json;
+    auto& writer = json.writer;
+    auto string = [&](std::string_view text) { json.String(text); };
+    auto strings = [&](const std::vector<std::string>& list) { json.Strings(list); };
     auto decision = [&](const policy::Decision& d) {
       writer.StartObject();
       writer.Key("verdict");
@@ -316,7 +310,7 @@ class Checker {
     writer.Int(static_cast<int>(judged - changes.size()));
     writer.EndObject();
     writer.EndObject();
-    out << buffer.GetString() << "\n";
+    out << json.text() << "\n";
   }
 
   // Exit status of a comparison: 1 when something becomes denied.
@@ -413,17 +407,10 @@ class Checker {
   }
 
   void PrintJson(std::ostream& out) const {
-    rapidjson::StringBuffer buffer;
-    rapidjson::PrettyWriter<rapidjson::StringBuffer> writer(buffer);
-    writer.SetIndent(' ', 2);
-    auto string = [&](std::string_view text) {
-      writer.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
-    };
-    auto strings = [&](const std::vector<std::string>& list) {
-      writer.StartArray();
-      for (const std::string& item : list) string(item);
-      writer.EndArray();
-    };
+    JsonOutput json;
+    auto& writer = json.writer;
+    auto string = [&](std::string_view text) { json.String(text); };
+    auto strings = [&](const std::vector<std::string>& list) { json.Strings(list); };
     int allowed = 0, denied = 0, skipped = 0;
     writer.StartObject();
     writer.Key("objects");
@@ -487,7 +474,7 @@ class Checker {
     writer.Int(static_cast<int>(input_errors_.size()));
     writer.EndObject();
     writer.EndObject();
-    out << buffer.GetString() << "\n";
+    out << json.text() << "\n";
   }
 
   // The (defaulted) manifests as a YAML stream, in input order. Comments and anchors do not
@@ -513,9 +500,8 @@ class Checker {
 
   // The (defaulted) manifests as one `v1 List` (List documents contribute their items).
   void PrintManifestsJson(std::ostream& out) const {
-    rapidjson::StringBuffer buffer;
-    rapidjson::PrettyWriter<rapidjson::StringBuffer> writer(buffer);
-    writer.SetIndent(' ', 2);
+    JsonOutput json;
+    auto& writer = json.writer;
     writer.StartObject();
     writer.Key("apiVersion");
     writer.String("v1");
@@ -526,7 +512,7 @@ class Checker {
     for (const CheckedObject& object : objects_) ObjectValue(object).Accept(writer);
     writer.EndArray();
     writer.EndObject();
-    out << buffer.GetString() << "\n";
+    out << json.text() << "\n";
   }
 
   int ExitCode() const {
