@@ -163,6 +163,10 @@ struct HttpsServer::Impl {
     probes.acceptor.reset();
     probes.retry.reset();
     tls_timer.reset();
+    // The aborted accepts wait on the control loop holding sockets of the admission loops:
+    // run them out while those loops still exist.
+    control.io.restart();
+    control.io.poll();
     loops.clear();
   }
 
