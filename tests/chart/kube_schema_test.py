@@ -101,9 +101,9 @@ class KubeSchemaTest(unittest.TestCase):
         self.assertEqual(lines[0], "invalid apps/v1/Deployment %s: unknown field spec.template.spec.nodeSelectr; "
                                    "unknown field spec.template.spec.containers[0].imagePullPolicyy"
                          % deployment["metadata"]["name"])
+        in_schema = "unknown field spec.versions[0].schema.openAPIV3Schema."
         self.assertEqual(lines[1], "invalid apiextensions.k8s.io/v1/CustomResourceDefinition reports.openreports.io: "
-                                   "unknown field spec.versions[0].schema.openAPIV3Schema.descripton; unknown field "
-                                   "spec.versions[0].schema.openAPIV3Schema.properties.results.items.x-kubernetes-map-typ")
+                         + in_schema + "descripton; " + in_schema + "properties.results.items.x-kubernetes-map-typ")
         self.assertEqual(lines[2], "invalid monitoring.coreos.com/v1/ServiceMonitor %s: unknown field "
                                    "spec.endpoints[0].intervall" % monitor["metadata"]["name"])
 

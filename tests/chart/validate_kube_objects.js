@@ -131,7 +131,9 @@ function schemaPropsProblems(schema, where, problems) {
   // Sub-schemas; default, example and enum hold data, not schemas.
   const subSchemaMaps = ["properties", "patternProperties", "definitions"];
   for (const field of subSchemaMaps) {
-    for (const [key, sub] of Object.entries(schema[field] || {})) schemaPropsProblems(sub, `${where}.${field}.${key}`, problems);
+    for (const [key, sub] of Object.entries(schema[field] || {})) {
+      schemaPropsProblems(sub, `${where}.${field}.${key}`, problems);
+    }
   }
   for (const field of ["items", "additionalProperties", "additionalItems", "not"]) {
     const sub = schema[field];
