@@ -28,5 +28,9 @@ COPY --from=build /out/usr/bin/palisade /usr/bin/palisade
 # Nothing is written at run time: certificates and policies are read-only mounts, logs go to
 # stderr, so the root filesystem can be mounted read-only.
 USER 65532:65532
+LABEL org.opencontainers.image.title="palisade" \
+      org.opencontainers.image.description="Kubernetes admission webhook: seccomp, AppArmor, capabilities and the Pod Security Standards per namespace" \
+      org.opencontainers.image.source="https://github.com/palisade-dev/palisade" \
+      org.opencontainers.image.url="https://github.com/palisade-dev/palisade"
 EXPOSE 8443 9090
 ENTRYPOINT ["/usr/bin/palisade", "serve"]

@@ -99,7 +99,7 @@ class ServeTest(unittest.TestCase):
 
     def start_server(self, tmp):
         # The mounted directory: no API server here (tests/cluster runs serve against a fake one).
-        objects = render(["policies.source=directory", "server.watchNamespaces=false"])
+        objects = render(["policySource=directory", "server.watchNamespaces=false"])
         secret = one(objects, "Secret", "palisade-tls")
         deployment = one(objects, "Deployment")
         policies = one(objects, "ConfigMap", "palisade-policies")["data"]

@@ -23,8 +23,8 @@ class RenderError(Exception):
 
 
 def render_text(sets=(), release=RELEASE, namespace=NAMESPACE, kube_version="1.31.0", values_files=(),
-                set_strings=()):
-    args = [HELM_TEMPLATE, release, CHART, "-n", namespace, "--kube-version", kube_version]
+                set_strings=(), chart=CHART):
+    args = [HELM_TEMPLATE, release, chart, "-n", namespace, "--kube-version", kube_version]
     for f in values_files:
         args += ["-f", f]
     for s in sets:

@@ -249,7 +249,6 @@ class DefaultValuesTest(unittest.TestCase):
     def test_policy_configmap_holds_one_namespace_policy_document_per_value(self):
         with open(os.path.join(CHART, "values.yaml")) as f:
             policies = yaml.safe_load(f)["policies"]
-        self.assertEqual(policies.pop("source"), "configMaps")  # a setting, not a policy
         configmap = one(self.objects, "ConfigMap", "palisade-policies")
         self.assertEqual(configmap["metadata"]["labels"]["palisade.dev/policy"], "true")
         data = configmap["data"]
@@ -258,6 +257,15 @@ class DefaultValuesTest(unittest.TestCase):
             documents = list(yaml.safe_load_all(data[name + ".yaml"]))
             self.assertEqual(documents, [{"apiVersion": "palisade.dev/v1", "kind": "NamespacePolicy",
                                           "metadata": {"name": name}, "spec": spec}])
+
+    def test_a_policy_may_be_named_source(self):
+        # The policy source is the top-level policySource: no key of policies is reserved.
+        objects = render(["policies.source.namespaces={team-a}", "policies.source.podSecurity.enforce=restricted"])
+        data = one(objects, "ConfigMap", "palisade-policies")["data"]
+        self.assertEqual(sorted(data), ["cluster-default.yaml", "source.yaml"])
+        self.assertEqual(yaml.safe_load(data["source.yaml"])["spec"],
+                         {"namespaces": ["team-a"], "podSecurity": {"enforce": "restricted"}})
+        self.assertEqual(flag(container(one(objects, "Deployment"))["args"], "--policy-configmaps"), NAMESPACE)
 
     def test_every_value_is_documented_by_a_comment_above_it(self):
         # A key is documented by a comment line directly above it, or by one above an enclosing key.
@@ -474,7 +482,7 @@ class OptionsTest(unittest.TestCase):
         self.assertFalse(kinds & {"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"})
 
     def test_directory_source_mounts_the_policies_and_reads_no_configmaps(self):
-        objects = render(["policies.source=directory"])
+        objects = render(["policySource=directory"])
         args = container(one(objects, "Deployment"))["args"]
         self.assertEqual(flag(args, "--policy-dir"), "/etc/palisade/policies")
         self.assertIsNone(flag(args, "--policy-configmaps"))
@@ -485,15 +493,14 @@ class OptionsTest(unittest.TestCase):
         self.assertNotIn("policies.validate.palisade.dev",
                          webhooks(objects, "ValidatingWebhookConfiguration"))
         # Not connected at all: no token, no RBAC, no egress.
-        objects = render(["policies.source=directory", "server.watchNamespaces=false",
+        objects = render(["policySource=directory", "server.watchNamespaces=false",
                           "networkPolicy.enabled=true"])
         deployment = one(objects, "Deployment")
         self.assertIs(deployment["spec"]["template"]["spec"]["automountServiceAccountToken"], False)
         self.assertIsNone(flag(container(deployment)["args"], "--watch-namespaces"))
         self.assertEqual(by_kind(objects, "ClusterRole"), [])
         self.assertEqual(one(objects, "NetworkPolicy")["spec"]["egress"], [])
-        self.assertIn("policies.source must be configMaps or directory",
-                      fail_message(["policies.source=etcd"]))
+        self.assertEqual(fail_message(["policySource=etcd"]), "palisade: policySource must be configMaps or directory")
 
     def test_label_guard_flag_and_namespace_webhook(self):
         self.assertNotIn("namespaces.validate.palisade.dev",
@@ -527,7 +534,7 @@ class OptionsTest(unittest.TestCase):
         self.assertEqual(hooks["workloads.validate.palisade.dev"]["failurePolicy"], "Ignore")
         self.assertEqual(hooks["pods.validate.palisade.dev"]["failurePolicy"], "Fail")
         self.assertEqual({h["timeoutSeconds"] for h in hooks.values()}, {5})
-        hooks = webhooks(render(["webhook.workloads.enabled=false", "policies.source=directory"]),
+        hooks = webhooks(render(["webhook.workloads.enabled=false", "policySource=directory"]),
                          "ValidatingWebhookConfiguration")
         self.assertEqual(list(hooks), ["pods.validate.palisade.dev"])
 
@@ -840,6 +847,9 @@ class BadValuesTest(unittest.TestCase):
         ("policy name not a key", ["policies.Team_A.namespaces={a}"],
          "palisade: policies.Team_A: a policy name must be lower-case letters, digits, '-' and '.' "
          "(it names a ConfigMap key and appears in messages)"),
+        ("the old policies.source", ["policies.source=directory"],
+         "palisade: policies.source moved to the top-level value policySource (set policySource: directory); "
+         "every key of policies is a policy name"),
     ]
 
     def test_bad_values_fail_with_a_clear_message(self):

@@ -18,6 +18,8 @@ import subprocess
 import sys
 import unittest
 
+import yaml
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 ARGS = None
 
@@ -132,6 +134,21 @@ class DockerfileTest(unittest.TestCase):
         self.assertEqual([line for line in runtime if line.startswith("ENTRYPOINT ")],
                          ['ENTRYPOINT ["/usr/bin/palisade", "serve"]'])
         self.assertEqual([p for p in installed_packages(runtime) if p.endswith("-dev")], [])
+
+    def test_image_labels_name_the_project_as_the_chart_does(self):
+        labels = {}
+        for line in self.stages[-1][1]:
+            if line.startswith("LABEL "):
+                labels.update(dict(item.split("=", 1) for item in shlex.split(line[6:])))
+        with open(os.path.join(REPO, "charts", "palisade", "Chart.yaml")) as f:
+            chart = yaml.safe_load(f)
+        self.assertEqual(labels["org.opencontainers.image.title"], chart["name"])
+        self.assertEqual(labels["org.opencontainers.image.source"], chart["home"])
+        self.assertEqual(labels["org.opencontainers.image.url"], chart["home"])
+        self.assertEqual(chart["sources"], [chart["home"]])
+        self.assertEqual([m["url"] for m in chart["maintainers"]], [chart["home"]])
+        self.assertTrue(all(m["name"] and "@" in m["email"] for m in chart["maintainers"]), chart["maintainers"])
+        self.assertRegex(chart["home"], r"^https://[a-z0-9.-]+/[\w.-]+/[\w.-]+$")
 
     def test_runtime_packages_provide_every_shared_library(self):
         binary = ARGS.binary

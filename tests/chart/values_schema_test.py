@@ -93,9 +93,16 @@ class ValuesSchemaTest(unittest.TestCase):
         ("port out of range", {"server": {"port": 70000}}, "server/port: 70000 is greater than the maximum of 65535"),
         ("policy name", {"policies": {"Team_A": {"namespaces": ["a"]}}}, "'Team_A' does not match"),
         ("policy spec not a map", {"policies": {"team": ["a"]}}, "policies/team: ['a'] is not of type 'object'"),
+        ("policy source", {"policySource": "etcd"}, "policySource: 'etcd' is not one of ['configMaps', 'directory']"),
+        # The old layout: policies.source is now a policy name, and a string is no policy spec.
+        ("old policies.source", {"policies": {"source": "directory"}},
+         "policies/source: 'directory' is not of type 'object'"),
         ("annotation value not a string", {"podAnnotations": {"a": 1}}, "podAnnotations/a: 1 is not of type 'string'"),
         ("env entry without name", {"extraEnv": [{"value": "x"}]}, "extraEnv/0: 'name' is a required property"),
     ]
+
+    def test_a_policy_may_be_named_source(self):
+        self.assertEqual(errors({"policySource": "directory", "policies": {"source": {"namespaces": ["a"]}}}), [])
 
     def test_bad_values_are_refused(self):
         for name, values, expected in self.BAD:

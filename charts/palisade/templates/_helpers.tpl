@@ -208,9 +208,7 @@ timeoutSeconds: {{ .Values.webhook.timeoutSeconds }}
 
 {{/* Where the server reads policies: "configMaps" (watched through the API) or "directory". */}}
 {{- define "palisade.policySource" -}}
-{{- $source := "configMaps" -}}
-{{- if kindIs "string" .Values.policies.source -}}{{- $source = .Values.policies.source -}}{{- end -}}
-{{- $source -}}
+{{- default "configMaps" .Values.policySource -}}
 {{- end -}}
 
 {{/* "true" when the server talks to the Kubernetes API (policy ConfigMaps or namespace labels). */}}

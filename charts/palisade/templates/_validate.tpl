@@ -70,11 +70,13 @@ deployment.yaml, so every render checks the values before anything is applied.
 {{- if not (kindIs "map" $v.policies) -}}
 {{- fail "palisade: policies must be a map of policy name to NamespacePolicy spec" -}}
 {{- end -}}
-{{- if not (has (toString (default "configMaps" $v.policies.source)) (list "configMaps" "directory")) -}}
-{{- fail "palisade: policies.source must be configMaps or directory" -}}
+{{- if kindIs "string" $v.policies.source -}}
+{{- fail (printf "palisade: policies.source moved to the top-level value policySource (set policySource: %s); every key of policies is a policy name" $v.policies.source) -}}
+{{- end -}}
+{{- if not (has (toString (default "configMaps" $v.policySource)) (list "configMaps" "directory")) -}}
+{{- fail "palisade: policySource must be configMaps or directory" -}}
 {{- end -}}
 {{- range $name, $spec := $v.policies -}}
-{{- if ne $name "source" -}}
 {{- if not (regexMatch "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$" $name) -}}
 {{- fail (printf "palisade: policies.%s: a policy name must be lower-case letters, digits, '-' and '.' (it names a ConfigMap key and appears in messages)" $name) -}}
 {{- end -}}
@@ -83,7 +85,6 @@ deployment.yaml, so every render checks the values before anything is applied.
 {{- end -}}
 {{- if not (and (kindIs "slice" $spec.namespaces) $spec.namespaces) -}}
 {{- fail (printf "palisade: policies.%s.namespaces must be a non-empty list of namespace names or globs (\"*\" is the cluster default)" $name) -}}
-{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
