@@ -13,7 +13,6 @@ real TLS, paged lists with continue tokens):
 
   cluster_test.py --binary build/cli/palisade --fake tests/support/fake_apiserver.py [-v]
 """
-import argparse
 import json
 import os
 import subprocess
@@ -23,7 +22,7 @@ import unittest
 import yaml
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from fake_cluster import FakeCluster  # noqa: E402
+from fake_cluster import FakeCluster, test_main  # noqa: E402
 
 ARGS = None
 
@@ -263,14 +262,5 @@ class ClusterTest(unittest.TestCase):
         self.assertIn("not both", out.stderr)
 
 
-def main():
-    global ARGS
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--binary", required=True)
-    parser.add_argument("--fake", required=True)
-    ARGS, rest = parser.parse_known_args()
-    unittest.main(argv=[sys.argv[0]] + rest)
-
-
 if __name__ == "__main__":
-    main()
+    test_main(globals())

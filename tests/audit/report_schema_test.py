@@ -7,7 +7,6 @@ refused (the API server would prune them silently).
 Usage: report_schema_test.py --binary build/cli/palisade --fake tests/support/fake_apiserver.py
 """
 
-import argparse
 import copy
 import os
 import subprocess
@@ -20,7 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "chart"))
 from chart_render import render  # noqa: E402
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
-from fake_cluster import FakeCluster  # noqa: E402
+from fake_cluster import FakeCluster, test_main  # noqa: E402
 
 ARGS = None
 POLICY = """apiVersion: palisade.dev/v1
@@ -162,14 +161,5 @@ class ReportSchemaTest(unittest.TestCase):
         self.assertEqual(report["metadata"]["annotations"]["palisade.dev/results-omitted"], "5")
 
 
-def main():
-    global ARGS
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--binary", required=True)
-    parser.add_argument("--fake", required=True)
-    ARGS, rest = parser.parse_known_args()
-    unittest.main(argv=[sys.argv[0]] + rest)
-
-
 if __name__ == "__main__":
-    main()
+    test_main(globals())

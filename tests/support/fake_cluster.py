@@ -7,6 +7,7 @@ authenticated reads.
     subprocess.run(["palisade", "audit", "--kubeconfig", cluster.kubeconfig, ...])
     cluster.close()
 """
+import argparse
 import ctypes
 import json
 import os
@@ -15,6 +16,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import unittest
 import urllib.request
 
 import yaml
@@ -79,3 +81,12 @@ class FakeCluster:
                                          headers={"Authorization": "Bearer " + self.token})
         with urllib.request.urlopen(request, context=self.context) as answer:
             return json.load(answer)
+
+
+def test_main(test_globals):
+    """unittest.main for a test of `--binary B --fake F`: the two go to test_globals["ARGS"]."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--binary", required=True)
+    parser.add_argument("--fake", required=True)
+    test_globals["ARGS"], rest = parser.parse_known_args()
+    unittest.main(argv=[sys.argv[0]] + rest)
