@@ -80,9 +80,9 @@ class Checker {
     } else {
       input_.ReadFiles(flags_.files);
     }
-    for (InputObject& object : input_.objects()) {
+    for (const InputObject& object : input_.objects()) {
       CheckedObject checked;
-      static_cast<InputObject&>(checked) = std::move(object);
+      static_cast<InputObject&>(checked) = object;  // a copy: the input resolves labels later
       objects_.push_back(std::move(checked));
     }
   }
