@@ -6,9 +6,7 @@
 #include <cctype>
 #include <chrono>
 #include <ctime>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 #include <map>
 #include <memory>
 #include <set>
@@ -17,9 +15,10 @@
 #include <vector>
 
 #include "cli/cli.h"
+#include "cli/cluster_listing.h"
+#include "cli/object_input.h"
 #include "policy/advisor.h"
 #include "policy/check.h"
-#include "server/yaml_json.h"
 
 namespace palisade::cli {
 namespace {
@@ -37,86 +36,7 @@ struct AdviseFlags {
   std::size_t max_exceptions = 3;
   std::string expires;  // default: 90 days from today
   std::vector<std::string> files;
-};
-
-std::string_view StringMember(const Value& object, std::string_view key) {
-  if (!object.IsObject()) return {};
-  const auto it = object.FindMember(rapidjson::StringRef(key.data(), key.size()));
-  if (it == object.MemberEnd() || !it->value.IsString()) return {};
-  return {it->value.GetString(), it->value.GetStringLength()};
-}
-
-// Objects to advise on, grouped by namespace, pointing into documents kept here.
-class Inventory {
- public:
-  explicit Inventory(const AdviseFlags& flags) : flags_(flags) {}
-
-  bool Read() {
-    bool ok = true;
-    for (const std::string& name : flags_.files) {
-      std::string text;
-      if (name == "-") {
-        text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-      } else {
-        std::ifstream in(name, std::ios::binary);
-        if (!in) {
-          std::cerr << "palisade advise: " << name << ": cannot open\n";
-          ok = false;
-          continue;
-        }
-        text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-      }
-      auto documents =
-          std::make_unique<std::vector<server::YamlDocument>>(server::ParseYamlDocuments(text));
-      for (const server::YamlDocument& document : *documents) {
-        if (!document.ok()) {
-          std::cerr << "palisade advise: " << name << ": document " << document.index + 1 << ": "
-                    << document.ErrorString() << "\n";
-          ok = false;
-          continue;
-        }
-        if (!document.empty) Collect(document.json);
-      }
-      files_.push_back(std::move(documents));
-    }
-    return ok;
-  }
-
-  const std::map<std::string, std::vector<policy::AdvisedObject>>& by_namespace() const {
-    return by_namespace_;
-  }
-  std::size_t skipped() const { return skipped_; }
-
- private:
-  void Collect(const Value& value) {
-    if (!value.IsObject()) return;
-    const std::string_view kind = StringMember(value, "kind");
-    const auto items = value.FindMember("items");
-    if (kind.ends_with("List") && items != value.MemberEnd() && items->value.IsArray()) {
-      for (const Value& item : items->value.GetArray()) Collect(item);
-      return;
-    }
-    const std::optional<policy::ObjectType> type = policy::ObjectTypeFromKind(kind);
-    if (!type) {
-      ++skipped_;
-      return;
-    }
-    const auto metadata = value.FindMember("metadata");
-    const Value* meta = metadata != value.MemberEnd() ? &metadata->value : nullptr;
-    std::string_view name = meta ? StringMember(*meta, "name") : "";
-    if (name.empty() && meta) name = StringMember(*meta, "generateName");
-    const std::string_view own = meta ? StringMember(*meta, "namespace") : "";
-    const std::string ns = !flags_.namespace_name.empty() ? flags_.namespace_name
-                           : !own.empty()                 ? std::string(own)
-                                                          : "default";
-    by_namespace_[ns].push_back(
-        {std::string(kind), name.empty() ? "<unnamed>" : std::string(name), *type, &value});
-  }
-
-  const AdviseFlags& flags_;
-  std::vector<std::unique_ptr<std::vector<server::YamlDocument>>> files_;
-  std::map<std::string, std::vector<policy::AdvisedObject>> by_namespace_;
-  std::size_t skipped_ = 0;
+  ClusterFlags cluster;  // what runs in the cluster instead of files
 };
 
 std::string Join(const std::vector<std::string>& items, std::string_view separator = ", ") {
@@ -291,9 +211,18 @@ int Advise(AdviseFlags flags) {
     std::cerr << "palisade advise: -o must be text or yaml, got " << GoQuote(flags.output) << "\n";
     return kExitUsage;
   }
-  if (flags.files.empty()) {
+  if (flags.cluster.Wanted() && !flags.files.empty()) {
+    std::cerr << "palisade advise: give manifest files or --kubeconfig, not both\n";
+    return kExitUsage;
+  }
+  if (flags.cluster.page_size < 1) {
+    std::cerr << "palisade advise: --page-size must be at least 1\n";
+    return kExitUsage;
+  }
+  if (flags.files.empty() && !flags.cluster.Wanted()) {
     std::cerr << "palisade advise: no input: give manifest files (e.g. `kubectl get "
-                 "pods,deploy,sts,ds,job,cronjob -A -o yaml`), or - for standard input\n";
+                 "pods,deploy,sts,ds,job,cronjob -A -o yaml`), - for standard input, or "
+                 "--kubeconfig\n";
     return kExitUsage;
   }
   const std::optional<int> minor = ParseKubernetesMinor(flags.kubernetes_version);
@@ -301,12 +230,23 @@ int Advise(AdviseFlags flags) {
     std::cerr << "palisade advise: --kubernetes-version must look like 1.31\n";
     return kExitUsage;
   }
-  Inventory inventory(flags);
-  const bool read = inventory.Read();
+  ObjectInput input("palisade advise", flags.namespace_name);
+  if (flags.cluster.Wanted()) {
+    ReadCluster(flags.cluster, flags.namespace_name, &input);
+  } else {
+    input.ReadFiles(flags.files);
+    input.DropControlled();  // `kubectl get pods,deploy,rs,...` holds each workload thrice
+  }
+  std::map<std::string, std::vector<policy::AdvisedObject>> by_namespace;
+  for (const InputObject& object : input.objects()) {
+    if (!object.type) continue;
+    by_namespace[object.namespace_name].push_back(
+        {object.kind, object.DisplayName(), *object.type, object.value});
+  }
   policy::AdviseOptions options;
   options.kubernetes_minor = *minor;
   options.max_exception_containers = flags.max_exceptions;
-  for (const auto& [ns, objects] : inventory.by_namespace()) {
+  for (const auto& [ns, objects] : by_namespace) {
     const policy::NamespaceAdvice advice = policy::AdviseNamespace(ns, objects, options);
     if (flags.output == "yaml") {
       PrintYaml(advice, flags, std::cout);
@@ -314,10 +254,9 @@ int Advise(AdviseFlags flags) {
       PrintText(advice, std::cout);
     }
   }
-  if (inventory.by_namespace().empty())
-    std::cerr << "palisade advise: no pods or workloads in the input\n";
+  if (by_namespace.empty()) std::cerr << "palisade advise: no pods or workloads in the input\n";
   std::cout.flush();
-  return read ? kExitOk : kExitUsage;
+  return input.errors().empty() ? kExitOk : kExitUsage;
 }
 
 }  // namespace
@@ -330,7 +269,8 @@ void RegisterAdviseCommand(CLI::App& app, int* exit_code) {
       "and "
       "a NamespacePolicy to start from (exceptions for the few containers that hold it back)");
   command->add_option("--namespace,-n", flags->namespace_name,
-                      "Namespace of every object (default: the object's own, else \"default\")");
+                      "Namespace of every object (default: the object's own, else \"default\"); "
+                      "with --kubeconfig, only this namespace is listed");
   command->add_option("-o,--output", flags->output, "text or yaml (NamespacePolicy documents)")
       ->capture_default_str();
   command
@@ -343,6 +283,7 @@ void RegisterAdviseCommand(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   command->add_option("--expires", flags->expires,
                       "End date of proposed exceptions, YYYY-MM-DD (default: in 90 days)");
+  AddClusterFlags(command, &flags->cluster, "Advise on");
   command->add_option("files", flags->files, "Manifest files (YAML or JSON), or - for stdin");
   command->callback([flags, exit_code] { *exit_code = Advise(*flags); });
 }

@@ -23,9 +23,9 @@
 #include <vector>
 
 #include "cli/cli.h"
+#include "cli/cluster_listing.h"
 #include "cli/json_output.h"
 #include "kube/client.h"
-#include "kube/config.h"
 #include "kube/object.h"
 #include "policy/audit_report.h"
 #include "policy/decision.h"
@@ -59,24 +59,6 @@ struct AuditFlags {
   bool exit_zero_on_findings = false;  // a CronJob: failures are findings, not a failed run
   int page_size = 500;
   int max_results = static_cast<int>(policy::kDefaultMaxReportResults);
-};
-
-// What is audited, in this order (the order of the text output within a namespace).
-struct AuditedResource {
-  policy::ObjectType type;
-  std::string_view group_version;
-  std::string_view resource;
-};
-constexpr AuditedResource kResources[] = {
-    {policy::ObjectType::kPod, "v1", "pods"},
-    {policy::ObjectType::kDeployment, "apps/v1", "deployments"},
-    {policy::ObjectType::kReplicaSet, "apps/v1", "replicasets"},
-    {policy::ObjectType::kStatefulSet, "apps/v1", "statefulsets"},
-    {policy::ObjectType::kDaemonSet, "apps/v1", "daemonsets"},
-    {policy::ObjectType::kJob, "batch/v1", "jobs"},
-    {policy::ObjectType::kCronJob, "batch/v1", "cronjobs"},
-    {policy::ObjectType::kReplicationController, "v1", "replicationcontrollers"},
-    {policy::ObjectType::kPodTemplate, "v1", "podtemplates"},
 };
 
 std::string StringAt(const Value& object, const char* key) {
@@ -115,7 +97,7 @@ class Auditor {
     if (!LoadPolicies()) return kExitError;
     if (!ResolveNamespaces()) return kExitError;
     ResolveKubernetesVersion();
-    for (const AuditedResource& resource : kResources) Scan(resource);
+    ScanAll();
 
     policy::AuditRun run;
     const auto since_epoch = started_wall.time_since_epoch();
@@ -158,29 +140,8 @@ class Auditor {
 
   bool Setup() {
     std::string error;
-    std::optional<kube::ClusterConfig> config;
-    std::string kubeconfig = flags_.kubeconfig;
-    if (kubeconfig.empty()) {
-      const char* env = std::getenv("KUBECONFIG");
-      if (env != nullptr && *env != '\0') {
-        kubeconfig = env;
-        kubeconfig = kubeconfig.substr(0, kubeconfig.find(':'));  // the first file of the list
-      }
-    }
-    if (kubeconfig.empty() && std::getenv("KUBERNETES_SERVICE_HOST") != nullptr) {
-      config = kube::InClusterConfig(&error);
-      if (!config) Error("in-cluster config: " + error);
-    } else {
-      if (kubeconfig.empty()) {
-        const char* home = std::getenv("HOME");
-        kubeconfig = std::string(home != nullptr ? home : "") + "/.kube/config";
-      }
-      config = kube::LoadKubeconfig(kubeconfig, &error, flags_.context);
-      if (!config) Error("kubeconfig " + kubeconfig + ": " + error);
-    }
-    if (!config) return false;
-    client_ = kube::KubeClient::Create(*config, &error);
-    if (!client_) Error("cannot set up the API client: " + error);
+    client_ = ConnectToCluster(flags_.kubeconfig, flags_.context, &error);
+    if (!client_) Error(error);
     return client_ != nullptr;
   }
 
@@ -246,20 +207,9 @@ class Auditor {
   // Namespace labels for the policies (namespaceSelector, PSA labels), from one metadata list.
   bool ResolveNamespaces() {
     auto labels = std::make_shared<policy::NamespaceLabels>();
-    kube::ListOptions options;
-    options.metadata_only = true;
-    options.limit = flags_.page_size;
-    const kube::Response response = client_->ListAll(
-        kube::CollectionPath("v1", "namespaces"), options, [&](const kube::ListPage& page) {
-          if (page.first) labels->by_name.clear();
-          for (const auto& item : page.items) {
-            const kube::ObjectMeta meta = kube::ReadObjectMeta(*item);
-            policy::Labels& own = labels->by_name[meta.name];
-            own.insert(meta.labels.begin(), meta.labels.end());
-          }
-        });
-    if (!response.ok()) {
-      Error("cannot list namespaces: " + response.Describe());
+    std::string error;
+    if (!ListNamespaceLabels(*client_, flags_.page_size, labels.get(), &error)) {
+      Error(error);
       return false;
     }
     if (policies_) policies_ = policies_->WithNamespaceLabels(std::move(labels));
@@ -296,26 +246,27 @@ class Auditor {
     return cached;
   }
 
-  // One resource, cluster-wide, page by page; a list restarted after 410 drops what came before.
-  void Scan(const AuditedResource& resource) {
+  // Every resource, cluster-wide, page by page; a list restarted after 410 drops what came
+  // before, and a failed one records nothing.
+  void ScanAll() {
     std::vector<policy::AuditedObject> scanned;
-    kube::ListOptions options;
-    options.limit = flags_.page_size;
-    const kube::Response response = client_->ListAll(
-        kube::CollectionPath(resource.group_version, resource.resource), options,
-        [&](const kube::ListPage& page) {
-          if (page.first) scanned.clear();
-          for (const auto& item : page.items) {
-            const std::string ns = StringAt((*item)["metadata"], "namespace");
-            scanned.push_back(policy::AuditObject(*item, resource.type, *PolicyFor(ns), options_));
-          }
-        });
-    if (!response.ok()) {
-      scan_complete_ = false;
-      Error("cannot list " + std::string(resource.resource) + ": " + response.Describe());
-      return;
-    }
-    for (policy::AuditedObject& object : scanned) Record(std::move(object));
+    RunningObjectsVisitor visitor;
+    visitor.restart = [&](const RunningResource&) { scanned.clear(); };
+    visitor.object = [&](const RunningResource& resource,
+                         const std::shared_ptr<const rapidjson::Value>& item) {
+      const std::string ns = StringAt((*item)["metadata"], "namespace");
+      scanned.push_back(policy::AuditObject(*item, resource.type, *PolicyFor(ns), options_));
+    };
+    visitor.done = [&](const RunningResource& resource, const kube::Response& response) {
+      if (!response.ok()) {
+        scan_complete_ = false;
+        Error("cannot list " + std::string(resource.resource) + ": " + response.Describe());
+      } else {
+        for (policy::AuditedObject& object : scanned) Record(std::move(object));
+      }
+      scanned.clear();
+    };
+    ListRunningObjects(*client_, "", flags_.page_size, visitor);
   }
 
   void Record(policy::AuditedObject object) {

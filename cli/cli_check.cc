@@ -10,12 +10,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
-#include <cstring>
 #include <ctime>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
@@ -23,7 +19,9 @@
 #include <vector>
 
 #include "cli/cli.h"
+#include "cli/cluster_listing.h"
 #include "cli/json_output.h"
+#include "cli/object_input.h"
 #include "policy/decision.h"
 #include "policy/label_selector.h"
 #include "policy/level_version.h"
@@ -42,7 +40,6 @@ using rapidjson::Value;
 constexpr int kExitAllowed = 0;
 constexpr int kExitDenied = 1;
 constexpr int kExitUsage = 2;
-constexpr std::string_view kStdinName = "<stdin>";
 
 struct CheckFlags {
   std::string policy_dir;
@@ -57,79 +54,17 @@ struct CheckFlags {
   std::string today;             // YYYY-MM-DD for spec.exceptions; "" for the system date (UTC)
   std::optional<policy::Day> today_day;
   std::vector<std::string> files;
-};
-
-// One input file and its documents, kept alive (and mutated in place by --mutate).
-struct InputFile {
-  std::string name;
-  std::vector<YamlDocument> documents;
+  ClusterFlags cluster;  // what-if on what runs in the cluster instead of files
 };
 
 enum class Verdict : std::uint8_t { kAllowed, kDenied, kSkipped };
 
-// One object of the input: a document, or an item of a `List` document.
-struct CheckedObject {
-  InputFile* file = nullptr;
-  std::size_t document = 0;  // index into file->documents
-  std::string pointer;       // JSON Pointer of the object in its document ("" or "/items/3")
-  std::string item_path;     // "items[3]" for a List item, "" otherwise
-  std::string kind, namespace_name;
-  std::string name;  // metadata.name, else metadata.generateName, as /validate names it
-
-  std::string DisplayName() const { return name.empty() ? "<unnamed>" : name; }
-  std::optional<policy::ObjectType> type;
+// One object of the input, and what became of it.
+struct CheckedObject : InputObject {
   Verdict verdict = Verdict::kSkipped;
   std::string policy;  // the most specific matching policy, "" when none
   policy::Decision decision;
-
-  std::string Location() const {
-    std::string out = file->name + ": document " + std::to_string(document + 1);
-    if (!item_path.empty()) out += ", " + item_path;
-    return out;
-  }
 };
-
-std::string_view StringMember(const Value& object, std::string_view key) {
-  if (!object.IsObject()) return {};
-  const auto it = object.FindMember(rapidjson::StringRef(key.data(), key.size()));
-  if (it == object.MemberEnd() || !it->value.IsString()) return {};
-  return {it->value.GetString(), it->value.GetStringLength()};
-}
-
-const Value* Metadata(const Value& object) {
-  const auto it = object.FindMember("metadata");
-  return it != object.MemberEnd() && it->value.IsObject() ? &it->value : nullptr;
-}
-
-bool IsList(const Value& object) {
-  const std::string_view kind = StringMember(object, "kind");
-  if (!kind.ends_with("List")) return false;
-  const auto items = object.FindMember("items");
-  return items != object.MemberEnd() && items->value.IsArray();
-}
-
-bool ReadInput(const std::string& name, std::string* text, std::string* error) {
-  if (name == "-") {
-    *text = std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-    if (std::cin.bad()) {
-      *error = "cannot read standard input";
-      return false;
-    }
-    return true;
-  }
-  errno = 0;
-  std::ifstream in(name, std::ios::binary);
-  if (!in) {
-    *error = std::string("cannot open: ") + (errno != 0 ? std::strerror(errno) : "unknown error");
-    return false;
-  }
-  *text = std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  if (in.bad()) {
-    *error = "cannot read file";
-    return false;
-  }
-  return true;
-}
 
 class Checker {
  public:
@@ -137,28 +72,18 @@ class Checker {
           std::optional<policy::LevelVersion> level)
       : flags_(flags), policies_(std::move(policies)), level_(level) {}
 
-  // Reads every input; problems are reported on stderr and remembered for the exit status.
+  // Reads the files or lists the cluster; problems are reported on stderr and remembered for the
+  // exit status.
   void ReadInputs() {
-    for (const std::string& name : flags_.files) {
-      auto file = std::make_unique<InputFile>();
-      file->name = name == "-" ? std::string(kStdinName) : name;
-      std::string text, error;
-      if (!ReadInput(name, &text, &error)) {
-        InputError(file->name + ": " + error);
-        continue;
-      }
-      file->documents = ParseYamlDocuments(text);
-      for (std::size_t i = 0; i < file->documents.size(); ++i) {
-        const YamlDocument& document = file->documents[i];
-        const std::string where = file->name + ": document " + std::to_string(i + 1);
-        if (!document.ok()) {
-          InputError(where + ": " + document.ErrorString());
-          continue;
-        }
-        if (document.empty) continue;
-        Collect(*file, i, document.json, "", "", where);
-      }
-      files_.push_back(std::move(file));
+    if (flags_.cluster.Wanted()) {
+      ReadCluster(flags_.cluster, flags_.namespace_name, &input_);
+    } else {
+      input_.ReadFiles(flags_.files);
+    }
+    for (const InputObject& object : input_.objects()) {
+      CheckedObject checked;
+      static_cast<InputObject&>(checked) = object;  // a copy: the input resolves labels later
+      objects_.push_back(std::move(checked));
     }
   }
 
@@ -220,8 +145,8 @@ class Checker {
     int denied = 0, allowed = 0, warnings = 0;
     for (const Change& change : changes) {
       const CheckedObject& object = *change.object;
-      const std::string subject = object.kind + " " + object.namespace_name + "/" +
-                                  object.DisplayName() + "  (" + object.Location() + ")";
+      const std::string subject =
+          object.kind + " " + object.namespace_name + "/" + object.DisplayName() + Where(object);
       const std::string_view what = change.What();
       if (what == "denied") {
         ++denied;
@@ -245,9 +170,9 @@ class Checker {
     out << judged << (judged == 1 ? " object" : " objects") << " compared: " << denied
         << " newly denied, " << allowed << " newly allowed, " << warnings
         << " with other warnings, " << judged - changes.size() << " unchanged";
-    if (!input_errors_.empty()) {
-      out << "; " << input_errors_.size()
-          << (input_errors_.size() == 1 ? " input error" : " input errors");
+    if (!input_.errors().empty()) {
+      out << "; " << input_.errors().size()
+          << (input_.errors().size() == 1 ? " input error" : " input errors");
     }
     out << "\n";
   }
@@ -293,7 +218,7 @@ class Checker {
     }
     writer.EndArray();
     writer.Key("inputErrors");
-    strings(input_errors_);
+    strings(input_.errors());
     std::size_t judged = 0;
     for (const CheckedObject& object : objects_) judged += object.type ? 1 : 0;
     writer.Key("summary");
@@ -315,7 +240,7 @@ class Checker {
 
   // Exit status of a comparison: 1 when something becomes denied.
   int CompareExitCode(const std::vector<Change>& changes) const {
-    if (!input_errors_.empty()) return kExitUsage;
+    if (!input_.errors().empty()) return kExitUsage;
     for (const Change& change : changes) {
       if (change.What() == "denied") return kExitDenied;
     }
@@ -350,8 +275,8 @@ class Checker {
   void PrintText(std::ostream& out) const {
     int allowed = 0, denied = 0, skipped = 0;
     for (const CheckedObject& object : objects_) {
-      const std::string subject = object.kind + " " + object.namespace_name + "/" +
-                                  object.DisplayName() + "  (" + object.Location() + ")";
+      const std::string subject =
+          object.kind + " " + object.namespace_name + "/" + object.DisplayName() + Where(object);
       if (object.verdict == Verdict::kSkipped) {
         ++skipped;
         out << "SKIPPED " << subject << ": not a pod or workload\n";
@@ -377,11 +302,17 @@ class Checker {
     out << objects_.size() << (objects_.size() == 1 ? " object: " : " objects: ") << allowed
         << " allowed, " << denied << " denied";
     if (skipped > 0) out << ", " << skipped << " skipped";
-    if (!input_errors_.empty()) {
-      out << "; " << input_errors_.size()
-          << (input_errors_.size() == 1 ? " input error" : " input errors");
+    if (!input_.errors().empty()) {
+      out << "; " << input_.errors().size()
+          << (input_.errors().size() == 1 ? " input error" : " input errors");
     }
     out << "\n";
+  }
+
+  // "  (pods.yaml: document 2)"; "" for an object listed from the API.
+  static std::string Where(const CheckedObject& object) {
+    const std::string location = object.Location();
+    return location.empty() ? "" : "  (" + location + ")";
   }
 
   // Where an object came from and what it is, as the JSON outputs name it.
@@ -390,10 +321,12 @@ class Checker {
     auto string = [&](std::string_view text) {
       writer.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
     };
-    writer.Key("file");
-    string(object.file->name);
-    writer.Key("document");
-    writer.Int(static_cast<int>(object.document + 1));
+    if (object.file != nullptr) {  // listed from the API: no file
+      writer.Key("file");
+      string(object.file->name);
+      writer.Key("document");
+      writer.Int(static_cast<int>(object.document + 1));
+    }
     if (!object.item_path.empty()) {
       writer.Key("item");
       string(object.item_path);
@@ -459,7 +392,7 @@ class Checker {
     }
     writer.EndArray();
     writer.Key("inputErrors");
-    strings(input_errors_);
+    strings(input_.errors());
     writer.Key("summary");
     writer.StartObject();
     writer.Key("objects");
@@ -471,7 +404,7 @@ class Checker {
     writer.Key("skipped");
     writer.Int(skipped);
     writer.Key("inputErrors");
-    writer.Int(static_cast<int>(input_errors_.size()));
+    writer.Int(static_cast<int>(input_.errors().size()));
     writer.EndObject();
     writer.EndObject();
     out << json.text() << "\n";
@@ -482,7 +415,7 @@ class Checker {
   bool PrintManifestsYaml(std::ostream& out) const {
     YAML::Emitter emitter;
     emitter.SetNullFormat(YAML::LowerNull);
-    for (const auto& file : files_) {
+    for (const auto& file : input_.files()) {
       for (const YamlDocument& document : file->documents) {
         if (!document.ok() || document.empty) continue;
         emitter << YAML::BeginDoc;
@@ -516,98 +449,18 @@ class Checker {
   }
 
   int ExitCode() const {
-    if (!input_errors_.empty()) return kExitUsage;
+    if (!input_.errors().empty()) return kExitUsage;
     for (const CheckedObject& object : objects_) {
       if (object.verdict == Verdict::kDenied) return kExitDenied;
     }
     return kExitAllowed;
   }
 
- private:
-  void InputError(std::string message) {
-    std::cerr << "palisade check: " << message << "\n";
-    input_errors_.push_back(std::move(message));
-  }
-
-  // Records `value` (or, for a List, each of its items) as objects to judge.
-  void Collect(InputFile& file, std::size_t document, const Value& value,
-               const std::string& pointer, const std::string& item_path, const std::string& where) {
-    if (!value.IsObject()) {
-      InputError(where + ": not a Kubernetes object (a mapping with apiVersion and kind)");
-      return;
-    }
-    if (IsList(value)) {
-      const Value& items = value["items"];
-      for (rapidjson::SizeType i = 0; i < items.Size(); ++i) {
-        const std::string index = std::to_string(i);
-        const std::string path =
-            (item_path.empty() ? "" : item_path + ".") + "items[" + index + "]";
-        Collect(file, document, items[i], pointer + "/items/" + index, path,
-                file.name + ": document " + std::to_string(document + 1) + ", " + path);
-      }
-      return;
-    }
-    const std::string_view kind = StringMember(value, "kind");
-    if (kind.empty()) {
-      InputError(where + ": kind: required: the object must say what it is");
-      return;
-    }
-    if (kind == "Namespace" && StringMember(value, "apiVersion") == "v1") {
-      ReadNamespaceLabels(value, where);
-    }
-    CheckedObject object;
-    object.file = &file;
-    object.document = document;
-    object.pointer = pointer;
-    object.item_path = item_path;
-    object.kind = kind;
-    object.type = policy::ObjectTypeFromKind(kind);
-    const Value* metadata = Metadata(value);
-    std::string_view name = metadata ? StringMember(*metadata, "name") : "";
-    if (name.empty() && metadata) name = StringMember(*metadata, "generateName");
-    object.name = name;
-    const std::string_view own_namespace = metadata ? StringMember(*metadata, "namespace") : "";
-    object.namespace_name = !flags_.namespace_name.empty() ? flags_.namespace_name
-                            : !own_namespace.empty()       ? std::string(own_namespace)
-                                                           : "default";
-    objects_.push_back(std::move(object));
-  }
-
-  // A Namespace of the input: its labels select policies (with the label the API server sets on
-  // every namespace, kubernetes.io/metadata.name).
-  void ReadNamespaceLabels(const Value& value, const std::string& where) {
-    const Value* metadata = Metadata(value);
-    const std::string name(metadata ? StringMember(*metadata, "name") : "");
-    if (name.empty()) return;
-    policy::Labels& labels = input_labels_[name];
-    labels.clear();
-    labels["kubernetes.io/metadata.name"] = name;
-    if (metadata == nullptr) return;
-    const auto found = metadata->FindMember("labels");
-    if (found == metadata->MemberEnd() || !found->value.IsObject()) return;
-    for (const auto& member : found->value.GetObject()) {
-      const std::string key(member.name.GetString(), member.name.GetStringLength());
-      if (!member.value.IsString()) {
-        InputError(where + ": metadata.labels." + key + ": must be a string");
-        continue;
-      }
-      labels[key] = std::string(member.value.GetString(), member.value.GetStringLength());
-    }
-  }
-
- public:
-  // Every namespace's labels: from the Namespace objects of the input, else `fallback`
-  // (--namespace-labels) for the namespaces of the judged objects. Resolves the policies with them.
+  // Every namespace's labels (Namespace objects of the input or the cluster, else `fallback`);
+  // resolves the policies with them.
   std::shared_ptr<const policy::NamespaceLabels> ResolveNamespaceLabels(
       const policy::Labels& fallback) {
-    auto labels = std::make_shared<policy::NamespaceLabels>();
-    for (const auto& [name, each] : input_labels_) labels->by_name[name] = each;
-    for (const CheckedObject& object : objects_) {
-      if (labels->by_name.contains(object.namespace_name)) continue;
-      policy::Labels each = fallback;
-      each["kubernetes.io/metadata.name"] = object.namespace_name;
-      labels->by_name[object.namespace_name] = std::move(each);
-    }
+    auto labels = input_.ResolveNamespaceLabels(fallback);
     if (policies_) policies_ = policies_->WithNamespaceLabels(labels);
     return labels;
   }
@@ -617,12 +470,7 @@ class Checker {
     return object.file->documents[object.document].json;
   }
 
-  const Value& ObjectValue(const CheckedObject& object) const {
-    const rapidjson::Document& document = object.file->documents[object.document].json;
-    if (object.pointer.empty()) return document;
-    const Value* value = rapidjson::Pointer(object.pointer.c_str()).Get(document);
-    return value != nullptr ? *value : document;
-  }
+  static const Value& ObjectValue(const CheckedObject& object) { return *object.value; }
 
   static std::shared_ptr<const policy::EffectivePolicy> PolicyFor(
       const CheckedObject& object, const policy::PolicySet* policies) {
@@ -731,10 +579,8 @@ class Checker {
   const CheckFlags& flags_;
   std::shared_ptr<const policy::PolicySet> policies_;
   std::optional<policy::LevelVersion> level_;
-  std::vector<std::unique_ptr<InputFile>> files_;  // stable addresses for CheckedObject::file
+  ObjectInput input_{"palisade check", flags_.namespace_name};
   std::vector<CheckedObject> objects_;
-  std::vector<std::string> input_errors_;
-  std::map<std::string, policy::Labels> input_labels_;  // from Namespace objects, by name
 };
 
 // The policy set in `dir`; on errors they are printed and false returned.
@@ -765,7 +611,18 @@ int Check(CheckFlags flags) {
         "say what to check against: --policy-dir DIR (the namespace policies) or --level "
         "LEVEL[:VERSION] (e.g. --level restricted)");
   }
-  if (flags.files.empty()) return usage("no input: give manifest files, or - for standard input");
+  if (flags.cluster.Wanted() && flags.compare_policy_dir.empty()) {
+    return usage(
+        "--kubeconfig judges what runs in the cluster with --compare-policy-dir (what-if); for "
+        "one set of policies, use `palisade audit --policy-dir DIR`");
+  }
+  if (flags.cluster.Wanted() && !flags.files.empty()) {
+    return usage("give manifest files or --kubeconfig, not both");
+  }
+  if (flags.cluster.page_size < 1) return usage("--page-size must be at least 1");
+  if (flags.files.empty() && !flags.cluster.Wanted()) {
+    return usage("no input: give manifest files, or - for standard input, or --kubeconfig");
+  }
   const std::optional<int> minor = ParseKubernetesMinor(flags.kubernetes_version);
   if (!minor) {
     return usage("--kubernetes-version must look like 1.31, got \"" + flags.kubernetes_version +
@@ -867,6 +724,7 @@ void RegisterCheckCommand(CLI::App& app, int* exit_code) {
                       "(for namespaceSelector and PSA labels)");
   command->add_option("--today", flags->today,
                       "The date exceptions are judged on, YYYY-MM-DD (default: today, UTC)");
+  AddClusterFlags(command, &flags->cluster, "What-if on");
   command->add_option("files", flags->files, "Manifest files (YAML or JSON), or - for stdin");
   command->callback([flags, exit_code] { *exit_code = Check(*flags); });
 }

@@ -3,11 +3,10 @@
 
 #include <iostream>
 
-#include "policy/level_version.h"
 #include "cli/cli.h"
+#include "policy/level_version.h"
 
 namespace palisade::cli {
-
 
 void RegisterVersionCommand(CLI::App& app, int* exit_code) {
   CLI::App* command =

@@ -7,25 +7,19 @@ refused (the API server would prune them silently).
 Usage: report_schema_test.py --binary build/cli/palisade --fake tests/support/fake_apiserver.py
 """
 
-import argparse
 import copy
-import ctypes
-import json
 import os
-import signal
-import ssl
 import subprocess
 import sys
-import tempfile
 import unittest
-import urllib.request
 
 import jsonschema
-import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "chart"))
 from chart_render import render  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
+from fake_cluster import FakeCluster, test_main  # noqa: E402
 
 ARGS = None
 POLICY = """apiVersion: palisade.dev/v1
@@ -59,11 +53,6 @@ def strict(schema):
     return schema
 
 
-def die_with_parent():
-    """The fake ends with this test, however the test ends (PR_SET_PDEATHSIG)."""
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
-
-
 def pod(ns, name, container):
     return {"metadata": {"name": name, "namespace": ns}, "spec": {"containers": [container]}}
 
@@ -75,10 +64,7 @@ class ReportSchemaTest(unittest.TestCase):
         assert len(crds) == 1, crds
         cls.crd = crds[0]
         cls.schema = strict(cls.crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
-        cls.dir = tempfile.TemporaryDirectory()
-        cls.fake = subprocess.Popen([sys.executable, ARGS.fake, "--dir", cls.dir.name],
-                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                                    preexec_fn=die_with_parent)
+        cls.cluster = FakeCluster(ARGS.fake)
         try:
             cls.set_up_world()
         except BaseException:
@@ -87,30 +73,18 @@ class ReportSchemaTest(unittest.TestCase):
 
     @classmethod
     def set_up_world(cls):
-        ports = json.loads(cls.fake.stdout.readline())
-        cls.url = "https://127.0.0.1:%d" % ports["port"]
-        cls.control = "http://127.0.0.1:%d/control" % ports["control_port"]
-        cls.context = ssl.create_default_context(cafile=os.path.join(cls.dir.name, "ca.crt"))
-        cls.kubeconfig = os.path.join(cls.dir.name, "kubeconfig")
-        with open(cls.kubeconfig, "w") as f:
-            yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "current-context": "c",
-                            "clusters": [{"name": "fake", "cluster": {
-                                "server": cls.url,
-                                "certificate-authority": os.path.join(cls.dir.name, "ca.crt")}}],
-                            "users": [{"name": "u", "user": {"token": "t"}}],
-                            "contexts": [{"name": "c", "context": {"cluster": "fake", "user": "u"}}]}, f)
-        cls.op({"op": "settings", "tokens": ["t"]})
-        cls.put_many("/api/v1/namespaces", [{"metadata": {"name": n}} for n in
+        cls.kubeconfig = cls.cluster.kubeconfig
+        cls.cluster.put_many("/api/v1/namespaces", [{"metadata": {"name": n}} for n in
                                             ("palisade-system", "team-a", "team-b", "other")])
-        cls.put_many("/api/v1/namespaces/palisade-system/configmaps", [{
+        cls.cluster.put_many("/api/v1/namespaces/palisade-system/configmaps", [{
             "metadata": {"name": "policies", "namespace": "palisade-system",
                          "labels": {"palisade.dev/policy": "true"}},
             "data": {"teams.yaml": POLICY}}])
         pods = [pod("team-a", "bad-%03d" % i, PRIVILEGED) for i in range(205)]
         pods += [pod("team-b", "plain", PLAIN), pod("team-b", "good", RESTRICTED),
                  pod("other", "anything", PRIVILEGED)]
-        cls.put_many("/api/v1/pods", pods)
-        cls.put_many("/apis/apps/v1/deployments", [{
+        cls.cluster.put_many("/api/v1/pods", pods)
+        cls.cluster.put_many("/apis/apps/v1/deployments", [{
             "metadata": {"name": "broken", "namespace": "team-b", "ownerReferences": [
                 {"apiVersion": "v1", "kind": "X", "name": "y", "uid": "z", "controller": True}]},
             "spec": {"template": {"spec": {"containers": "not a list"}}}}])
@@ -120,29 +94,11 @@ class ReportSchemaTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.fake.kill()
-        cls.fake.wait()
-        cls.dir.cleanup()
-
-    @classmethod
-    def op(cls, request):
-        data = json.dumps(request).encode()
-        with urllib.request.urlopen(urllib.request.Request(
-                cls.control, data=data, headers={"Content-Type": "application/json"})) as answer:
-            return json.load(answer)
-
-    @classmethod
-    def put_many(cls, collection, objects):
-        cls.op({"op": "put_many", "collection": collection, "objects": objects})
-
-    def get(self, path):
-        request = urllib.request.Request(self.url + path, headers={"Authorization": "Bearer t"})
-        with urllib.request.urlopen(request, context=self.context) as answer:
-            return json.load(answer)
+        cls.cluster.close()
 
     def reports(self):
         return {r["metadata"]["namespace"]: r for r in
-                self.get("/apis/openreports.io/v1alpha1/reports")["items"]}
+                self.cluster.get("/apis/openreports.io/v1alpha1/reports")["items"]}
 
     def test_the_run_wrote_one_report_per_namespace(self):
         self.assertEqual(self.audit.returncode, 1, self.audit.stderr)
@@ -205,14 +161,5 @@ class ReportSchemaTest(unittest.TestCase):
         self.assertEqual(report["metadata"]["annotations"]["palisade.dev/results-omitted"], "5")
 
 
-def main():
-    global ARGS
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--binary", required=True)
-    parser.add_argument("--fake", required=True)
-    ARGS, rest = parser.parse_known_args()
-    unittest.main(argv=[sys.argv[0]] + rest)
-
-
 if __name__ == "__main__":
-    main()
+    test_main(globals())
