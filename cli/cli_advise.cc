@@ -230,9 +230,10 @@ int Advise(AdviseFlags flags) {
     std::cerr << "palisade advise: --kubernetes-version must look like 1.31\n";
     return kExitUsage;
   }
+  int kubernetes_minor = *minor;
   ObjectInput input("palisade advise", flags.namespace_name);
   if (flags.cluster.Wanted()) {
-    ReadCluster(flags.cluster, flags.namespace_name, &input);
+    ReadCluster(flags.cluster, flags.namespace_name, &input, &kubernetes_minor);
   } else {
     input.ReadFiles(flags.files);
     input.DropControlled();  // `kubectl get pods,deploy,rs,...` holds each workload thrice
@@ -244,7 +245,7 @@ int Advise(AdviseFlags flags) {
         {object.kind, object.DisplayName(), *object.type, object.value});
   }
   policy::AdviseOptions options;
-  options.kubernetes_minor = *minor;
+  options.kubernetes_minor = kubernetes_minor;
   options.max_exception_containers = flags.max_exceptions;
   for (const auto& [ns, objects] : by_namespace) {
     const policy::NamespaceAdvice advice = policy::AdviseNamespace(ns, objects, options);
@@ -273,10 +274,12 @@ void RegisterAdviseCommand(CLI::App& app, int* exit_code) {
                       "with --kubeconfig, only this namespace is listed");
   command->add_option("-o,--output", flags->output, "text or yaml (NamespacePolicy documents)")
       ->capture_default_str();
-  command
-      ->add_option("--kubernetes-version", flags->kubernetes_version,
-                   "The cluster's version X.Y (defaulting as the API server does)")
-      ->capture_default_str();
+  flags->cluster.kubernetes_version_option =
+      command
+          ->add_option("--kubernetes-version", flags->kubernetes_version,
+                       "The cluster's version X.Y (defaulting as the API server does; with "
+                       "--kubeconfig: the cluster's own)")
+          ->capture_default_str();
   command
       ->add_option("--max-exceptions", flags->max_exceptions,
                    "Propose exceptions when at most this many containers hold a namespace back")

@@ -9,7 +9,6 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -217,23 +216,9 @@ class Auditor {
   }
 
   void ResolveKubernetesVersion() {
-    if (!flags_.kubernetes_version.empty()) {
-      options_.kubernetes_minor = *ParseKubernetesMinor(flags_.kubernetes_version);
-      return;
-    }
-    const kube::Response response = client_->Get("/version");
-    rapidjson::Document version;
-    if (response.ok()) version.Parse(response.body.c_str());
-    const std::string minor =
-        response.ok() && !version.HasParseError() ? StringAt(version, "minor") : std::string();
-    // "31", or "31+" from some providers.
-    if (!minor.empty() && std::isdigit(static_cast<unsigned char>(minor[0]))) {
-      options_.kubernetes_minor = std::atoi(minor.c_str());
-      return;
-    }
-    std::cerr << "palisade audit: warning: cannot read the cluster's version ("
-              << (response.ok() ? "no minor" : response.Describe())
-              << "); assuming 1.31 (give --kubernetes-version)\n";
+    options_.kubernetes_minor = flags_.kubernetes_version.empty()
+                                    ? ClusterMinorVersion(*client_, "palisade audit")
+                                    : *ParseKubernetesMinor(flags_.kubernetes_version);
   }
 
   std::shared_ptr<const policy::EffectivePolicy> PolicyFor(const std::string& ns) {

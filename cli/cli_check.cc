@@ -70,13 +70,16 @@ class Checker {
  public:
   Checker(const CheckFlags& flags, std::shared_ptr<const policy::PolicySet> policies,
           std::optional<policy::LevelVersion> level)
-      : flags_(flags), policies_(std::move(policies)), level_(level) {}
+      : flags_(flags),
+        policies_(std::move(policies)),
+        level_(level),
+        kubernetes_minor_(flags.kubernetes_minor) {}
 
   // Reads the files or lists the cluster; problems are reported on stderr and remembered for the
   // exit status.
   void ReadInputs() {
     if (flags_.cluster.Wanted()) {
-      ReadCluster(flags_.cluster, flags_.namespace_name, &input_);
+      ReadCluster(flags_.cluster, flags_.namespace_name, &input_, &kubernetes_minor_);
     } else {
       input_.ReadFiles(flags_.files);
     }
@@ -107,7 +110,7 @@ class Checker {
     options.level_override = level_;
     options.apply_defaults_to_pods = flags_.mutate;
     options.as_api_server_stores = true;
-    options.kubernetes_minor = flags_.kubernetes_minor;
+    options.kubernetes_minor = kubernetes_minor_;
     options.today = flags_.today_day;
     return policy::JudgeObject(ObjectValue(object), *object.type, *effective, options);
   }
@@ -266,7 +269,7 @@ class Checker {
         continue;
       }
       policy::MutationOptions options;
-      options.kubernetes_minor = flags_.kubernetes_minor;
+      options.kubernetes_minor = kubernetes_minor_;
       const policy::DefaultsPlan plan = policy::PlanDefaults(read.pod, *effective, options);
       policy::ApplyDefaultsPlan(plan, read.pod, *pod, document.GetAllocator());
     }
@@ -579,6 +582,7 @@ class Checker {
   const CheckFlags& flags_;
   std::shared_ptr<const policy::PolicySet> policies_;
   std::optional<policy::LevelVersion> level_;
+  int kubernetes_minor_;  // --kubernetes-version, or the cluster's own with --kubeconfig
   ObjectInput input_{"palisade check", flags_.namespace_name};
   std::vector<CheckedObject> objects_;
 };
@@ -714,11 +718,12 @@ void RegisterCheckCommand(CLI::App& app, int* exit_code) {
                     "Print the manifests with the namespace defaults applied (verdicts go to "
                     "stderr); pods are judged as they arrive after /mutate");
   command->add_option("-o,--output", flags->output, "text or json")->capture_default_str();
-  command
-      ->add_option("--kubernetes-version", flags->kubernetes_version,
-                   "The cluster's version X.Y: AppArmor defaults as the field (1.30+) or the "
-                   "annotation")
-      ->capture_default_str();
+  flags->cluster.kubernetes_version_option =
+      command
+          ->add_option("--kubernetes-version", flags->kubernetes_version,
+                       "The cluster's version X.Y: AppArmor defaults as the field (1.30+) or the "
+                       "annotation (with --kubeconfig: the cluster's own)")
+          ->capture_default_str();
   command->add_option("--namespace-labels", flags->namespace_labels,
                       "Labels k=v,... of the namespaces that have no Namespace object in the input "
                       "(for namespaceSelector and PSA labels)");

@@ -2,8 +2,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include <charconv>
 #include <cstdlib>
+#include <iostream>
 #include <optional>
+#include <system_error>
 #include <utility>
 
 #include "cli/object_input.h"
@@ -54,7 +57,20 @@ std::unique_ptr<kube::KubeClient> ConnectToCluster(const std::string& kubeconfig
 }
 
 bool ListNamespaceLabels(kube::KubeClient& client, int page_size, policy::NamespaceLabels* labels,
-                         std::string* error) {
+                         std::string* error, const std::string& only) {
+  if (!only.empty()) {
+    const kube::Response response = client.Get("/api/v1/namespaces/" + only);
+    rapidjson::Document object;
+    if (response.ok()) object.Parse(response.body.c_str());
+    if (!response.ok() || object.HasParseError() || !object.IsObject()) {
+      *error = "cannot read namespace " + only + ": " +
+               (response.ok() ? std::string("not a JSON object") : response.Describe());
+      return false;
+    }
+    const kube::ObjectMeta meta = kube::ReadObjectMeta(object);
+    labels->by_name[only].insert(meta.labels.begin(), meta.labels.end());
+    return true;
+  }
   kube::ListOptions options;
   options.metadata_only = true;
   options.limit = page_size;
@@ -69,6 +85,29 @@ bool ListNamespaceLabels(kube::KubeClient& client, int page_size, policy::Namesp
       });
   if (!response.ok()) *error = "cannot list namespaces: " + response.Describe();
   return response.ok();
+}
+
+int ClusterMinorVersion(kube::KubeClient& client, std::string_view command) {
+  const kube::Response response = client.Get("/version");
+  rapidjson::Document version;
+  if (response.ok()) version.Parse(response.body.c_str());
+  std::string_view minor;
+  if (response.ok() && !version.HasParseError() && version.IsObject()) {
+    const auto member = version.FindMember("minor");
+    if (member != version.MemberEnd() && member->value.IsString()) {
+      minor = std::string_view(member->value.GetString(), member->value.GetStringLength());
+    }
+  }
+  int value = 0;
+  const auto [end, failure] = std::from_chars(minor.data(), minor.data() + minor.size(), value);
+  if (failure == std::errc() && end != minor.data() &&
+      (end == minor.data() + minor.size() || *end == '+')) {
+    return value;
+  }
+  std::cerr << command << ": warning: cannot read the cluster's version ("
+            << (response.ok() ? "no minor" : response.Describe())
+            << "); assuming 1.31 (give --kubernetes-version)\n";
+  return 31;
 }
 
 void ListRunningObjects(kube::KubeClient& client, const std::string& namespace_name, int page_size,
@@ -103,7 +142,8 @@ void AddClusterFlags(CLI::App* command, ClusterFlags* flags, const std::string& 
       ->capture_default_str();
 }
 
-bool ReadCluster(const ClusterFlags& flags, const std::string& namespace_name, ObjectInput* input) {
+bool ReadCluster(const ClusterFlags& flags, const std::string& namespace_name, ObjectInput* input,
+                 int* kubernetes_minor) {
   const int page_size = flags.page_size;
   auto fail = [&](std::string message) {
     input->Error(std::move(message));
@@ -114,10 +154,11 @@ bool ReadCluster(const ClusterFlags& flags, const std::string& namespace_name, O
       ConnectToCluster(flags.kubeconfig, flags.context, &error);
   if (!client) return fail(error);
   policy::NamespaceLabels labels;
-  if (!ListNamespaceLabels(*client, page_size, &labels, &error)) return fail(error);
-  for (const auto& [name, each] : labels.by_name) {
-    if (namespace_name.empty() || name == namespace_name) input->AddNamespace(name, each);
+  if (!ListNamespaceLabels(*client, page_size, &labels, &error, namespace_name)) return fail(error);
+  if (flags.kubernetes_version_option == nullptr || flags.kubernetes_version_option->count() == 0) {
+    *kubernetes_minor = ClusterMinorVersion(*client, input->command());
   }
+  for (const auto& [name, each] : labels.by_name) input->AddNamespace(name, each);
   bool ok = true;
   std::vector<std::shared_ptr<const rapidjson::Value>> listed;  // of the resource being listed
   RunningObjectsVisitor visitor;

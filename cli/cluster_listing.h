@@ -32,6 +32,8 @@ struct ClusterFlags {
   std::string context;
   int page_size = 500;
   const CLI::Option* kubeconfig_option = nullptr;
+  // The command's --kubernetes-version: unless it is given, the cluster is asked.
+  const CLI::Option* kubernetes_version_option = nullptr;
 
   // --kubeconfig (with or without a path) or --context was given.
   bool Wanted() const;
@@ -53,9 +55,14 @@ extern const std::vector<RunningResource> kRunningResources;
 std::unique_ptr<kube::KubeClient> ConnectToCluster(const std::string& kubeconfig,
                                                    const std::string& context, std::string* error);
 
-// Every Namespace's labels (one metadata-only list, in pages). False with `*error`.
+// Every Namespace's labels (one metadata-only list, in pages), or only `only`'s (one GET, so a
+// user who may read just that namespace can use it). False with `*error`.
 bool ListNamespaceLabels(kube::KubeClient& client, int page_size, policy::NamespaceLabels* labels,
-                         std::string* error);
+                         std::string* error, const std::string& only = "");
+
+// The cluster's minor version from /version ("31", or "31+" from some providers); on failure a
+// warning on stderr (`command: warning: ...`) and 31.
+int ClusterMinorVersion(kube::KubeClient& client, std::string_view command);
 
 // What one resource's list gives, page by page.
 struct RunningObjectsVisitor {
@@ -72,8 +79,10 @@ void ListRunningObjects(kube::KubeClient& client, const std::string& namespace_n
                         const RunningObjectsVisitor& visitor);
 
 // The cluster as input for advise and what-if: Namespaces' labels and what runs (in
-// `namespace_name`, or everywhere), each workload once (ObjectInput::DropControlled). Errors go
-// to ObjectInput::Error; false when anything could not be listed.
-bool ReadCluster(const ClusterFlags& flags, const std::string& namespace_name, ObjectInput* input);
+// `namespace_name`, or everywhere), each workload once (ObjectInput::DropControlled), and the
+// cluster's minor version into `*kubernetes_minor` unless --kubernetes-version was given. Errors
+// go to ObjectInput::Error; false when anything could not be listed.
+bool ReadCluster(const ClusterFlags& flags, const std::string& namespace_name, ObjectInput* input,
+                 int* kubernetes_minor);
 
 }  // namespace palisade::cli

@@ -67,6 +67,7 @@ class ObjectInput {
   const std::vector<InputObject>& objects() const { return objects_; }
   const std::vector<std::unique_ptr<InputFile>>& files() const { return files_; }
   const std::vector<std::string>& errors() const { return errors_; }
+  const std::string& command() const { return command_; }
   // A problem with the input: printed on stderr (`command: message`) and kept.
   void Error(std::string message);
 

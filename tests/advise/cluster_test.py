@@ -207,6 +207,44 @@ class ClusterTest(unittest.TestCase):
         self.assertIn("namespace mesh:", text)
         self.assertNotIn("namespace shop:", text)
 
+    def test_one_namespace_needs_only_that_namespace(self):
+        # A user who may read one namespace but not list them all (RBAC: get, not list).
+        self.op({"op": "fail", "status": 403, "reason": "Forbidden", "method": "GET",
+                 "path": "/api/v1/namespaces", "count": 100})
+        try:
+            one = self.run_binary("advise", "--kubeconfig", self.kubeconfig, "-n", "mesh")
+            every = self.run_binary("advise", "--kubeconfig", self.kubeconfig)
+        finally:
+            self.op({"op": "clear_failures"})
+        self.assertEqual(one.returncode, 0, one.stderr)
+        self.assertIn("namespace mesh:", one.stdout)
+        self.assertEqual(every.returncode, 2, every.stdout + every.stderr)
+        self.assertIn("cannot list namespaces: 403", every.stderr)
+        missing = self.run_binary("advise", "--kubeconfig", self.kubeconfig, "-n", "nowhere")
+        self.assertEqual(missing.returncode, 2, missing.stdout + missing.stderr)
+        self.assertIn("cannot read namespace nowhere: 404", missing.stderr)
+
+    def test_the_cluster_is_asked_its_version_unless_given(self):
+        self.op({"op": "requests", "reset": True})
+        out = self.run_binary("advise", "--kubeconfig", self.kubeconfig)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("/version", [r["path"] for r in self.op({"op": "requests"})["requests"]])
+        self.assertNotIn("version", out.stderr)
+
+        self.op({"op": "requests", "reset": True})
+        out = self.run_binary("check", "--compare-policy-dir", self.old, "--policy-dir", self.old,
+                              "--kubeconfig", self.kubeconfig, "--kubernetes-version", "1.29")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertNotIn("/version", [r["path"] for r in self.op({"op": "requests"})["requests"]])
+
+        self.op({"op": "fail", "status": 500, "reason": "InternalError", "method": "GET",
+                 "path": "/version"})
+        out = self.run_binary("advise", "--kubeconfig", self.kubeconfig)
+        self.op({"op": "clear_failures"})
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("palisade advise: warning: cannot read the cluster's version", out.stderr)
+        self.assertIn("assuming 1.31", out.stderr)
+
     def what_if(self, *args):
         return self.run_binary("check", "--compare-policy-dir", self.old, "--policy-dir", self.new,
                                "--kubeconfig", self.kubeconfig, "--today", "2025-01-01", *args)

@@ -243,6 +243,8 @@ class World:
                 continue
             if not path.startswith(rule.get("path_prefix", "")):
                 continue
+            if "path" in rule and rule["path"] != path:
+                continue
             if "watch" in rule and rule["watch"] != is_watch:
                 continue
             rule["count"] -= 1
