@@ -753,6 +753,11 @@ TEST_F(FaultsTest, ProbesAnswerWhileEveryAdmissionThreadIsBusy) {
 // Connections: out of file descriptors, the accept loop backs off and logs a few lines (not
 // megabytes), and serves again once connections close. The real binary with RLIMIT_NOFILE 48.
 TEST_F(FaultsTest, OutOfFileDescriptorsBacksOffAndRecovers) {
+#if defined(__SANITIZE_ADDRESS__)
+  // UBSan's vptr check opens a pipe to probe memory (IsAccessibleMemoryRange): with no file
+  // descriptor left it reports a false "invalid vptr" on any virtual call. The plain build runs it.
+  GTEST_SKIP() << "the sanitizer runtime itself needs file descriptors";
+#endif
   test::ServeProcess server(
       PALISADE_BINARY,
       {"--policy-dir", policies_.path(), "--tls-cert-file", secret_.file("tls.crt"),
