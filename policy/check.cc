@@ -112,6 +112,20 @@ std::string Containers(const std::vector<std::string_view>& names) {
   return out;
 }
 
+std::string Setters(const Findings& findings, std::string_view pod_field) {
+  std::vector<std::string> setters;
+  std::vector<std::string_view> containers;
+  for (const Finding& finding : findings) {
+    if (finding.field == pod_field) {
+      setters.emplace_back("pod");
+    } else {
+      containers.push_back(finding.container);
+    }
+  }
+  if (!containers.empty()) setters.push_back(Containers(containers));
+  return Join(setters, " and ");
+}
+
 std::vector<std::string_view> ContainerNames(const Findings& findings) {
   std::vector<std::string_view> names;
   names.reserve(findings.size());

@@ -122,6 +122,10 @@ std::string GoQuote(std::string_view text);
 // `containers "a", "b"` / `container "a"`
 std::string Containers(const std::vector<std::string_view>& names);
 
+// Who set a forbidden value: `pod`, `containers "a", "b"` or `pod and container "a"` (findings
+// on `pod_field` are the pod's).
+std::string Setters(const Findings& findings, std::string_view pod_field);
+
 // The container of each finding, in order (checks with one finding per container).
 std::vector<std::string_view> ContainerNames(const Findings& findings);
 

@@ -1,7 +1,6 @@
 #include "policy/document_reader.h"
 
 #include <algorithm>
-#include <cctype>
 #include <set>
 
 #include "policy/json_access.h"
@@ -23,9 +22,8 @@ std::string IndexPath(std::string_view path, std::size_t index) {
   return std::string(path) + "[" + std::to_string(index) + "]";
 }
 
-namespace {
-
 std::size_t EditDistance(std::string_view a, std::string_view b) {
+  const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
   std::vector<std::size_t> row(b.size() + 1);
   for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
   for (std::size_t i = 1; i <= a.size(); ++i) {
@@ -33,14 +31,15 @@ std::size_t EditDistance(std::string_view a, std::string_view b) {
     row[0] = i;
     for (std::size_t j = 1; j <= b.size(); ++j) {
       const std::size_t above = row[j];
-      const char x = static_cast<char>(std::tolower(static_cast<unsigned char>(a[i - 1])));
-      const char y = static_cast<char>(std::tolower(static_cast<unsigned char>(b[j - 1])));
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (x == y ? 0 : 1)});
+      row[j] = std::min(
+          {row[j] + 1, row[j - 1] + 1, diagonal + (lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1)});
       diagonal = above;
     }
   }
   return row[b.size()];
 }
+
+namespace {
 
 // The closest known field, if it is close enough to be a plausible typo.
 std::string_view Suggestion(std::string_view key, const std::vector<std::string_view>& known) {

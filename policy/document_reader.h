@@ -28,6 +28,9 @@ std::string JoinPath(std::string_view path, std::string_view key);
 // "spec.namespaces" + 2 -> "spec.namespaces[2]".
 std::string IndexPath(std::string_view path, std::size_t index);
 
+// Levenshtein distance, ASCII letters compared without case: how close a typo is to a known name.
+std::size_t EditDistance(std::string_view a, std::string_view b);
+
 // Validators of single values: "" when valid, else the reason.
 std::string ValidateName(std::string_view name);
 std::string ValidateNamespacePattern(std::string_view pattern);

@@ -34,17 +34,7 @@ Findings runAsUser_1_35(const Pod& pod) {
 }
 
 RenderedFailure Render(const Findings& findings) {
-  std::vector<std::string> bad_setters;
-  std::vector<std::string_view> bad_containers;
-  for (const Finding& finding : findings) {
-    if (finding.field == kPodField) {
-      bad_setters.emplace_back("pod");
-    } else {
-      bad_containers.push_back(finding.container);
-    }
-  }
-  if (!bad_containers.empty()) bad_setters.push_back(Containers(bad_containers));
-  return {"runAsUser=0", Join(bad_setters, " and ") + " must not set runAsUser=0"};
+  return {"runAsUser=0", Setters(findings, kPodField) + " must not set runAsUser=0"};
 }
 
 }  // namespace

@@ -86,20 +86,10 @@ RenderedFailure Render(const Findings& findings) {
             "forbidden " + std::string(Pluralize("annotation", "annotations", forbidden.size())) +
                 " " + Join(forbidden, ", ")};
   }
-  std::vector<std::string> bad_setters;
-  std::vector<std::string_view> bad_containers;
-  for (const Finding& finding : findings) {
-    if (finding.field == kPodField) {
-      bad_setters.emplace_back("pod");
-    } else {
-      bad_containers.push_back(finding.container);
-    }
-  }
-  if (!bad_containers.empty()) bad_setters.push_back(Containers(bad_containers));
+  const std::string setters = Setters(findings, kPodField);
   std::vector<std::string_view> bad_values = AllValues(findings);
   SortUnique(bad_values);
-  return {"seccompProfile", Join(bad_setters, " and ") +
-                                " must not set securityContext.seccompProfile.type to " +
+  return {"seccompProfile", setters + " must not set securityContext.seccompProfile.type to " +
                                 JoinQuote(bad_values)};
 }
 

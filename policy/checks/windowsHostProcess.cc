@@ -30,17 +30,7 @@ Findings windowsHostProcess_1_0(const Pod& pod) {
 }
 
 RenderedFailure Render(const Findings& findings) {
-  std::vector<std::string> bad_setters;
-  std::vector<std::string_view> bad_containers;
-  for (const Finding& finding : findings) {
-    if (finding.field == kPodField) {
-      bad_setters.emplace_back("pod");
-    } else {
-      bad_containers.push_back(finding.container);
-    }
-  }
-  if (!bad_containers.empty()) bad_setters.push_back(Containers(bad_containers));
-  return {"hostProcess", Join(bad_setters, " and ") +
+  return {"hostProcess", Setters(findings, kPodField) +
                              " must not set securityContext.windowsOptions.hostProcess=true"};
 }
 
