@@ -245,24 +245,23 @@ class Auditor {
 
   // Namespace labels for the policies (namespaceSelector, PSA labels), from one metadata list.
   bool ResolveNamespaces() {
-    auto labels = std::make_shared<policy::NamespaceLabels>();
+    policy::NamespaceLabelTable::Builder labels;
     kube::ListOptions options;
     options.metadata_only = true;
     options.limit = flags_.page_size;
     const kube::Response response = client_->ListAll(
         kube::CollectionPath("v1", "namespaces"), options, [&](const kube::ListPage& page) {
-          if (page.first) labels->by_name.clear();
+          if (page.first) labels.Clear();
           for (const auto& item : page.items) {
             const kube::ObjectMeta meta = kube::ReadObjectMeta(*item);
-            policy::Labels& own = labels->by_name[meta.name];
-            own.insert(meta.labels.begin(), meta.labels.end());
+            labels.Set(meta.name, meta.labels);
           }
         });
     if (!response.ok()) {
       Error("cannot list namespaces: " + response.Describe());
       return false;
     }
-    if (policies_) policies_ = policies_->WithNamespaceLabels(std::move(labels));
+    if (policies_) policies_ = policies_->WithNamespaceLabels(labels.Build());
     return true;
   }
 
