@@ -229,10 +229,12 @@ TEST_F(ClusterTest, PolicyConfigMapEditChangesDecisionsWithinASecond) {
       std::chrono::steady_clock::now() - edited);
   std::printf("ConfigMap edit to a changed decision: %lld ms\n",
               static_cast<long long>(elapsed.count()));
-  // The changelog names the ConfigMap and key the policy came from.
+  // The changelog names the ConfigMap and key the policy came from (logged just after the new set
+  // is served, so it may trail the decision).
+  EXPECT_TRUE(Eventually([&] { return serve->log().find("changed (rev") != std::string::npos; }))
+      << serve->log();
   EXPECT_NE(serve->log().find(R"("file":"policies/cluster-default.yaml")"), std::string::npos)
       << serve->log();
-  EXPECT_NE(serve->log().find("changed (rev"), std::string::npos);
 }
 
 TEST_F(ClusterTest, DirectoryAndConfigMapsMakeOneSet) {
