@@ -4,9 +4,57 @@
 
 namespace palisade::kube {
 
-Reflector::Reflector(KubeClient* client, std::string collection_path, ReflectorOptions options)
-    : client_(client), path_(std::move(collection_path)), options_(std::move(options)) {
+ObjectStore::ObjectStore(std::function<void(std::shared_ptr<const Snapshot>)> on_change)
+    : on_change_(std::move(on_change)) {
   current_.store(std::make_shared<const Snapshot>());
+}
+
+void ObjectStore::Listed(ObjectMeta meta, std::shared_ptr<const rapidjson::Value> object) {
+  std::string key = ObjectKey(meta);
+  listing_.insert_or_assign(std::move(key), Object{std::move(meta), std::move(object)});
+}
+
+void ObjectStore::EndList() {
+  objects_ = std::move(listing_);  // a relist replaces everything: what is gone disappears
+  listing_.clear();
+}
+
+bool ObjectStore::Apply(WatchEvent::Type type, ObjectMeta meta,
+                        std::shared_ptr<const rapidjson::Value> object) {
+  std::string key = ObjectKey(meta);
+  if (type == WatchEvent::Type::kDeleted) {
+    objects_.erase(key);
+  } else {
+    objects_.insert_or_assign(std::move(key), Object{std::move(meta), std::move(object)});
+  }
+  return true;
+}
+
+void ObjectStore::Publish(const std::string& resource_version, std::uint64_t generation) {
+  auto snapshot = std::make_shared<Snapshot>();
+  snapshot->objects = objects_;
+  snapshot->resource_version = resource_version;
+  snapshot->generation = generation;
+  std::shared_ptr<const Snapshot> published = std::move(snapshot);
+  current_.store(published);
+  if (on_change_) on_change_(published);
+}
+
+Reflector::Reflector(KubeClient* client, std::string collection_path, ReflectorOptions options)
+    : client_(client),
+      path_(std::move(collection_path)),
+      options_(std::move(options)),
+      store_(options_.store) {
+  if (store_ == nullptr) {
+    auto objects = std::make_shared<ObjectStore>(options_.on_change);
+    objects_ = objects.get();
+    store_ = std::move(objects);
+  }
+}
+
+std::shared_ptr<const Snapshot> Reflector::snapshot() const {
+  static const std::shared_ptr<const Snapshot> kEmpty = std::make_shared<const Snapshot>();
+  return objects_ != nullptr ? objects_->snapshot() : kEmpty;
 }
 
 Reflector::~Reflector() { Stop(); }
@@ -50,6 +98,15 @@ void Reflector::SetResourceVersion(const std::string& version) {
   resource_version_ = version;
 }
 
+void Reflector::TouchSync() {
+  const auto now = std::chrono::system_clock::now();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    health_.last_sync = now;
+  }
+  if (options_.on_sync) options_.on_sync(now);
+}
+
 void Reflector::SetHealth(bool healthy, const std::string& error, bool touch_sync) {
   ReflectorHealth now;
   bool changed;
@@ -68,17 +125,10 @@ void Reflector::SetHealth(bool healthy, const std::string& error, bool touch_syn
   }
   if (touch_sync) sync_changed_.notify_all();
   if (changed && options_.on_health) options_.on_health(now);
+  if (touch_sync && options_.on_sync) options_.on_sync(now.last_sync);
 }
 
-void Reflector::Publish() {
-  auto snapshot = std::make_shared<Snapshot>();
-  snapshot->objects = store_;
-  snapshot->resource_version = resource_version();
-  snapshot->generation = ++generation_;
-  std::shared_ptr<const Snapshot> published = std::move(snapshot);
-  current_.store(published);
-  if (options_.on_change) options_.on_change(published);
-}
+void Reflector::Publish() { store_->Publish(resource_version(), ++generation_); }
 
 bool Reflector::List(std::string* error) {
   ListOptions list;
@@ -86,17 +136,12 @@ bool Reflector::List(std::string* error) {
   list.field_selector = options_.field_selector;
   list.limit = options_.page_size;
   list.metadata_only = options_.metadata_only;
-  std::map<std::string, Object> fresh;
   std::string version;
   const Response response = client_->ListAll(
       path_, list,
       [&](const ListPage& page) {
-        if (page.first) fresh.clear();  // a restarted list (its continue token expired)
-        for (const auto& item : page.items) {
-          Object object{ReadObjectMeta(*item), item};
-          std::string key = ObjectKey(object.meta);
-          fresh.insert_or_assign(std::move(key), std::move(object));
-        }
+        if (page.first) store_->StartList();  // the first page, or a restarted list
+        for (const auto& item : page.items) store_->Listed(ReadObjectMeta(*item), item);
         version = page.resource_version;
       },
       &cancel_);
@@ -106,7 +151,7 @@ bool Reflector::List(std::string* error) {
     ++stats_.list_failures;
     return false;
   }
-  store_ = std::move(fresh);  // a relist replaces everything: what is gone disappears
+  store_->EndList();  // a relist replaces everything: what is gone disappears
   SetResourceVersion(version);
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -175,23 +220,21 @@ void Reflector::Run() {
       ObjectMeta meta = ReadObjectMeta(*event.object);
       if (event.type == WatchEvent::Type::kBookmark) {
         SetResourceVersion(meta.resource_version);
-        std::lock_guard<std::mutex> lock(mutex_);
-        ++stats_.bookmarks;
-        health_.last_sync = std::chrono::system_clock::now();
+        {
+          std::lock_guard<std::mutex> lock(mutex_);
+          ++stats_.bookmarks;
+        }
+        TouchSync();
         return true;
       }
-      std::string key = ObjectKey(meta);
       std::string version = meta.resource_version;
-      if (event.type == WatchEvent::Type::kDeleted) {
-        store_.erase(key);
-      } else {
-        store_.insert_or_assign(std::move(key), Object{std::move(meta), event.object});
-      }
+      if (store_->Apply(event.type, std::move(meta), event.object)) dirty = true;
       SetResourceVersion(version);
-      dirty = true;
-      std::lock_guard<std::mutex> lock(mutex_);
-      ++stats_.events;
-      health_.last_sync = std::chrono::system_clock::now();
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        ++stats_.events;
+      }
+      TouchSync();
       return true;
     };
     const auto on_batch = [&] {

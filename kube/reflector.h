@@ -36,6 +36,43 @@ struct Snapshot {
   }
 };
 
+// Where a reflector keeps what it lists and watches (client-go's cache.Store), called on the
+// reflector's thread only. A list: StartList, Listed for each item (StartList again when the list
+// restarts), EndList (what was listed replaces everything). A watch: Apply for each ADDED,
+// MODIFIED or DELETED event. Publish after a list, and after a batch of events of which one
+// Apply returned true (changed what the store keeps).
+class ReflectorStore {
+ public:
+  virtual ~ReflectorStore() = default;
+  virtual void StartList() = 0;
+  virtual void Listed(ObjectMeta meta, std::shared_ptr<const rapidjson::Value> object) = 0;
+  virtual void EndList() = 0;
+  virtual bool Apply(WatchEvent::Type type, ObjectMeta meta,
+                     std::shared_ptr<const rapidjson::Value> object) = 0;
+  virtual void Publish(const std::string& resource_version, std::uint64_t generation) = 0;
+};
+
+// The default store: whole objects, published as immutable Snapshots.
+class ObjectStore : public ReflectorStore {
+ public:
+  explicit ObjectStore(std::function<void(std::shared_ptr<const Snapshot>)> on_change = nullptr);
+  // The latest state; never null (empty, generation 0, before the first list).
+  std::shared_ptr<const Snapshot> snapshot() const { return current_.load(); }
+
+  void StartList() override { listing_.clear(); }
+  void Listed(ObjectMeta meta, std::shared_ptr<const rapidjson::Value> object) override;
+  void EndList() override;
+  bool Apply(WatchEvent::Type type, ObjectMeta meta,
+             std::shared_ptr<const rapidjson::Value> object) override;
+  void Publish(const std::string& resource_version, std::uint64_t generation) override;
+
+ private:
+  const std::function<void(std::shared_ptr<const Snapshot>)> on_change_;
+  std::map<std::string, Object> objects_;
+  std::map<std::string, Object> listing_;  // a list in progress
+  std::atomic<std::shared_ptr<const Snapshot>> current_;
+};
+
 struct ReflectorHealth {
   bool synced = false;   // a complete list has been applied (stays true through outages)
   bool healthy = false;  // the last list or watch request was answered (a stream is or will be up)
@@ -61,10 +98,16 @@ struct ReflectorOptions {
   int watch_timeout_seconds = 300;  // each watch asks for a random timeout in [t, 2t)
   BackoffOptions backoff;
   std::uint64_t seed = 0;  // for the jitter; 0: random
-  // On the reflector's thread after each published change (the first list included).
+  // Where the objects go; null: an ObjectStore (whole objects: snapshot(), on_change).
+  std::shared_ptr<ReflectorStore> store;
+  // On the reflector's thread after each published change (the first list included); for the
+  // default store only.
   std::function<void(std::shared_ptr<const Snapshot>)> on_change;
   // On the reflector's thread when `synced` or `healthy` changes: one log line, metrics.
   std::function<void(const ReflectorHealth&)> on_health;
+  // On the reflector's thread whenever last_sync advances: a complete list, an applied event or a
+  // BOOKMARK (which proves the watch is current though nothing changed).
+  std::function<void(std::chrono::system_clock::time_point)> on_sync;
 };
 
 class Reflector {
@@ -79,8 +122,9 @@ class Reflector {
   void Start();  // once
   void Stop();   // cancels requests in flight and joins the thread; idempotent
 
-  // The latest state; never null (empty, generation 0, before the first list).
-  std::shared_ptr<const Snapshot> snapshot() const { return current_.load(); }
+  // The latest state of the default store; never null (empty, generation 0, before the first list
+  // or with a store of the caller's).
+  std::shared_ptr<const Snapshot> snapshot() const;
   bool synced() const;
   bool WaitForSync(std::chrono::milliseconds timeout) const;
   ReflectorHealth health() const;
@@ -95,16 +139,18 @@ class Reflector {
   void Publish();
   void SetHealth(bool healthy, const std::string& error, bool touch_sync);
   void SetResourceVersion(const std::string& version);
+  // Records that the state is current as of now (health_.last_sync) and tells on_sync.
+  void TouchSync();
 
   KubeClient* client_;
   const std::string path_;
   const ReflectorOptions options_;
   Cancellation cancel_;
   std::thread thread_;
-  std::atomic<std::shared_ptr<const Snapshot>> current_;
+  std::shared_ptr<ReflectorStore> store_;
+  ObjectStore* objects_ = nullptr;  // store_ when it is the default
 
   // The reflector thread's own working state.
-  std::map<std::string, Object> store_;
   std::uint64_t generation_ = 0;
 
   mutable std::mutex mutex_;  // guards what follows

@@ -518,50 +518,62 @@ std::string PolicySet::RefusalFor(std::string_view ns) const {
   return "";
 }
 
+std::shared_ptr<const NamespaceLabelTable> ToTable(const NamespaceLabels& labels) {
+  NamespaceLabelTable::Builder builder;
+  for (const auto& [name, each] : labels.by_name) builder.Set(name, each);
+  return builder.Build();
+}
+
 std::shared_ptr<const PolicySet> PolicySet::WithNamespaceLabels(
-    std::shared_ptr<const NamespaceLabels> labels) const {
+    std::shared_ptr<const NamespaceLabelTable> labels) const {
   auto resolved = std::make_shared<PolicySet>(*this);
   resolved->labelled_.clear();
+  resolved->labelled_policies_.clear();
   resolved->labels_ = std::move(labels);
   if (!resolved->labels_) return resolved;
-  const auto& by_name = resolved->labels_->by_name;
-  resolved->labelled_.reserve(by_name.size());
+  const NamespaceLabelTable& table = *resolved->labels_;
+  resolved->labelled_.reserve(table.size());
   // Namespaces with the same matching policies and PSA labels share one effective policy, so the
-  // cache costs a pointer per namespace, not a policy.
-  std::unordered_map<std::string, std::shared_ptr<const EffectivePolicy>> distinct;
+  // cache costs an index per namespace, not a policy.
+  std::unordered_map<std::string, std::uint32_t> distinct;
   std::string key;
-  for (const auto& [name, namespace_labels] : by_name) {
+  for (std::size_t index = 0; index < table.size(); ++index) {
+    const Labels namespace_labels = table.LabelsAt(index);
     std::size_t psa_at = 0;
-    const std::vector<std::size_t> matched = Matching(name, &namespace_labels, &psa_at);
+    const std::vector<std::size_t> matched =
+        Matching(table.name(index), &namespace_labels, &psa_at);
     key.clear();
-    for (const std::size_t index : matched) key += std::to_string(index) + ',';
+    for (const std::size_t policy : matched) key += std::to_string(policy) + ',';
     key += std::to_string(psa_at) + ';';
     for (auto it = namespace_labels.lower_bound(kPsaPrefix);
          it != namespace_labels.end() && it->first.starts_with(kPsaPrefix); ++it) {
       key += it->first + '=' + it->second + ';';
     }
-    auto& shared = distinct[key];
-    if (!shared) shared = Resolve(matched, psa_at, namespace_labels);
-    resolved->labelled_.emplace(name, shared);
+    const auto [it, inserted] =
+        distinct.emplace(key, static_cast<std::uint32_t>(resolved->labelled_policies_.size()));
+    if (inserted) {
+      resolved->labelled_policies_.push_back(Resolve(matched, psa_at, namespace_labels));
+    }
+    resolved->labelled_.push_back(it->second);
   }
   return resolved;
 }
 
-const NamespaceLabels& PolicySet::namespace_labels() const {
-  static const NamespaceLabels kNone;
+const NamespaceLabelTable& PolicySet::namespace_labels() const {
+  static const NamespaceLabelTable kNone;
   return labels_ ? *labels_ : kNone;
 }
 
-const Labels* PolicySet::LabelsOf(std::string_view ns) const {
-  if (!labels_) return nullptr;
-  const auto it = labels_->by_name.find(std::string(ns));
-  return it == labels_->by_name.end() ? nullptr : &it->second;
+std::optional<Labels> PolicySet::LabelsOf(std::string_view ns) const {
+  if (!labels_) return std::nullopt;
+  return labels_->LabelsOf(ns);
 }
 
 std::shared_ptr<const EffectivePolicy> PolicySet::ForNamespace(std::string_view ns) const {
   std::shared_ptr<const EffectivePolicy> found;
-  if (const auto it = labelled_.find(ns); it != labelled_.end()) {
-    found = it->second;
+  if (const std::size_t index = labels_ ? labels_->Find(ns) : NamespaceLabelTable::npos;
+      index != NamespaceLabelTable::npos) {
+    found = labelled_policies_[labelled_[index]];
   } else if (const auto exact = exact_.find(ns); exact != exact_.end()) {
     found = exact->second;
   } else if (std::none_of(globs_.begin(), globs_.end(), [&](const GlobEntry& glob) {

@@ -20,6 +20,7 @@
 #include "policy/exceptions.h"
 #include "policy/label_selector.h"
 #include "policy/level_version.h"
+#include "policy/namespace_label_table.h"
 
 namespace palisade::policy {
 
@@ -180,11 +181,13 @@ struct Refusal {
   std::string message;                // names the broken policy or file
 };
 
-// Every known namespace's labels (Labels: policy/label_selector.h): an immutable snapshot, rebuilt
-// from the Namespace watch (or, offline, from input) and swapped.
+// Namespaces' labels in a plain form, as offline commands gather them from their input; a set
+// resolves them into the compact NamespaceLabelTable (policy/namespace_label_table.h) it keeps.
+// The server builds that table directly from the Namespace watch.
 struct NamespaceLabels {
   std::unordered_map<std::string, Labels> by_name;
 };
+std::shared_ptr<const NamespaceLabelTable> ToTable(const NamespaceLabels& labels);
 
 // An immutable set of policies. Built once per (re)load; requests share it through a shared_ptr.
 class PolicySet {
@@ -209,11 +212,15 @@ class PolicySet {
   // resolved here, once per change of policies or labels, not per request). The result answers
   // ForNamespace for every namespace; a namespace missing from `labels` is judged as unlabelled.
   std::shared_ptr<const PolicySet> WithNamespaceLabels(
-      std::shared_ptr<const NamespaceLabels> labels) const;
+      std::shared_ptr<const NamespaceLabelTable> labels) const;
+  std::shared_ptr<const PolicySet> WithNamespaceLabels(
+      const std::shared_ptr<const NamespaceLabels>& labels) const {
+    return WithNamespaceLabels(labels ? ToTable(*labels) : nullptr);
+  }
   // The labels this set was resolved with (empty when none).
-  const NamespaceLabels& namespace_labels() const;
-  // The labels of `ns` this set was resolved with; nullptr when unknown (judged as unlabelled).
-  const Labels* LabelsOf(std::string_view ns) const;
+  const NamespaceLabelTable& namespace_labels() const;
+  // The labels of `ns` this set was resolved with; nullopt when unknown (judged as unlabelled).
+  std::optional<Labels> LabelsOf(std::string_view ns) const;
 
  private:
   struct NameHash {
@@ -238,13 +245,15 @@ class PolicySet {
 
   std::vector<NamespacePolicy> policies_;
   std::vector<Refusal> refusals_;
-  std::shared_ptr<const NamespaceLabels> labels_;
+  std::shared_ptr<const NamespaceLabelTable> labels_;
   // Precomputed for every exact name (as unlabelled), so lookups do not grow with the number of
   // policies.
   EffectiveMap exact_;
   std::unordered_map<std::string, std::size_t, NameHash, std::equal_to<>> exact_policy_;
-  // Precomputed for every labelled namespace (WithNamespaceLabels); equal results are shared.
-  EffectiveMap labelled_;
+  // Precomputed for every labelled namespace (WithNamespaceLabels): labelled_[i] is the index in
+  // labelled_policies_ of what the namespace at index i of labels_ gets; equal results are shared.
+  std::vector<std::uint32_t> labelled_;
+  std::vector<std::shared_ptr<const EffectivePolicy>> labelled_policies_;
   std::vector<GlobEntry> globs_;        // glob and "*" patterns, least specific first
   std::vector<std::size_t> selectors_;  // policies with a selector: fewer requirements first
   std::vector<std::size_t> unlabelled_selectors_;  // those of selectors_ that match no labels

@@ -146,14 +146,59 @@ PolicySource ConfigMapPolicySource(const kube::Snapshot& snapshot) {
   return source;
 }
 
-std::shared_ptr<const policy::NamespaceLabels> NamespaceLabelsOf(const kube::Snapshot& snapshot) {
-  auto labels = std::make_shared<policy::NamespaceLabels>();
-  labels->by_name.reserve(snapshot.objects.size());
-  for (const auto& [key, object] : snapshot.objects) {
-    labels->by_name.emplace(object.meta.name,
-                            policy::Labels(object.meta.labels.begin(), object.meta.labels.end()));
+NamespaceLabelStore::NamespaceLabelStore(OnChange on_change) : on_change_(std::move(on_change)) {
+  table_.store(policy::NamespaceLabelTable::Builder().Build());
+}
+
+void NamespaceLabelStore::StartList() {
+  listing_ = std::make_unique<policy::NamespaceLabelTable::Builder>();
+}
+
+void NamespaceLabelStore::Listed(kube::ObjectMeta meta, std::shared_ptr<const rapidjson::Value>) {
+  listing_->Set(meta.name, meta.labels);
+}
+
+void NamespaceLabelStore::EndList() {
+  listed_ = std::move(listing_);
+  changes_.clear();  // the list replaces everything
+}
+
+bool NamespaceLabelStore::Apply(kube::WatchEvent::Type type, kube::ObjectMeta meta,
+                                std::shared_ptr<const rapidjson::Value>) {
+  // What the namespace has now, with the changes not yet published.
+  std::optional<std::map<std::string, std::string>> now;
+  if (const auto change = changes_.find(meta.name); change != changes_.end()) {
+    now = change->second;
+  } else if (const auto labels = table()->LabelsOf(meta.name)) {
+    now.emplace(labels->begin(), labels->end());
   }
-  return labels;
+  if (type == kube::WatchEvent::Type::kDeleted) {
+    if (!now) return false;
+    changes_.insert_or_assign(meta.name, std::nullopt);
+    return true;
+  }
+  // A MODIFIED Namespace whose labels stayed (an annotation, a finalizer) changes nothing here.
+  if (now && *now == meta.labels) return false;
+  changes_.insert_or_assign(meta.name, std::move(meta.labels));
+  return true;
+}
+
+void NamespaceLabelStore::Publish(const std::string&, std::uint64_t) {
+  std::unique_ptr<policy::NamespaceLabelTable::Builder> builder = std::move(listed_);
+  if (builder == nullptr)
+    builder = std::make_unique<policy::NamespaceLabelTable::Builder>(*table());
+  for (const auto& [name, labels] : changes_) {
+    if (labels) {
+      builder->Set(name, *labels);
+    } else {
+      builder->Erase(name);
+    }
+  }
+  changes_.clear();
+  std::shared_ptr<const policy::NamespaceLabelTable> table = builder->Build();
+  builder.reset();  // the working copy goes before anyone resolves the new table
+  table_.store(table);
+  if (on_change_) on_change_(std::move(table));
 }
 
 ClusterSources::ClusterSources(ClusterSourceOptions options, PolicyWatcher& watcher,
@@ -177,6 +222,9 @@ bool ClusterSources::Start(std::string* error) {
     reflector.on_health = [this, resource](const kube::ReflectorHealth& health) {
       OnHealth(resource, health);
     };
+    reflector.on_sync = [this, resource](std::chrono::system_clock::time_point when) {
+      metrics_.SetKubeLastSync(resource, UnixSeconds(when));
+    };
     return reflector;
   };
   if (!options_.policy_namespace.empty()) {
@@ -192,9 +240,11 @@ bool ClusterSources::Start(std::string* error) {
   if (options_.watch_namespaces) {
     kube::ReflectorOptions reflector = reflector_options("namespaces");
     reflector.metadata_only = true;  // labels are all that is read: 10k namespaces cost little
-    reflector.on_change = [this](std::shared_ptr<const kube::Snapshot> snapshot) {
-      OnNamespaces(snapshot);
-    };
+    namespace_labels_ = std::make_shared<NamespaceLabelStore>(
+        [this](std::shared_ptr<const policy::NamespaceLabelTable> labels) {
+          OnNamespaces(std::move(labels));
+        });
+    reflector.store = namespace_labels_;
     namespaces_ = std::make_unique<kube::Reflector>(
         client_.get(), kube::CollectionPath("v1", "namespaces"), std::move(reflector));
   }
@@ -202,6 +252,7 @@ bool ClusterSources::Start(std::string* error) {
                {{"server", options_.cluster.server},
                 {"policy_configmaps", options_.policy_namespace},
                 {"watch_namespaces", options_.watch_namespaces}});
+  if (configmaps_) event_sender_ = std::thread([this] { SendEvents(); });
   if (configmaps_) configmaps_->Start();
   if (namespaces_) namespaces_->Start();
   return true;
@@ -210,6 +261,12 @@ bool ClusterSources::Start(std::string* error) {
 void ClusterSources::Stop() {
   if (configmaps_) configmaps_->Stop();
   if (namespaces_) namespaces_->Stop();
+  {
+    std::lock_guard<std::mutex> lock(told_mutex_);
+    events_cancel_.Cancel();
+  }
+  event_queued_.notify_all();
+  if (event_sender_.joinable()) event_sender_.join();
 }
 
 bool ClusterSources::Ready(std::string* reason) const {
@@ -226,7 +283,6 @@ bool ClusterSources::Ready(std::string* reason) const {
 
 void ClusterSources::OnHealth(const std::string& resource, const kube::ReflectorHealth& health) {
   metrics_.SetKubeWatchHealthy(resource, health.healthy);
-  if (health.synced) metrics_.SetKubeLastSync(resource, UnixSeconds(health.last_sync));
   if (health.healthy) {
     logger_.Info("kubernetes watch healthy", {{"event", "kube_watch"},
                                               {"resource", resource},
@@ -244,15 +300,13 @@ void ClusterSources::OnHealth(const std::string& resource, const kube::Reflector
 }
 
 void ClusterSources::OnConfigMaps(const std::shared_ptr<const kube::Snapshot>& snapshot) {
-  metrics_.SetKubeLastSync("configmaps", UnixSeconds(std::chrono::system_clock::now()));
   const std::vector<policy::PolicyError> errors =
       watcher_.SetConfigMapSource(ConfigMapPolicySource(*snapshot));
   ReportInvalid(*snapshot, errors);
 }
 
-void ClusterSources::OnNamespaces(const std::shared_ptr<const kube::Snapshot>& snapshot) {
-  metrics_.SetKubeLastSync("namespaces", UnixSeconds(std::chrono::system_clock::now()));
-  watcher_.SetNamespaceLabels(NamespaceLabelsOf(*snapshot));
+void ClusterSources::OnNamespaces(std::shared_ptr<const policy::NamespaceLabelTable> labels) {
+  watcher_.SetNamespaceLabels(std::move(labels));
 }
 
 void ClusterSources::ReportInvalid(const kube::Snapshot& snapshot,
@@ -277,35 +331,68 @@ void ClusterSources::ReportInvalid(const kube::Snapshot& snapshot,
         reason != object->meta.annotations.end()) {
       input.reason_annotation = reason->second;
     }
-    const std::string name = PolicyEventName(input);
+    std::string name = PolicyEventName(input);
+    std::string json = PolicyEventJson(input, options_.instance, std::chrono::system_clock::now());
     {
       std::lock_guard<std::mutex> lock(told_mutex_);
-      if (told_.contains(name)) continue;
+      if (!told_.insert(name).second) continue;  // queued or told already
+      pending_.push_back({object->meta.name, std::move(name), std::move(json)});
     }
-    const kube::Response response = client_->Create(
-        kube::CollectionPath("v1", "events", options_.policy_namespace),
-        PolicyEventJson(input, options_.instance, std::chrono::system_clock::now()));
-    // 409 AlreadyExists: another replica told it first (the name is the same everywhere).
-    if (response.ok() || response.conflict()) {
-      std::lock_guard<std::mutex> lock(told_mutex_);
-      told_.insert(name);
+    event_queued_.notify_one();
+  }
+}
+
+void ClusterSources::SendEvents() {
+  while (true) {
+    PendingEvent event;
+    {
+      std::unique_lock<std::mutex> lock(told_mutex_);
+      event_queued_.wait(lock, [this] { return events_cancel_.cancelled() || !pending_.empty(); });
+      if (events_cancel_.cancelled()) return;
+      event = std::move(pending_.front());
+      pending_.pop_front();
     }
-    const std::string_view result = response.ok()         ? "created"
-                                    : response.conflict() ? "exists"
-                                                          : "error";
-    metrics_.RecordPolicyEvent(result);
+    SendEvent(event.configmap, event.name, event.json);
+  }
+}
+
+void ClusterSources::SendEvent(const std::string& configmap, const std::string& name,
+                               const std::string& json) {
+  kube::Backoff backoff(options_.event_backoff);
+  const std::string events = kube::CollectionPath("v1", "events", options_.policy_namespace);
+  for (int attempt = 1;; ++attempt) {
+    const kube::Response response = client_->Create(events, json, &events_cancel_);
+    if (events_cancel_.cancelled()) return;
+    // 409 AlreadyExists: another replica told it first (the name is the same everywhere), or an
+    // earlier try of ours landed though its answer was lost. Either way the one Event exists.
     if (response.ok() || response.conflict()) {
-      logger_.Info("told on the ConfigMap: its policies are invalid",
-                   {{"event", "policy_event"},
-                    {"configmap", object->meta.name},
-                    {"event_name", name},
-                    {"result", result}});
-    } else {
+      const std::string_view result = response.ok() ? "created" : "exists";
+      metrics_.RecordPolicyEvent(result);
+      logger_.Info("told on the ConfigMap: its policies are invalid", {{"event", "policy_event"},
+                                                                       {"configmap", configmap},
+                                                                       {"event_name", name},
+                                                                       {"result", result},
+                                                                       {"attempts", attempt}});
+      return;
+    }
+    // No answer, a server error or too many requests may pass; any other refusal (403, 422) will
+    // not.
+    const bool transient = response.status == 0 || response.status == 429 || response.status >= 500;
+    if (!transient || attempt >= options_.event_attempts) {
+      metrics_.RecordPolicyEvent("error");
       logger_.Warn("cannot create the Event about an invalid policy ConfigMap",
                    {{"event", "policy_event"},
-                    {"configmap", object->meta.name},
+                    {"configmap", configmap},
+                    {"event_name", name},
+                    {"attempts", attempt},
                     {"error", response.Describe()}});
+      // Not told: the next change of the ConfigMaps tries again.
+      std::lock_guard<std::mutex> lock(told_mutex_);
+      told_.erase(name);
+      return;
     }
+    metrics_.RecordPolicyEvent("retried");
+    if (events_cancel_.WaitFor(backoff.Next(std::chrono::steady_clock::now()))) return;
   }
 }
 

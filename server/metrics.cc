@@ -133,7 +133,8 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                         .Name("palisade_policy_events_total")
                         .Help(
                             "Warning Events about invalid policy ConfigMaps by result (created, "
-                            "exists: another replica told, error).")
+                            "exists: another replica told, retried: a transient failure to be "
+                            "tried again, error: given up).")
                         .Register(*registry_);
   // Present from the start so alerts on rate() see zeroes rather than absent series.
   policy_reloads_->Add({{"result", "success"}});

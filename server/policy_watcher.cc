@@ -63,7 +63,7 @@ std::vector<policy::PolicyError> PolicyWatcher::SetConfigMapSource(PolicySource 
   return result ? std::move(result->errors) : std::vector<policy::PolicyError>{};
 }
 
-void PolicyWatcher::SetNamespaceLabels(std::shared_ptr<const policy::NamespaceLabels> labels) {
+void PolicyWatcher::SetNamespaceLabels(std::shared_ptr<const policy::NamespaceLabelTable> labels) {
   std::lock_guard<std::mutex> lock(load_mutex_);
   labels_ = std::move(labels);
   PublishLocked();

@@ -55,7 +55,7 @@ class PolicyWatcher {
   std::vector<policy::PolicyError> SetConfigMapSource(PolicySource source);
 
   // Labels of every namespace, applied to the current set and to every set loaded after.
-  void SetNamespaceLabels(std::shared_ptr<const policy::NamespaceLabels> labels);
+  void SetNamespaceLabels(std::shared_ptr<const policy::NamespaceLabelTable> labels);
 
   // Starts / stops the watching thread. Start fails (with *error) when the thread's wake-up
   // descriptor cannot be made: without it Stop() could never end the thread.
@@ -85,7 +85,7 @@ class PolicyWatcher {
   bool loaded_once_ = false;
   std::optional<PolicySource> configmaps_;         // set once the first ConfigMap list arrived
   std::shared_ptr<const policy::PolicySet> base_;  // the assembled set, before labels
-  std::shared_ptr<const policy::NamespaceLabels> labels_;
+  std::shared_ptr<const policy::NamespaceLabelTable> labels_;
 
   mutable std::mutex count_mutex_;
   std::condition_variable count_changed_;

@@ -1,5 +1,6 @@
 #include "server/service.h"
 
+#include <filesystem>
 #include <thread>
 
 #include "server/logging.h"
@@ -12,12 +13,47 @@ ServeOptions AdmissionService::Prepare(ServeOptions options) {
     options.watcher.configmap_source = true;
   }
   // ConfigMaps labelled palisade.dev/policy=true are judged by the same validation as lint.
-  options.admission.lint_policy_files = [](const std::vector<policy::PolicyFileText>& files) {
-    PolicySource source;
-    for (const auto& [name, text] : files) source.files.push_back({name, text, ""});
-    return BuildPolicies(source, nullptr).errors;
+  options.admission.lint_policy_files = [this](const std::vector<policy::PolicyFileText>& files) {
+    return LintConfigMap(files);
   };
   return options;
+}
+
+std::vector<policy::PolicyError> AdmissionService::LintConfigMap(
+    const std::vector<policy::PolicyFileText>& files) const {
+  PolicySource source;
+  for (const auto& [name, text] : files) source.files.push_back({name, text, ""});
+  PolicyLoadResult result = BuildPolicies(source, nullptr);
+  const std::shared_ptr<const policy::PolicySet> loaded = policies_.Get();
+  if (files.empty() || result.set == nullptr || loaded == nullptr) return result.errors;
+  // Files are named `<configmap>/<key>`: what the served set has from this ConfigMap is the old
+  // revision of this very object (an UPDATE), not a clash. The directory's files are named
+  // `<policy-dir>/<file>`, which may look alike ("policies/a.yaml"); they are never its own.
+  const std::string own = files.front().first.substr(0, files.front().first.find('/') + 1);
+  const auto from_directory = [&](const std::string& file) {
+    return !options_.policy_dir.empty() &&
+           (std::filesystem::path(options_.policy_dir) / std::filesystem::path(file).filename())
+                   .string() == file;
+  };
+  std::vector<const policy::NamespacePolicy*> others;
+  for (const policy::NamespacePolicy& policy : loaded->policies()) {
+    if (!policy.file.starts_with(own) || from_directory(policy.file)) others.push_back(&policy);
+  }
+  if (others.empty()) return result.errors;
+  // Each of this ConfigMap's policies after the loaded ones: a clash is reported on it (the later),
+  // naming where the loaded one lives. Clashes among the loaded ones are not this ConfigMap's.
+  for (const policy::NamespacePolicy& policy : result.set->policies()) {
+    others.push_back(&policy);
+    std::vector<policy::PolicyError> clashes;
+    policy::ReportConflicts(others, &clashes);
+    others.pop_back();
+    for (policy::PolicyError& clash : clashes) {
+      if (clash.file == policy.file && clash.document_index == policy.document_index) {
+        result.errors.push_back(std::move(clash));
+      }
+    }
+  }
+  return result.errors;
 }
 
 AdmissionService::AdmissionService(ServeOptions options, Logger& logger)

@@ -59,7 +59,12 @@ class AdmissionService {
   ClusterSources* cluster() { return cluster_.get(); }
 
  private:
-  static ServeOptions Prepare(ServeOptions options);
+  ServeOptions Prepare(ServeOptions options);
+  // /validate's judgement of one labelled ConfigMap's policy files: lint's errors, and the names
+  // and namespace patterns that clash with policies loaded from elsewhere (another ConfigMap, the
+  // policy directory), which would keep the ConfigMap from landing.
+  std::vector<policy::PolicyError> LintConfigMap(
+      const std::vector<policy::PolicyFileText>& files) const;
 
   ServeOptions options_;
   Logger& logger_;

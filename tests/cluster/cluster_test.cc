@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "kube/client.h"
@@ -228,10 +229,12 @@ TEST_F(ClusterTest, PolicyConfigMapEditChangesDecisionsWithinASecond) {
       std::chrono::steady_clock::now() - edited);
   std::printf("ConfigMap edit to a changed decision: %lld ms\n",
               static_cast<long long>(elapsed.count()));
-  // The changelog names the ConfigMap and key the policy came from.
+  // The changelog names the ConfigMap and key the policy came from (logged just after the new set
+  // is served, so it may trail the decision).
+  EXPECT_TRUE(Eventually([&] { return serve->log().find("changed (rev") != std::string::npos; }))
+      << serve->log();
   EXPECT_NE(serve->log().find(R"("file":"policies/cluster-default.yaml")"), std::string::npos)
       << serve->log();
-  EXPECT_NE(serve->log().find("changed (rev"), std::string::npos);
 }
 
 TEST_F(ClusterTest, DirectoryAndConfigMapsMakeOneSet) {
@@ -335,6 +338,64 @@ TEST_F(ClusterTest, BadConfigMapKeepsTheLastGoodSetAndYieldsOneEventAcrossReplic
   EXPECT_TRUE(Ready(*first));
 }
 
+TEST_F(ClusterTest, AFailedEventPostIsRetriedAndTheEventArrivesOnce) {
+  PutConfigMap("policies", {{"cluster-default.yaml", Policy("baseline")}});
+  const auto serve = ServeConfigMaps();
+  ASSERT_TRUE(Eventually([&] { return Ready(*serve); })) << serve->log();
+  fake_.Requests(/*reset=*/true);
+  // The first POST fails with 500, the second with 429 (the client waits its Retry-After).
+  fake_.Fail(R"("method":"POST","path_prefix":")" + kEvents + R"(","status":500,"count":1)");
+  fake_.Fail(R"("method":"POST","path_prefix":")" + kEvents +
+             R"(","status":429,"retry_after":1,"reason":"TooManyRequests","count":1)");
+
+  PutConfigMap("policies", {{"cluster-default.yaml", Policy("nonsense")}});
+  ASSERT_TRUE(Eventually([&] {
+    return serve->log().find("told on the ConfigMap") != std::string::npos;
+  })) << serve->log();
+  EXPECT_NE(serve->log().find(R"("result":"created","attempts":2)"), std::string::npos)
+      << serve->log();
+  std::size_t posts = 0;
+  const rapidjson::Document requests = fake_.Requests();
+  for (const auto& request : requests.GetArray()) {
+    if (std::string(request["method"].GetString()) == "POST" &&
+        request["path"] == kEvents.c_str()) {
+      ++posts;
+    }
+  }
+  EXPECT_EQ(posts, 3u);  // 500, 429, created
+  const rapidjson::Document events = Events();
+  ASSERT_TRUE(events.HasMember("items")) << "no event list";
+  EXPECT_EQ(events["items"].Size(), 1u);
+  const std::string metrics = PlainGet(serve->metrics_port(), "/metrics").body;
+  EXPECT_NE(metrics.find(R"(palisade_policy_events_total{result="retried"} 1)"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find(R"(palisade_policy_events_total{result="created"} 1)"), std::string::npos)
+      << metrics;
+}
+
+TEST_F(ClusterTest, ABookmarkAdvancesTheLastSyncTime) {
+  PutConfigMap("policies", {{"cluster-default.yaml", Policy("baseline")}});
+  const auto serve = ServeConfigMaps();
+  ASSERT_TRUE(Eventually([&] { return Ready(*serve); })) << serve->log();
+  const auto last_sync = [&] {
+    const std::string series =
+        R"(palisade_kube_last_sync_timestamp_seconds{resource="configmaps"} )";
+    const std::string metrics = PlainGet(serve->metrics_port(), "/metrics").body;
+    const std::size_t at = metrics.find(series);
+    return at == std::string::npos ? 0.0 : std::stod(metrics.substr(at + series.size()));
+  };
+  ASSERT_TRUE(Eventually([&] { return last_sync() > 0; }));
+  ASSERT_TRUE(Eventually([&] {
+    // Both watches up (configmaps and namespaces), so the bookmark reaches ours.
+    return fake_.Control(R"({"op":"state"})").find(R"("open_watches": 2)") != std::string::npos;
+  }));
+  const double listed = last_sync();
+  // Nothing changes in the ConfigMaps; only the bookmark proves the watch is current.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  fake_.Op("bookmark");
+  EXPECT_TRUE(Eventually([&] { return last_sync() > listed; })) << listed;
+}
+
 TEST_F(ClusterTest, ValidateDeniesABadPolicyConfigMapWithEveryError) {
   PutConfigMap("policies", {{"cluster-default.yaml", Policy("baseline")}});
   const auto serve = ServeConfigMaps();
@@ -369,6 +430,49 @@ TEST_F(ClusterTest, ValidateDeniesABadPolicyConfigMapWithEveryError) {
       ConfigMapReview("UPDATE", ConfigMapJson("ok", {{"a.yaml", Policy("restricted", "a", "a")}})));
   EXPECT_TRUE(good.answered);
   EXPECT_TRUE(good.allowed) << good.message;
+}
+
+TEST_F(ClusterTest, ValidateDeniesAPolicyNameLoadedFromElsewhere) {
+  test::TempDir policies;
+  test::WriteFile(policies.path() + "/team.yaml", Policy("baseline", "team", "team"));
+  PutConfigMap("policies", {{"cluster-default.yaml", Policy("privileged")}});
+  const auto serve =
+      Serve({"--policy-dir", policies.path(), "--policy-configmaps", kPolicyNamespace});
+  ASSERT_TRUE(Eventually([&] { return Ready(*serve); })) << serve->log();
+
+  // The directory's name in another ConfigMap.
+  const std::string from_directory =
+      ConfigMapJson("team-policies", {{"a.yaml", Policy("restricted", "team", "team-b")}});
+  for (const std::string operation : {"CREATE", "UPDATE"}) {
+    const Verdict verdict = Judge(*serve, ConfigMapReview(operation, from_directory));
+    ASSERT_TRUE(verdict.answered);
+    EXPECT_FALSE(verdict.allowed) << operation;
+    EXPECT_NE(verdict.message.find(R"(team-policies/a.yaml: document 1: metadata.name: duplicate )"
+                                   R"(name "team" (also in )" +
+                                   policies.path() + "/team.yaml document 1)"),
+              std::string::npos)
+        << verdict.message;
+  }
+  // Another ConfigMap's name.
+  const Verdict from_configmap = Judge(
+      *serve, ConfigMapReview("CREATE", ConfigMapJson("more", {{"b.yaml", Policy("baseline")}})));
+  EXPECT_FALSE(from_configmap.allowed);
+  EXPECT_NE(from_configmap.message.find(
+                R"(more/b.yaml: document 1: metadata.name: duplicate name "cluster-default" )"
+                R"((also in policies/cluster-default.yaml document 1))"),
+            std::string::npos)
+      << from_configmap.message;
+
+  // The ConfigMap that holds the name is not a duplicate of itself.
+  const Verdict update =
+      Judge(*serve, ConfigMapReview("UPDATE", ConfigMapJson("policies", {{"cluster-default.yaml",
+                                                                          Policy("restricted")}})));
+  EXPECT_TRUE(update.answered);
+  EXPECT_TRUE(update.allowed) << update.message;
+  const Verdict fresh = Judge(
+      *serve,
+      ConfigMapReview("CREATE", ConfigMapJson("more", {{"b.yaml", Policy("baseline", "b", "b")}})));
+  EXPECT_TRUE(fresh.allowed) << fresh.message;
 }
 
 TEST_F(ClusterTest, WatchSurvivesDropsAnd410sWithoutMissingAnUpdate) {
@@ -446,10 +550,7 @@ TEST_F(ClusterTest, NamespaceLabelsReachTheServedSet) {
   auto label = [&](const std::string& ns, const std::string& key) -> std::string {
     const auto set = service.policies().Get();
     if (set == nullptr) return "";
-    const auto it = set->namespace_labels().by_name.find(ns);
-    if (it == set->namespace_labels().by_name.end()) return "";
-    const auto found = it->second.find(key);
-    return found == it->second.end() ? "" : found->second;
+    return std::string(set->namespace_labels().Label(ns, key).value_or(""));
   };
   ASSERT_TRUE(Eventually([&] { return service.Ready(&error); })) << error;
   EXPECT_EQ(label("team", "tier"), "gold");

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <set>
@@ -151,7 +152,10 @@ TEST_F(ReflectorTest, ResumesAfterADroppedStreamWithoutRelisting) {
 
 TEST_F(ReflectorTest, BookmarksAdvanceTheResourceVersion) {
   fake_.PutConfigMap("team", "a", "1");
-  Reflector reflector(client_.get(), configmaps_, Options());
+  std::atomic<int> syncs{0};
+  ReflectorOptions options = Options();
+  options.on_sync = [&](std::chrono::system_clock::time_point) { ++syncs; };
+  Reflector reflector(client_.get(), configmaps_, std::move(options));
   reflector.Start();
   ASSERT_TRUE(reflector.WaitForSync(kDeadline));
   ASSERT_TRUE(test::Eventually([&] {
@@ -161,10 +165,16 @@ TEST_F(ReflectorTest, BookmarksAdvanceTheResourceVersion) {
   for (int i = 0; i < 5; ++i) fake_.PutNamespace("other-" + std::to_string(i));
   const std::string now = std::to_string(fake_.ResourceVersion());
   ASSERT_NE(reflector.resource_version(), now);
+  const int syncs_before = syncs.load();  // the list's
+  EXPECT_GE(syncs_before, 1);
+  const auto synced_before = reflector.health().last_sync;
   fake_.Op("bookmark");
   ASSERT_TRUE(test::Eventually([&] { return reflector.resource_version() == now; }))
       << reflector.resource_version() << " != " << now;
   EXPECT_EQ(reflector.stats().bookmarks, 1u);
+  // A bookmark proves the watch is current: the sync time advances though nothing changed.
+  EXPECT_EQ(syncs.load(), syncs_before + 1);
+  EXPECT_GT(reflector.health().last_sync, synced_before);
 
   // After compaction only the bookmark's version is still good: the resume needs no relist.
   fake_.Op("compact");
