@@ -416,37 +416,38 @@ std::optional<std::chrono::seconds> RetryDelay(const Response& response, std::ch
 
 }  // namespace
 
+KubeClient::Next KubeClient::AfterAnswer(const Response& response, Attempts& attempts,
+                                         Cancellation* cancel) {
+  if (response.status == 401 && !attempts.token_reloaded) {
+    attempts.token_reloaded = true;
+    std::string fresh = BearerToken(true);
+    if (fresh != attempts.token) {
+      attempts.token = std::move(fresh);
+      ++attempts.retries;
+      return Next::kAgain;
+    }
+  }
+  const auto delay = RetryDelay(response, options_.max_retry_after);
+  if (!delay || attempts.retries >= options_.max_retries) return Next::kDone;
+  ++attempts.retries;
+  if (cancel != nullptr) {
+    if (cancel->WaitFor(*delay)) return Next::kCancelled;
+  } else {
+    std::this_thread::sleep_for(*delay);
+  }
+  return Next::kAgain;
+}
+
 Response KubeClient::Request(std::string_view method, std::string_view target,
                              std::string_view body, std::string_view content_type,
                              std::string_view accept, Cancellation* cancel) {
   const std::string full_target(target);
-  std::string token = BearerToken(false);
-  bool token_reloaded = false;
-  int retries = 0;
+  Attempts attempts{BearerToken(false)};
   while (true) {
-    Response response = SendOnce(method, full_target, body, content_type, accept, token, cancel);
-    response.retries = retries;
-    if (response.status == 401 && !token_reloaded) {
-      // A rotated token the stat did not catch: re-read once, repeat if it changed.
-      token_reloaded = true;
-      const std::string fresh = BearerToken(true);
-      if (fresh != token) {
-        token = fresh;
-        ++retries;
-        continue;
-      }
-    }
-    const auto delay = RetryDelay(response, options_.max_retry_after);
-    if (delay && retries < options_.max_retries) {
-      ++retries;
-      if (cancel != nullptr) {
-        if (cancel->WaitFor(*delay)) return response;
-      } else {
-        std::this_thread::sleep_for(*delay);
-      }
-      continue;
-    }
-    return response;
+    Response response =
+        SendOnce(method, full_target, body, content_type, accept, attempts.token, cancel);
+    response.retries = attempts.retries;
+    if (AfterAnswer(response, attempts, cancel) != Next::kAgain) return response;
   }
 }
 
@@ -555,16 +556,14 @@ WatchResult KubeClient::Watch(std::string_view collection_path, const WatchOptio
       std::chrono::seconds((options.timeout_seconds > 0 ? options.timeout_seconds : 1800) + 30);
 
   WatchResult result;
-  std::string token = BearerToken(false);
-  bool token_reloaded = false;
-  int retries = 0;
+  Attempts attempts{BearerToken(false)};
   while (true) {
     if (cancel != nullptr && cancel->cancelled()) {
       result.end = WatchResult::End::kCancelled;
       return result;
     }
     result.response = Response{};
-    result.response.retries = retries;
+    result.response.retries = attempts.retries;
     std::string error;
     auto connection = std::make_unique<Connection>(context_->tls);
     {
@@ -583,7 +582,9 @@ WatchResult KubeClient::Watch(std::string_view collection_path, const WatchOptio
     request.set(http::field::user_agent, options_.user_agent);
     request.set(http::field::accept,
                 options.metadata_only ? kAcceptMetadata : std::string_view("application/json"));
-    if (!token.empty()) request.set(http::field::authorization, "Bearer " + token);
+    if (!attempts.token.empty()) {
+      request.set(http::field::authorization, "Bearer " + attempts.token);
+    }
     request.prepare_payload();
     http::response_parser<http::buffer_body> parser;
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());
@@ -610,27 +611,11 @@ WatchResult KubeClient::Watch(std::string_view collection_path, const WatchOptio
         if (ec) break;
       }
       FillStatus(&result.response);
-      if (result.response.status == 401 && !token_reloaded) {
-        token_reloaded = true;
-        const std::string fresh = BearerToken(true);
-        if (fresh != token) {
-          token = fresh;
-          ++retries;
-          continue;
-        }
-      }
-      const auto delay = RetryDelay(result.response, options_.max_retry_after);
-      if (delay && retries < options_.max_retries) {
-        ++retries;
-        if (cancel != nullptr) {
-          if (cancel->WaitFor(*delay)) {
-            result.end = WatchResult::End::kCancelled;
-            return result;
-          }
-        } else {
-          std::this_thread::sleep_for(*delay);
-        }
-        continue;
+      const Next next = AfterAnswer(result.response, attempts, cancel);
+      if (next == Next::kAgain) continue;
+      if (next == Next::kCancelled) {
+        result.end = WatchResult::End::kCancelled;
+        return result;
       }
       result.end = WatchResult::End::kRefused;
       return result;

@@ -7,6 +7,7 @@
 #include <rapidjson/document.h>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -164,6 +165,18 @@ class KubeClient {
 
   KubeClient(ClusterConfig config, ClientOptions options);
   std::string BearerToken(bool force_reload);
+
+  // One request's attempts: the token it sends and what was tried.
+  struct Attempts {
+    std::string token;
+    bool token_reloaded = false;
+    int retries = 0;
+  };
+  enum class Next : std::uint8_t { kDone, kAgain, kCancelled };
+  // After `response`: kAgain once on a 401 when the token file changed (a rotation the stat
+  // missed), or after the delay of a 429/5xx up to max_retries; kCancelled when `cancel` fired
+  // during the delay; else kDone.
+  Next AfterAnswer(const Response& response, Attempts& attempts, Cancellation* cancel);
   std::unique_ptr<Connection> TakeConnection(bool* reused, std::string* error);
   void ReturnConnection(std::unique_ptr<Connection> connection);
   Response SendOnce(std::string_view method, const std::string& target, std::string_view body,
