@@ -153,7 +153,9 @@ def main():
         control(args.control_port, {"op": "put_many", "collection": "/api/v1/namespaces",
                                     "objects": objects})
     with open(os.path.join(args.policy_dir, "policies.yaml"), "w") as f:
-        f.write("---\n".join(policies(args.policies, [name for name, _ in world])))
+        # Exact-name policies name seeded namespaces while there are enough of them.
+        names = [name for name, _ in namespaces(max(args.namespaces, 2 * args.policies))]
+        f.write("---\n".join(policies(args.policies, names)))
     # JSON is YAML: no yaml module needed.
     with open(args.kubeconfig, "w") as f:
         json.dump({"apiVersion": "v1", "kind": "Config", "current-context": "c",
