@@ -10,6 +10,10 @@
 #                                       # (default 3: like 40 concurrent reviews through the API
 #                                       # server's 25 idle connections; 0 skips it)
 #   bench/load/run.sh --soak SECONDS     # mixed /validate+/mutate load, RSS sampled every 10 s
+#   bench/load/run.sh --scale            # memory at scale: palisade connected to the fake API
+#                     [--namespaces N]   # server with N Namespaces (default 10,000, 5 labels
+#                     [--policies M]     # each) and M policies (default 1,000); /validate,
+#                                        # /mutate and churn load, no nginx; target RSS <= 20 MiB
 #
 # Needs: wrk, nginx (nginx-light), openssl, curl, taskset. Builds only the palisade target.
 set -euo pipefail
@@ -24,6 +28,9 @@ rounds=1
 soak=0
 binary=""
 churn=3
+scale=0
+scale_namespaces=10000
+scale_policies=1000
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build-dir) build_dir="$(cd "$2" && pwd)"; shift 2 ;;
@@ -34,7 +41,10 @@ while [[ $# -gt 0 ]]; do
     --soak) soak="$2"; shift 2 ;;
     --binary) binary="$2"; shift 2 ;;
     --churn) churn="$2"; shift 2 ;;
-    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+    --scale) scale=1; shift ;;
+    --namespaces) scale=1; scale_namespaces="$2"; shift 2 ;;
+    --policies) scale=1; scale_policies="$2"; shift 2 ;;
+    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -60,8 +70,10 @@ fi
 work="$(mktemp -d "${TMPDIR:-/tmp}/palisade-load-XXXXXX")"
 server_pid=""
 nginx_pid=""
+fake_pid=""
 cleanup() {
   [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  [[ -n "$fake_pid" ]] && kill "$fake_pid" 2>/dev/null && wait "$fake_pid" 2>/dev/null
   [[ -n "$nginx_pid" ]] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
   rm -rf "$work"
 }
@@ -76,9 +88,32 @@ printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n
 openssl x509 -req -in "$work/tls.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" -CAcreateserial \
   -days 2 -extfile "$work/ext.cnf" -out "$work/tls.crt" 2>/dev/null
 
-# --- The namespace policy of the review's namespace.
+# --- The namespace policy of the review's namespace (--scale: among the many policies).
 mkdir "$work/policies"
-cp "$here/payments.yaml" "$work/policies/payments.yaml"
+serve_cluster=()
+if [[ "$scale" -eq 0 ]]; then
+  cp "$here/payments.yaml" "$work/policies/payments.yaml"
+else
+  # The fake API server (on CPU 1: it idles once seeded), seeded with the namespaces; the
+  # policies and a kubeconfig for it written by scale_world.py.
+  mkdir "$work/fake"
+  taskset -c 1 python3 "$repo/tests/support/fake_apiserver.py" --dir "$work/fake" --token bench \
+    >"$work/fake/ports" 2>"$work/fake/stderr" &
+  fake_pid=$!
+  for _ in $(seq 1 200); do
+    [[ -s "$work/fake/ports" ]] && break
+    kill -0 "$fake_pid" 2>/dev/null || { cat "$work/fake/stderr" >&2; exit 1; }
+    sleep 0.05
+  done
+  fake_port() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
+    "$work/fake/ports" "$1"; }
+  seeded="$(python3 "$here/scale_world.py" --fake-dir "$work/fake" --port "$(fake_port port)" \
+    --control-port "$(fake_port control_port)" --token bench --kubeconfig "$work/kubeconfig" \
+    --policy-dir "$work/policies" --namespaces "$scale_namespaces" --policies "$scale_policies")"
+  "$palisade" policy lint "$work/policies" >/dev/null ||
+    { echo "run.sh: the generated policies do not lint" >&2; exit 1; }
+  serve_cluster=(--kubeconfig "$work/kubeconfig")
+fi
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -92,6 +127,12 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # utime + stime, clock
 status_kib() { awk -v key="$2:" '$1 == key {print $2}' "/proc/$1/status"; }
 ticks_per_second="$(getconf CLK_TCK)"
 mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
+# Anonymous memory (the heap: mimalloc's segments) and file-backed pages (code, libraries) of $1.
+rss_split() {
+  awk '$1 == "Rss:" {rss = $2} $1 == "Anonymous:" {anon = $2}
+    END {printf "anonymous %.1f MiB, file-backed %.1f MiB", anon / 1024, (rss - anon) / 1024}' \
+    "/proc/$1/smaps_rollup"
+}
 
 # --- wrk scripts: POST the review; print machine-readable totals from done().
 lua_body="$(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$review")"
@@ -192,9 +233,10 @@ measure_rounds() {
 # --- palisade: one event-loop thread on CPU 0, default (info) logging thrown away.
 taskset -c 0 "$palisade" serve --policy-dir "$work/policies" --tls-cert-file "$work/tls.crt" \
   --tls-key-file "$work/tls.key" --listen "127.0.0.1:$port" \
-  --metrics-listen "127.0.0.1:$metrics_port" --threads 1 --shutdown-delay 0s 2>/dev/null &
+  --metrics-listen "127.0.0.1:$metrics_port" --threads 1 --shutdown-delay 0s \
+  "${serve_cluster[@]}" 2>/dev/null &
 server_pid=$!
-for _ in $(seq 1 200); do
+for _ in $(seq 1 600); do
   curl -fs "http://127.0.0.1:$metrics_port/readyz" >/dev/null 2>&1 && break
   kill -0 "$server_pid" 2>/dev/null || { echo "run.sh: palisade exited" >&2; exit 1; }
   sleep 0.05
@@ -202,6 +244,7 @@ done
 curl -fs "http://127.0.0.1:$metrics_port/readyz" >/dev/null || { echo "run.sh: not ready" >&2; exit 1; }
 
 idle_kib="$(status_kib "$server_pid" VmRSS)"  # after start, before any request
+idle_split="$(rss_split "$server_pid")"
 
 post() {
   curl -fsS --cacert "$work/ca.crt" -H 'Content-Type: application/json' \
@@ -216,6 +259,48 @@ taskset -c 1 wrk -t 1 -c "$connections" -d 1s -s "$work/post.lua" \
 echo "load: $(uptime | sed 's/.*load average: //') (1/5/15 min) on $(nproc) CPUs;" \
   "$connections connections, wrk -t $wrk_threads, ${duration}s per run, median of $rounds run(s)"
 echo "review: $review ($(wc -c <"$review") bytes); /validate answer $(printf %s "$validate_answer" | wc -c) bytes"
+
+if [[ "$scale" -eq 1 ]]; then
+  grep -q 'policy \\"payments\\"' <<<"$validate_answer" ||
+    { echo "run.sh: policy \"payments\" did not judge the review: $validate_answer" >&2; exit 1; }
+  echo "scale: $seeded; palisade lists and watches them through --kubeconfig"
+  echo "palisade idle RSS after start: $(mib "$idle_kib") MiB ($idle_split)"
+  measure_rounds "https://localhost:$port/validate?timeout=10s" "$duration" "$work/post.lua" "$server_pid"
+  v=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib")
+  measure_rounds "https://localhost:$port/mutate?timeout=10s" "$duration" "$work/post.lua" "$server_pid"
+  m=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib")
+  rows=(v m)
+  if [[ "$churn" -gt 0 ]]; then
+    measure_rounds "https://localhost:$port/validate?timeout=10s" "$duration" "$work/churn.lua" "$server_pid"
+    vc=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib")
+    rows+=(vc)
+  fi
+  echo
+  printf '%-16s %8s %7s %7s %7s %6s %12s %7s %5s\n' target "req/s" "p50 ms" "p99 ms" "us/req" busy \
+    "RSS peak MiB" "HWM MiB" fails
+  declare -A row_names=([v]=/validate [m]=/mutate [vc]="/validate churn")
+  peak_kib=0
+  total_failures=0
+  for name in "${rows[@]}"; do
+    declare -n r="$name"
+    printf '%-16s %8s %7s %7s %7s %6s %12s %7s %5s\n' "${row_names[$name]}" "${r[0]}" "${r[1]}" \
+      "${r[2]}" "${r[4]}" "${r[5]}" "$(mib "${r[6]}")" "$(mib "${r[7]}")" "${r[3]}"
+    [[ "${r[6]}" -gt "$peak_kib" ]] && peak_kib="${r[6]}"
+    total_failures=$((total_failures + r[3]))
+    unset -n r
+  done
+  echo "palisade RSS after the load: $(mib "$(status_kib "$server_pid" VmRSS)") MiB ($(rss_split "$server_pid"));" \
+    "high-water since start $(mib "$(status_kib "$server_pid" VmHWM)") MiB"
+  echo
+  ok=1
+  check() { if awk "BEGIN {exit !($2)}"; then echo "  ok    $1"; else echo "  MISS  $1"; ok=0; fi; }
+  echo "targets:"
+  check "RSS under load <= 20 MiB with $scale_namespaces namespaces and $scale_policies policies ($(mib "$peak_kib") MiB peak)" \
+    "$peak_kib <= 20 * 1024"
+  check "no failed requests" "$total_failures == 0"
+  [[ "$ok" -eq 1 ]]
+  exit
+fi
 
 if [[ "$soak" -gt 0 ]]; then
   echo "soak: mixed /validate and /mutate for ${soak}s, VmRSS every 10 s"
