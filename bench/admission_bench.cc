@@ -14,6 +14,7 @@
 #include <sstream>
 #include <string>
 
+#include "bench/bench_files.h"
 #include "policy/admission.h"
 #include "policy/review.h"
 #include "server/policy_loader.h"
@@ -24,26 +25,15 @@ using palisade::policy::AdmissionConfig;
 using palisade::policy::Endpoint;
 using palisade::policy::PolicySet;
 
-std::string ReadOrExit(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  if (buffer.str().empty()) {
-    std::fprintf(stderr, "cannot read %s\n", path.c_str());
-    std::exit(1);
-  }
-  return buffer.str();
-}
-
 const std::string& RealisticReview() {
-  static const std::string text =
-      ReadOrExit(std::string(PALISADE_SHARED_DIR) + "/testdata/review_realistic.json");
+  static const std::string text = palisade::bench::ReadFileOrExit(
+      std::string(PALISADE_SHARED_DIR) + "/testdata/review_realistic.json");
   return text;
 }
 
 const std::string& LargeReview() {
   static const std::string text =
-      ReadOrExit(std::string(PALISADE_BENCH_DIR) + "/data/review_large.json");
+      palisade::bench::ReadFileOrExit(std::string(PALISADE_BENCH_DIR) + "/data/review_large.json");
   return text;
 }
 
@@ -56,7 +46,8 @@ const PolicySet& LoadTestPolicies() {
   static const auto set = [] {
     std::vector<palisade::policy::PolicyError> errors;
     // The load benchmark's policy (bench/load/payments.yaml).
-    const std::string text = ReadOrExit(std::string(PALISADE_BENCH_DIR) + "/load/payments.yaml");
+    const std::string text =
+        palisade::bench::ReadFileOrExit(std::string(PALISADE_BENCH_DIR) + "/load/payments.yaml");
     auto policies = palisade::server::ParsePolicyText(text, "payments.yaml", &errors);
     auto built = PolicySet::Build(std::move(policies), &errors);
     if (built == nullptr || !errors.empty()) {

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_files.h"
 #include "policy/audit_report.h"
 #include "server/policy_loader.h"
 
@@ -28,21 +29,11 @@ constexpr int kPods = 50'000;
 constexpr int kPageSize = 500;
 constexpr int kNamespaces = 100;
 
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  if (buffer.str().empty()) {
-    std::fprintf(stderr, "cannot read %s\n", path.c_str());
-    std::exit(1);
-  }
-  return buffer.str();
-}
-
 // The list pages as the API server sends them (JSON text): pods spread over the namespaces.
 std::vector<std::string> Pages() {
   rapidjson::Document pod;
-  pod.Parse(ReadText(std::string(PALISADE_SHARED_DIR) + "/testdata/pod_realistic.json").c_str());
+  pod.Parse(bench::ReadFileOrExit(std::string(PALISADE_SHARED_DIR) + "/testdata/pod_realistic.json")
+                .c_str());
   if (pod.HasParseError() || !pod.IsObject()) std::exit(1);
   std::vector<std::string> pages;
   for (int first = 0; first < kPods; first += kPageSize) {
