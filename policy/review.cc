@@ -2,9 +2,6 @@
 
 #include <rapidjson/error/en.h>
 #include <rapidjson/reader.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include <algorithm>
 #include <array>
@@ -15,15 +12,14 @@
 #include <vector>
 
 #include "policy/json_access.h"
+#include "policy/json_scan.h"
+#include "policy/review_decoder.h"
 
 namespace palisade::policy {
 namespace {
 
-// Deeper than any Kubernetes object; bounds the recursive parser's stack use.
-constexpr int kMaxNesting = 512;
-
-// Forwards the reader's events to the document, refusing nesting deeper than kMaxNesting. This lets
-// the fast recursive parser take untrusted input (the iterative one costs about 1.5x).
+// Forwards the reader's events to the document, refusing nesting deeper than kMaxReviewNesting.
+// This lets the fast recursive parser take untrusted input (the iterative one costs about 1.5x).
 class NestingLimit {
  public:
   using Ch = char;
@@ -45,18 +41,18 @@ class NestingLimit {
   bool Key(const Ch* text, rapidjson::SizeType length, bool copy) {
     return document_.Key(text, length, copy);
   }
-  bool StartObject() { return ++depth_ <= kMaxNesting && document_.StartObject(); }
+  bool StartObject() { return ++depth_ <= kMaxReviewNesting && document_.StartObject(); }
   bool EndObject(rapidjson::SizeType members) {
     --depth_;
     return document_.EndObject(members);
   }
-  bool StartArray() { return ++depth_ <= kMaxNesting && document_.StartArray(); }
+  bool StartArray() { return ++depth_ <= kMaxReviewNesting && document_.StartArray(); }
   bool EndArray(rapidjson::SizeType elements) {
     --depth_;
     return document_.EndArray(elements);
   }
 
-  bool too_deep() const { return depth_ > kMaxNesting; }
+  bool too_deep() const { return depth_ > kMaxReviewNesting; }
 
  private:
   rapidjson::Document& document_;
@@ -68,21 +64,6 @@ class NestingLimit {
 bool SameName(const rapidjson::Value& a, const rapidjson::Value& b) {
   const rapidjson::SizeType length = a.GetStringLength();
   return length == b.GetStringLength() && std::memcmp(a.GetString(), b.GetString(), length) == 0;
-}
-
-// True when every byte is below 0x80: such a text cannot hold invalid UTF-8, so the parser need not
-// validate it character by character.
-bool AllAscii(std::string_view text) {
-  const char* p = text.data();
-  const char* const end = p + text.size();
-  std::uint64_t high = 0;
-  for (; end - p >= 8; p += 8) {
-    std::uint64_t word;
-    std::memcpy(&word, p, 8);
-    high |= word;
-  }
-  for (; p != end; ++p) high |= static_cast<unsigned char>(*p);
-  return (high & 0x8080808080808080ULL) == 0;
 }
 
 // The first key that appears twice in one object, anywhere in `value`, or nullptr. Go keeps the
@@ -124,11 +105,7 @@ const rapidjson::Value* FindDuplicateKey(const rapidjson::Value& value,
   return nullptr;
 }
 
-// The review's text, parsed in place. The buffer holds kPadding zero bytes after the text: the
-// string scan below reads 16 bytes at a time up to 15 bytes past the NUL that ends the text, and
-// RapidJSON's UTF-8 validation takes a multi-byte sequence's continuation bytes without looking for
-// the end (the zeros stop a sequence cut off at the end of the body inside the buffer).
-constexpr std::size_t kPadding = 16 + 3;
+// The review's text, parsed in place (followed by json_scan::kScanPadding zero bytes).
 struct ReviewStream : rapidjson::InsituStringStream {
   using rapidjson::InsituStringStream::InsituStringStream;
 };
@@ -142,200 +119,19 @@ inline void SkipWhitespace(ReviewStream& is) {
   is.src_ = p;
 }
 
-#if defined(__SSE2__)
-// One bit per byte of the 16 at `p` that is '"', '\\' or a control character: where a JSON string
-// stops being copied as it is.
-unsigned StopMask(const char* p) {
-  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  const __m128i control = _mm_set1_epi8(0x1F);
-  // bytes <= 0x1F (unsigned) exactly when max(bytes, 0x1F) == 0x1F.
-  const __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(bytes, _mm_set1_epi8('"')),
-                                                 _mm_cmpeq_epi8(bytes, _mm_set1_epi8('\\'))),
-                                    _mm_cmpeq_epi8(_mm_max_epu8(bytes, control), control));
-  return static_cast<unsigned>(_mm_movemask_epi8(stop));
-}
-#endif
-
-// The number of bytes from `p` before the first '"', '\\' or control character: the run a string
-// can copy as it is. The text ends with NUL, so the scan always stops inside the buffer.
-std::size_t PlainRun(const char* p) {
-#if defined(__SSE2__)
-  for (std::size_t i = 0;; i += 16) {
-    if (const unsigned stops = StopMask(p + i); stops != 0) {
-      return i + static_cast<std::size_t>(__builtin_ctz(stops));
-    }
-  }
-#else
-  std::size_t i = 0;
-  while (static_cast<unsigned char>(p[i]) >= 0x20 && p[i] != '"' && p[i] != '\\') ++i;
-  return i;
-#endif
-}
-
-char Unescaped(char escaped) {
-  switch (escaped) {
-    case '"':
-      return '"';
-    case '\\':
-      return '\\';
-    case '/':
-      return '/';
-    case 'b':
-      return '\b';
-    case 'f':
-      return '\f';
-    case 'n':
-      return '\n';
-    case 'r':
-      return '\r';
-    case 't':
-      return '\t';
-    default:
-      return 0;
-  }
-}
-
-// The offset of the first byte in `run` that does not begin a valid UTF-8 sequence (RFC 3629: no
-// overlong forms, surrogates or code points above U+10FFFF), or run.size().
-std::size_t InvalidUtf8At(std::string_view run) {
-  const auto* p = reinterpret_cast<const unsigned char*>(run.data());
-  const std::size_t n = run.size();
-  std::size_t i = 0;
-  while (i < n) {
-    const unsigned c = p[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t length;
-    unsigned codepoint;
-    unsigned smallest;
-    if ((c & 0xE0) == 0xC0) {
-      length = 2, codepoint = c & 0x1F, smallest = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-      length = 3, codepoint = c & 0x0F, smallest = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-      length = 4, codepoint = c & 0x07, smallest = 0x10000;
-    } else {
-      return i;
-    }
-    if (n - i < length) return i;
-    for (std::size_t k = 1; k < length; ++k) {
-      if ((p[i + k] & 0xC0) != 0x80) return i;
-      codepoint = (codepoint << 6) | (p[i + k] & 0x3F);
-    }
-    if (codepoint < smallest || codepoint > 0x10FFFF ||
-        (codepoint >= 0xD800 && codepoint <= 0xDFFF)) {
-      return i;
-    }
-    i += length;
-  }
-  return n;
-}
-
-// The value of four hex digits at `p`, or -1.
-int Hex4(const char* p) {
-  int value = 0;
-  for (int i = 0; i < 4; ++i) {
-    const char c = p[i];
-    int digit;
-    if (c >= '0' && c <= '9') {
-      digit = c - '0';
-    } else if (c >= 'A' && c <= 'F') {
-      digit = c - 'A' + 10;
-    } else if (c >= 'a' && c <= 'f') {
-      digit = c - 'a' + 10;
-    } else {
-      return -1;
-    }
-    value = (value << 4) | digit;
-  }
-  return value;
-}
-
-// Writes `codepoint` as UTF-8 at `out`; returns the end.
-char* EncodeUtf8(unsigned codepoint, char* out) {
-  if (codepoint < 0x80) {
-    *out++ = static_cast<char>(codepoint);
-  } else if (codepoint < 0x800) {
-    *out++ = static_cast<char>(0xC0 | (codepoint >> 6));
-    *out++ = static_cast<char>(0x80 | (codepoint & 0x3F));
-  } else if (codepoint < 0x10000) {
-    *out++ = static_cast<char>(0xE0 | (codepoint >> 12));
-    *out++ = static_cast<char>(0x80 | ((codepoint >> 6) & 0x3F));
-    *out++ = static_cast<char>(0x80 | (codepoint & 0x3F));
-  } else {
-    *out++ = static_cast<char>(0xF0 | (codepoint >> 18));
-    *out++ = static_cast<char>(0x80 | ((codepoint >> 12) & 0x3F));
-    *out++ = static_cast<char>(0x80 | ((codepoint >> 6) & 0x3F));
-    *out++ = static_cast<char>(0x80 | (codepoint & 0x3F));
-  }
-  return out;
-}
-
-// Parses the rest of a string whose opening quote was taken, in place, as RapidJSON does (the
-// same results, error codes and offsets), but faster: runs of plain characters are found 16 bytes
-// at a time and moved whole, where RapidJSON goes a byte at a time to the next 16-byte boundary,
-// which is most of a short string. With kValidate, a run must be valid UTF-8. Unlike RapidJSON,
-// an escaped lone low surrogate (\uDC00-\uDFFF) is refused: it would decode to invalid UTF-8.
-// Works on local pointers (the stream is read once and written once) so they stay in registers.
+// RapidJSON's in-situ string parse, done by json_scan::ScanString.
 template <bool kValidate>
 rapidjson::ParseErrorCode ParseStringInPlace(ReviewStream& is, std::size_t* offset) {
-  char* src = is.src_;
-  char* dst = is.dst_;
-  const auto fail = [&](rapidjson::ParseErrorCode code, const char* where) {
+  char* end = nullptr;
+  const char* where = nullptr;
+  const rapidjson::ParseErrorCode code =
+      json_scan::ScanString<kValidate, true>(is.src_, &end, &where);
+  if (code != rapidjson::kParseErrorNone) {
     *offset = static_cast<std::size_t>(where - is.head_);
     return code;
-  };
-  for (;;) {
-    const std::size_t run = PlainRun(src);
-    if constexpr (kValidate) {
-      const std::size_t bad = InvalidUtf8At(std::string_view(src, run));
-      if (bad != run) return fail(rapidjson::kParseErrorStringInvalidEncoding, src + bad);
-    }
-    if (dst != src) std::memmove(dst, src, run);
-    src += run;
-    dst += run;
-    const char c = *src;
-    if (c == '"') {
-      *dst++ = '\0';
-      is.src_ = src + 1;
-      is.dst_ = dst;
-      return rapidjson::kParseErrorNone;
-    }
-    if (c != '\\') {
-      return fail(c == '\0' ? rapidjson::kParseErrorStringMissQuotationMark
-                            : rapidjson::kParseErrorStringEscapeInvalid,
-                  src);
-    }
-    // An escape's error is reported where the escape begins.
-    const char* const escape = src;
-    if (const char plain = Unescaped(src[1]); plain != 0) {
-      src += 2;
-      *dst++ = plain;
-      continue;
-    }
-    if (src[1] != 'u') return fail(rapidjson::kParseErrorStringEscapeInvalid, escape);
-    const int high = Hex4(src + 2);
-    if (high < 0) return fail(rapidjson::kParseErrorStringUnicodeEscapeInvalidHex, escape);
-    src += 6;
-    auto codepoint = static_cast<unsigned>(high);
-    if (codepoint >= 0xD800 && codepoint <= 0xDBFF) {  // a UTF-16 surrogate pair
-      if (src[0] != '\\' || src[1] != 'u') {
-        return fail(rapidjson::kParseErrorStringUnicodeSurrogateInvalid, escape);
-      }
-      const int low = Hex4(src + 2);
-      if (low < 0) return fail(rapidjson::kParseErrorStringUnicodeEscapeInvalidHex, escape);
-      if (low < 0xDC00 || low > 0xDFFF) {
-        return fail(rapidjson::kParseErrorStringUnicodeSurrogateInvalid, escape);
-      }
-      src += 6;
-      codepoint = (((codepoint - 0xD800) << 10) | (static_cast<unsigned>(low) - 0xDC00)) + 0x10000;
-    } else if (codepoint >= 0xDC00 && codepoint <= 0xDFFF) {
-      return fail(rapidjson::kParseErrorStringUnicodeSurrogateInvalid, escape);
-    }
-    dst = EncodeUtf8(codepoint, dst);
   }
+  is.dst_ = end + 1;  // past the NUL, as RapidJSON's PutEnd expects
+  return code;
 }
 
 }  // namespace
@@ -375,17 +171,11 @@ void GenericReader<UTF8<>, UTF8<>, CrtAllocator>::ParseStringToStream<
 
 namespace palisade::policy {
 
-bool AdmissionRequest::Parse(std::string_view body, std::string* error) {
-  buffer_.reserve(body.size() + kPadding);
-  buffer_.assign(body.data(), body.size());
-  buffer_.append(kPadding, '\0');
+bool AdmissionRequest::ParseWhole(std::size_t size, bool ascii, std::string* error) {
   rapidjson::Reader reader;
   ReviewStream stream(buffer_.data());
   bool too_deep = false;
   rapidjson::ParseResult parsed;
-  // Invalid UTF-8 is refused: it could not be echoed back in a valid JSON answer. An all-ASCII
-  // body has none, and its strings skip the per-run UTF-8 check (ParseStringInPlace<false>).
-  const bool ascii = AllAscii(body);
   auto generate = [&](rapidjson::Document& document) {
     NestingLimit handler(document);
     if (ascii) {
@@ -396,7 +186,7 @@ bool AdmissionRequest::Parse(std::string_view body, std::string* error) {
     }
     too_deep = handler.too_deep();
     // In situ, a NUL byte ends the text early: whatever follows it is left over.
-    if (parsed && stream.Tell() != body.size()) {
+    if (parsed && stream.Tell() != size) {
       parsed.Set(rapidjson::kParseErrorDocumentRootNotSingular, stream.Tell());
     }
     return !parsed.IsError();
@@ -404,18 +194,41 @@ bool AdmissionRequest::Parse(std::string_view body, std::string* error) {
   document_.Populate(generate);
   if (parsed.IsError()) {
     *error = std::string("malformed JSON: ") +
-             (too_deep ? "nesting deeper than " + std::to_string(kMaxNesting) + " levels"
+             (too_deep ? "nesting deeper than " + std::to_string(kMaxReviewNesting) + " levels"
                        : rapidjson::GetParseError_En(parsed.Code())) +
              " (at offset " + std::to_string(parsed.Offset()) + ")";
-    return false;
-  }
-  if (!document_.IsObject()) {
-    *error = "not an AdmissionReview: the body is not a JSON object";
     return false;
   }
   std::vector<std::string_view> scratch;
   if (const rapidjson::Value* duplicate = FindDuplicateKey(document_, scratch)) {
     *error = "malformed JSON: duplicate key \"" + std::string(json::View(*duplicate)) + "\"";
+    return false;
+  }
+  return true;
+}
+
+bool AdmissionRequest::Parse(std::string_view body, std::string* error, Decode decode) {
+  const auto copy_in = [&] {
+    buffer_.reserve(body.size() + 1 + json_scan::kScanPadding);
+    buffer_.assign(body.data(), body.size());
+    buffer_.append(1 + json_scan::kScanPadding, '\0');
+  };
+  copy_in();
+  // Invalid UTF-8 is refused: it could not be echoed back in a valid JSON answer. An all-ASCII
+  // body has none, and its strings skip the per-run UTF-8 check.
+  const bool ascii = json_scan::AllAscii(body);
+  if (decode == Decode::kJudged &&
+      DecodeJudgedParts(buffer_.data(), body.size(), ascii, document_)) {
+    whole_ = false;
+  } else {
+    // The whole review, with RapidJSON's reader: what the fast decoder does not take (malformed
+    // or unusual text) is refused, or taken, here with the exact reason.
+    if (decode == Decode::kJudged) copy_in();  // the fast decoder unescaped strings in place
+    whole_ = true;
+    if (!ParseWhole(body.size(), ascii, error)) return false;
+  }
+  if (!document_.IsObject()) {
+    *error = "not an AdmissionReview: the body is not a JSON object";
     return false;
   }
   api_version = json::String(document_, "apiVersion");
@@ -470,7 +283,7 @@ std::size_t NextEscape(std::string_view text, std::size_t from) {
   std::size_t i = from;
 #if defined(__SSE2__)
   for (; i + 16 <= text.size(); i += 16) {
-    if (const unsigned stops = StopMask(text.data() + i); stops != 0) {
+    if (const unsigned stops = json_scan::StopMask(text.data() + i); stops != 0) {
       return i + static_cast<std::size_t>(__builtin_ctz(stops));
     }
   }

@@ -18,9 +18,16 @@ class AdmissionRequest {
   AdmissionRequest(const AdmissionRequest&) = delete;
   AdmissionRequest& operator=(const AdmissionRequest&) = delete;
 
+  // kJudged builds only what admission reads: a value it never reads (metadata.managedFields,
+  // status, a container's env, envFrom, resources, volumeMounts, volumeDevices, args, command and
+  // resizePolicy, kubectl's last-applied annotation) is checked as strictly, then kept as its JSON
+  // text, a string. kWhole builds everything.
+  enum class Decode { kJudged, kWhole };
+
   // Parses `body` (nesting deeper than 512 levels is refused, so it cannot overflow the stack). On
-  // failure returns false and sets *error to a reason for a 400 answer.
-  bool Parse(std::string_view body, std::string* error);
+  // failure returns false and sets *error to a reason for a 400 answer; malformed JSON, invalid
+  // UTF-8 and duplicate keys are refused alike, wherever they are, whichever `decode`.
+  bool Parse(std::string_view body, std::string* error, Decode decode = Decode::kJudged);
 
   std::string_view api_version;  // "admission.k8s.io/v1" or "admission.k8s.io/v1beta1"
   std::string_view uid;
@@ -35,12 +42,17 @@ class AdmissionRequest {
   const rapidjson::Value* object = nullptr;      // null when absent or JSON null
   const rapidjson::Value* old_object = nullptr;  // likewise
 
-  // The whole review as parsed (after a successful Parse).
+  // The review as parsed (after a successful Parse).
   const rapidjson::Document& document() const { return document_; }
+  // Whether document() is whole: asked for, or the fast decoder left the body to RapidJSON.
+  bool whole() const { return whole_; }
 
  private:
+  bool ParseWhole(std::size_t size, bool ascii, std::string* error);
+
   std::string buffer_;  // in-situ parse target
   rapidjson::Document document_;
+  bool whole_ = false;
 };
 
 struct AdmissionResponse {

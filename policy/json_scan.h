@@ -1,0 +1,251 @@
+#pragma once
+
+// Byte-level scanning of JSON text shared by the review decoders and the answer encoder: runs of
+// plain string characters 16 bytes at a time, UTF-8 validation, and the in-place string parse.
+// Texts end with a NUL and kScanPadding more zero bytes, so scans may read past the NUL.
+
+#include <rapidjson/error/error.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+namespace palisade::policy::json_scan {
+
+// The zero bytes after a text's NUL: PlainRun reads 16 bytes at a time up to 15 past the NUL, and
+// a multi-byte UTF-8 sequence cut off at the end is read up to 3 bytes on.
+constexpr std::size_t kScanPadding = 16 + 3;
+
+// True when every byte is below 0x80: such a text cannot hold invalid UTF-8, so the parser need not
+// validate it character by character.
+inline bool AllAscii(std::string_view text) {
+  const char* p = text.data();
+  const char* const end = p + text.size();
+#if defined(__SSE2__)
+  __m128i any = _mm_setzero_si128();
+  for (; end - p >= 64; p += 64) {
+    const auto* block = reinterpret_cast<const __m128i*>(p);
+    any = _mm_or_si128(
+        any, _mm_or_si128(_mm_or_si128(_mm_loadu_si128(block), _mm_loadu_si128(block + 1)),
+                          _mm_or_si128(_mm_loadu_si128(block + 2), _mm_loadu_si128(block + 3))));
+  }
+  if (_mm_movemask_epi8(any) != 0) return false;
+#endif
+  std::uint64_t high = 0;
+  for (; end - p >= 8; p += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, p, 8);
+    high |= word;
+  }
+  for (; p != end; ++p) high |= static_cast<unsigned char>(*p);
+  return (high & 0x8080808080808080ULL) == 0;
+}
+
+#if defined(__SSE2__)
+// One bit per byte of the 16 at `p` that is '"', '\\' or a control character: where a JSON string
+// stops being copied as it is.
+inline unsigned StopMask(const char* p) {
+  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i control = _mm_set1_epi8(0x1F);
+  // bytes <= 0x1F (unsigned) exactly when max(bytes, 0x1F) == 0x1F.
+  const __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(bytes, _mm_set1_epi8('"')),
+                                                 _mm_cmpeq_epi8(bytes, _mm_set1_epi8('\\'))),
+                                    _mm_cmpeq_epi8(_mm_max_epu8(bytes, control), control));
+  return static_cast<unsigned>(_mm_movemask_epi8(stop));
+}
+#endif
+
+// The number of bytes from `p` before the first '"', '\\' or control character: the run a string
+// can copy as it is. The text ends with NUL, so the scan always stops inside the buffer.
+inline std::size_t PlainRun(const char* p) {
+#if defined(__SSE2__)
+  for (std::size_t i = 0;; i += 16) {
+    if (const unsigned stops = StopMask(p + i); stops != 0) {
+      return i + static_cast<std::size_t>(__builtin_ctz(stops));
+    }
+  }
+#else
+  std::size_t i = 0;
+  while (static_cast<unsigned char>(p[i]) >= 0x20 && p[i] != '"' && p[i] != '\\') ++i;
+  return i;
+#endif
+}
+
+inline char Unescaped(char escaped) {
+  switch (escaped) {
+    case '"':
+      return '"';
+    case '\\':
+      return '\\';
+    case '/':
+      return '/';
+    case 'b':
+      return '\b';
+    case 'f':
+      return '\f';
+    case 'n':
+      return '\n';
+    case 'r':
+      return '\r';
+    case 't':
+      return '\t';
+    default:
+      return 0;
+  }
+}
+
+// The offset of the first byte in `run` that does not begin a valid UTF-8 sequence (RFC 3629: no
+// overlong forms, surrogates or code points above U+10FFFF), or run.size().
+inline std::size_t InvalidUtf8At(std::string_view run) {
+  const auto* p = reinterpret_cast<const unsigned char*>(run.data());
+  const std::size_t n = run.size();
+  std::size_t i = 0;
+  while (i < n) {
+    const unsigned c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t length;
+    unsigned codepoint;
+    unsigned smallest;
+    if ((c & 0xE0) == 0xC0) {
+      length = 2, codepoint = c & 0x1F, smallest = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      length = 3, codepoint = c & 0x0F, smallest = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      length = 4, codepoint = c & 0x07, smallest = 0x10000;
+    } else {
+      return i;
+    }
+    if (n - i < length) return i;
+    for (std::size_t k = 1; k < length; ++k) {
+      if ((p[i + k] & 0xC0) != 0x80) return i;
+      codepoint = (codepoint << 6) | (p[i + k] & 0x3F);
+    }
+    if (codepoint < smallest || codepoint > 0x10FFFF ||
+        (codepoint >= 0xD800 && codepoint <= 0xDFFF)) {
+      return i;
+    }
+    i += length;
+  }
+  return n;
+}
+
+// The value of four hex digits at `p`, or -1.
+inline int Hex4(const char* p) {
+  int value = 0;
+  for (int i = 0; i < 4; ++i) {
+    const char c = p[i];
+    int digit;
+    if (c >= '0' && c <= '9') {
+      digit = c - '0';
+    } else if (c >= 'A' && c <= 'F') {
+      digit = c - 'A' + 10;
+    } else if (c >= 'a' && c <= 'f') {
+      digit = c - 'a' + 10;
+    } else {
+      return -1;
+    }
+    value = (value << 4) | digit;
+  }
+  return value;
+}
+
+// Writes `codepoint` as UTF-8 at `out`; returns the end.
+inline char* EncodeUtf8(unsigned codepoint, char* out) {
+  if (codepoint < 0x80) {
+    *out++ = static_cast<char>(codepoint);
+  } else if (codepoint < 0x800) {
+    *out++ = static_cast<char>(0xC0 | (codepoint >> 6));
+    *out++ = static_cast<char>(0x80 | (codepoint & 0x3F));
+  } else if (codepoint < 0x10000) {
+    *out++ = static_cast<char>(0xE0 | (codepoint >> 12));
+    *out++ = static_cast<char>(0x80 | ((codepoint >> 6) & 0x3F));
+    *out++ = static_cast<char>(0x80 | (codepoint & 0x3F));
+  } else {
+    *out++ = static_cast<char>(0xF0 | (codepoint >> 18));
+    *out++ = static_cast<char>(0x80 | ((codepoint >> 12) & 0x3F));
+    *out++ = static_cast<char>(0x80 | ((codepoint >> 6) & 0x3F));
+    *out++ = static_cast<char>(0x80 | (codepoint & 0x3F));
+  }
+  return out;
+}
+
+// Parses the rest of a string whose opening quote was taken (the same results, error codes and
+// offsets as RapidJSON's in-situ parse, but runs of plain characters go 16 bytes at a time).
+// kWrite: unescapes in place from `src` on; *end_of_content is where the content ends (a NUL is
+// written there). Without kWrite nothing is written: the text is only checked. kValidate: runs
+// must be valid UTF-8. Unlike RapidJSON, an escaped lone low surrogate (\uDC00-\uDFFF) is refused:
+// it would decode to invalid UTF-8. On success `src` is past the closing quote; on failure *where
+// is the offending byte (an escape's error is reported where the escape begins). *escaped, when
+// given, tells whether the string holds an escape.
+template <bool kValidate, bool kWrite>
+inline rapidjson::ParseErrorCode ScanString(char*& src_io, char** end_of_content,
+                                            const char** where, bool* escaped = nullptr) {
+  char* src = src_io;
+  char* dst = src;
+  const auto fail = [&](rapidjson::ParseErrorCode code, const char* at) {
+    *where = at;
+    return code;
+  };
+  for (;;) {
+    const std::size_t run = PlainRun(src);
+    if constexpr (kValidate) {
+      const std::size_t bad = InvalidUtf8At(std::string_view(src, run));
+      if (bad != run) return fail(rapidjson::kParseErrorStringInvalidEncoding, src + bad);
+    }
+    if constexpr (kWrite) {
+      if (dst != src) std::memmove(dst, src, run);
+      dst += run;
+    }
+    src += run;
+    const char c = *src;
+    if (c == '"') {
+      if constexpr (kWrite) {
+        *dst = '\0';
+        *end_of_content = dst;
+      }
+      src_io = src + 1;
+      return rapidjson::kParseErrorNone;
+    }
+    if (c != '\\') {
+      return fail(c == '\0' ? rapidjson::kParseErrorStringMissQuotationMark
+                            : rapidjson::kParseErrorStringEscapeInvalid,
+                  src);
+    }
+    const char* const escape = src;
+    if (escaped != nullptr) *escaped = true;
+    if (const char plain = Unescaped(src[1]); plain != 0) {
+      src += 2;
+      if constexpr (kWrite) *dst++ = plain;
+      continue;
+    }
+    if (src[1] != 'u') return fail(rapidjson::kParseErrorStringEscapeInvalid, escape);
+    const int high = Hex4(src + 2);
+    if (high < 0) return fail(rapidjson::kParseErrorStringUnicodeEscapeInvalidHex, escape);
+    src += 6;
+    auto codepoint = static_cast<unsigned>(high);
+    if (codepoint >= 0xD800 && codepoint <= 0xDBFF) {  // a UTF-16 surrogate pair
+      if (src[0] != '\\' || src[1] != 'u') {
+        return fail(rapidjson::kParseErrorStringUnicodeSurrogateInvalid, escape);
+      }
+      const int low = Hex4(src + 2);
+      if (low < 0) return fail(rapidjson::kParseErrorStringUnicodeEscapeInvalidHex, escape);
+      if (low < 0xDC00 || low > 0xDFFF) {
+        return fail(rapidjson::kParseErrorStringUnicodeSurrogateInvalid, escape);
+      }
+      src += 6;
+      codepoint = (((codepoint - 0xD800) << 10) | (static_cast<unsigned>(low) - 0xDC00)) + 0x10000;
+    } else if (codepoint >= 0xDC00 && codepoint <= 0xDFFF) {
+      return fail(rapidjson::kParseErrorStringUnicodeSurrogateInvalid, escape);
+    }
+    if constexpr (kWrite) dst = EncodeUtf8(codepoint, dst);
+  }
+}
+
+}  // namespace palisade::policy::json_scan

@@ -1,0 +1,399 @@
+#include "policy/review_decoder.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policy/json_scan.h"
+
+// A review is mostly what nobody judges: managedFields, kubectl's last-applied annotation, long env
+// lists, status. This decoder goes over the text once, building the DOM for the parts read and only
+// checking the rest (syntax, UTF-8, duplicate keys, nesting) without unescaping or allocating.
+// What it keeps is exactly what the whole parse builds; a skipped value becomes its JSON text, so
+// comparing two templates (an UPDATE's object and oldObject) still sees any change in it.
+
+namespace palisade::policy {
+namespace {
+
+using rapidjson::SizeType;
+
+// Where a value sits, as far as telling read parts from skipped ones needs.
+enum class Where : std::uint8_t {
+  kAny,  // kept whole, and everything under it
+  kReview,
+  kRequest,
+  kObject,    // request.object or request.oldObject
+  kTemplate,  // a workload's pod template or a CronJob's job template
+  kMetadata,
+  kAnnotations,
+  kSpec,        // a pod's or a workload's spec
+  kContainers,  // initContainers, containers or ephemeralContainers
+  kContainer,
+  kSkip,        // checked, kept as its text
+  kSkipString,  // likewise if it is a string; any other type is kept for the reader to report
+};
+
+// Container fields no check, default or comparison reads (pod.cc reads the rest of a container).
+bool UnreadContainerField(std::string_view key) {
+  return key == "env" || key == "envFrom" || key == "resources" || key == "volumeMounts" ||
+         key == "volumeDevices" || key == "args" || key == "command" || key == "resizePolicy";
+}
+
+Where MemberWhere(Where parent, std::string_view key) {
+  switch (parent) {
+    case Where::kReview:
+      return key == "request" ? Where::kRequest : Where::kAny;
+    case Where::kRequest:
+      return key == "object" || key == "oldObject" ? Where::kObject : Where::kAny;
+    case Where::kObject:
+      if (key == "status") return Where::kSkip;
+      [[fallthrough]];
+    case Where::kTemplate:
+      if (key == "metadata") return Where::kMetadata;
+      if (key == "spec") return Where::kSpec;
+      return Where::kAny;
+    case Where::kMetadata:
+      if (key == "managedFields") return Where::kSkip;
+      return key == "annotations" ? Where::kAnnotations : Where::kAny;
+    case Where::kAnnotations:
+      return key == "kubectl.kubernetes.io/last-applied-configuration" ? Where::kSkipString
+                                                                       : Where::kAny;
+    case Where::kSpec:
+      if (key == "containers" || key == "initContainers" || key == "ephemeralContainers") {
+        return Where::kContainers;
+      }
+      return key == "template" || key == "jobTemplate" ? Where::kTemplate : Where::kAny;
+    case Where::kContainer:
+      return UnreadContainerField(key) ? Where::kSkip : Where::kAny;
+    default:
+      return Where::kAny;
+  }
+}
+
+// kValidate: strings are checked for invalid UTF-8 (the text is not all ASCII).
+template <bool kValidate>
+class Decoder {
+ public:
+  Decoder(char* text, std::size_t size, rapidjson::Document& document)
+      : p_(text), size_(size), document_(document) {
+    keys_.reserve(64);
+  }
+
+  // The whole text is one value, with nothing after it but whitespace.
+  bool Root() {
+    SkipWhitespace();
+    if (!Value(Where::kReview)) return false;
+    SkipWhitespace();
+    return *p_ == '\0';
+  }
+
+  const char* position() const { return p_; }
+
+ private:
+  void SkipWhitespace() {
+    if (static_cast<unsigned char>(*p_) > ' ') return;  // the usual case: compact JSON
+    while (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t') ++p_;
+  }
+
+  // The text ends with a NUL and padding, so a literal's bytes can be compared outright.
+  bool Literal(const char* word, std::size_t length) {
+    if (std::memcmp(p_, word, length) != 0) return false;
+    p_ += length;
+    return true;
+  }
+
+  // Only plain integers are taken, classified as RapidJSON does; a fraction, an exponent or more
+  // than 19 digits (which RapidJSON may turn into a double) is left to the whole parse.
+  bool Number(bool keep) {
+    const bool minus = *p_ == '-';
+    if (minus) ++p_;
+    std::uint64_t magnitude = 0;
+    if (*p_ == '0') {
+      ++p_;
+    } else if (*p_ >= '1' && *p_ <= '9') {
+      int digits = 0;
+      while (*p_ >= '0' && *p_ <= '9') {
+        if (++digits > 19) return false;
+        magnitude = magnitude * 10 + static_cast<std::uint64_t>(*p_ - '0');
+        ++p_;
+      }
+    } else {
+      return false;
+    }
+    if (*p_ == '.' || *p_ == 'e' || *p_ == 'E') return false;
+    if (!keep) return true;
+    if (!minus) return document_.Uint64(magnitude);
+    constexpr std::uint64_t kMinMagnitude = std::uint64_t{1} << 63;
+    if (magnitude > kMinMagnitude) return false;
+    return document_.Int64(magnitude == kMinMagnitude ? std::numeric_limits<std::int64_t>::min()
+                                                      : -static_cast<std::int64_t>(magnitude));
+  }
+
+  // A string whose opening quote is at p_, unescaped in place; its content in [*begin, *end).
+  bool String(char** begin, char** end) {
+    ++p_;
+    *begin = p_;
+    const char* where = nullptr;
+    return json_scan::ScanString<kValidate, true>(p_, end, &where) == rapidjson::kParseErrorNone;
+  }
+
+  bool Value(Where where) {
+    switch (*p_) {
+      case '{':
+        return Object(where);
+      case '[':
+        return Array(where);
+      case '"': {
+        char* begin = nullptr;
+        char* end = nullptr;
+        return String(&begin, &end) &&
+               document_.String(begin, static_cast<SizeType>(end - begin), false);
+      }
+      case 't':
+        return Literal("true", 4) && document_.Bool(true);
+      case 'f':
+        return Literal("false", 5) && document_.Bool(false);
+      case 'n':
+        return Literal("null", 4) && document_.Null();
+      default:
+        return Number(true);
+    }
+  }
+
+  bool Object(Where where) {
+    ++p_;
+    if (++depth_ > kMaxReviewNesting) return false;
+    document_.StartObject();
+    SkipWhitespace();
+    const std::size_t first_key = keys_.size();
+    SizeType members = 0;
+    if (*p_ != '}') {
+      for (;;) {
+        if (*p_ != '"') return false;
+        char* begin = nullptr;
+        char* end = nullptr;
+        if (!String(&begin, &end)) return false;
+        const std::string_view key(begin, static_cast<std::size_t>(end - begin));
+        keys_.push_back(key);
+        document_.Key(begin, static_cast<SizeType>(key.size()), false);
+        SkipWhitespace();
+        if (*p_ != ':') return false;
+        ++p_;
+        SkipWhitespace();
+        Where child = where == Where::kAny ? Where::kAny : MemberWhere(where, key);
+        if (child == Where::kSkipString) child = *p_ == '"' ? Where::kSkip : Where::kAny;
+        if (child == Where::kSkip) {
+          char* const text = p_;
+          if (!Skip()) return false;
+          document_.String(text, static_cast<SizeType>(p_ - text), false);
+        } else if (!Value(child)) {
+          return false;
+        }
+        ++members;
+        SkipWhitespace();
+        if (*p_ == ',') {
+          ++p_;
+          SkipWhitespace();
+          continue;
+        }
+        if (*p_ != '}') return false;
+        break;
+      }
+    }
+    ++p_;
+    if (keys_.size() - first_key > 1 && Repeats(first_key)) return false;
+    keys_.resize(first_key);
+    --depth_;
+    return document_.EndObject(members);
+  }
+
+  bool Array(Where where) {
+    ++p_;
+    if (++depth_ > kMaxReviewNesting) return false;
+    document_.StartArray();
+    SkipWhitespace();
+    const Where element = where == Where::kContainers ? Where::kContainer : Where::kAny;
+    SizeType elements = 0;
+    if (*p_ != ']') {
+      for (;;) {
+        if (!Value(element)) return false;
+        ++elements;
+        SkipWhitespace();
+        if (*p_ == ',') {
+          ++p_;
+          SkipWhitespace();
+          continue;
+        }
+        if (*p_ != ']') return false;
+        break;
+      }
+    }
+    ++p_;
+    --depth_;
+    return document_.EndArray(elements);
+  }
+
+  // Skipping: the same checks, nothing built or written.
+
+  bool SkipString(bool* escaped = nullptr) {
+    ++p_;
+    const char* where = nullptr;
+    return json_scan::ScanString<kValidate, false>(p_, nullptr, &where, escaped) ==
+           rapidjson::kParseErrorNone;
+  }
+
+  bool Skip() {
+    switch (*p_) {
+      case '{':
+        return SkipObject();
+      case '[':
+        return SkipArray();
+      case '"':
+        return SkipString();
+      case 't':
+        return Literal("true", 4);
+      case 'f':
+        return Literal("false", 5);
+      case 'n':
+        return Literal("null", 4);
+      default:
+        return Number(false);
+    }
+  }
+
+  bool SkipObject() {
+    ++p_;
+    if (++depth_ > kMaxReviewNesting) return false;
+    SkipWhitespace();
+    const std::size_t first_key = keys_.size();
+    if (*p_ != '}') {
+      for (;;) {
+        if (*p_ != '"') return false;
+        const char* const begin = p_ + 1;
+        bool escaped = false;
+        if (!SkipString(&escaped)) return false;
+        std::string_view key(begin, static_cast<std::size_t>(p_ - 1 - begin));
+        if (escaped) key = Unescaped(key);
+        keys_.push_back(key);
+        SkipWhitespace();
+        if (*p_ != ':') return false;
+        ++p_;
+        SkipWhitespace();
+        if (!Skip()) return false;
+        SkipWhitespace();
+        if (*p_ == ',') {
+          ++p_;
+          SkipWhitespace();
+          continue;
+        }
+        if (*p_ != '}') return false;
+        break;
+      }
+    }
+    ++p_;
+    if (keys_.size() - first_key > 1 && Repeats(first_key)) return false;
+    keys_.resize(first_key);
+    --depth_;
+    return true;
+  }
+
+  bool SkipArray() {
+    ++p_;
+    if (++depth_ > kMaxReviewNesting) return false;
+    SkipWhitespace();
+    if (*p_ != ']') {
+      for (;;) {
+        if (!Skip()) return false;
+        SkipWhitespace();
+        if (*p_ == ',') {
+          ++p_;
+          SkipWhitespace();
+          continue;
+        }
+        if (*p_ != ']') return false;
+        break;
+      }
+    }
+    ++p_;
+    --depth_;
+    return true;
+  }
+
+  // An escaped key of a skipped object (`raw` and its closing quote), unescaped into a copy (the
+  // skipped text stays as it was): duplicates are found by value, as the whole parse finds them.
+  // The copies share one block, as large as the text: they are never longer than what they copy.
+  std::string_view Unescaped(std::string_view raw) {
+    if (unescaped_ == nullptr) {
+      unescaped_ = std::make_unique_for_overwrite<char[]>(size_ + 1 + json_scan::kScanPadding);
+    }
+    char* const begin = unescaped_.get() + unescaped_used_;
+    std::memcpy(begin, raw.data(), raw.size() + 1);
+    std::memset(begin + raw.size() + 1, 0, json_scan::kScanPadding);  // what the scan reads on
+    char* src = begin;
+    char* end = nullptr;
+    const char* where = nullptr;
+    json_scan::ScanString<false, true>(src, &end, &where);  // checked already: cannot fail
+    unescaped_used_ += raw.size() + 1;
+    return {begin, static_cast<std::size_t>(end - begin)};
+  }
+
+  // Whether two keys of the object whose keys start at keys_[first] are the same.
+  bool Repeats(std::size_t first) {
+    const std::string_view* const begin = keys_.data() + first;
+    const std::size_t count = keys_.size() - first;
+    if (count <= 16) {  // the usual object: pairwise is cheaper than sorting
+      for (std::size_t i = 1; i < count; ++i) {
+        for (std::size_t j = 0; j < i; ++j) {
+          // Length and first byte before the bytes: keys of one object mostly differ there.
+          const std::string_view a = begin[i];
+          const std::string_view b = begin[j];
+          if (a.size() == b.size() &&
+              (a.empty() || (a[0] == b[0] && std::memcmp(a.data(), b.data(), a.size()) == 0))) {
+            return true;
+          }
+        }
+      }
+      return false;
+    }
+    sorted_.assign(begin, begin + count);
+    // By length first: most keys differ there, and equal keys still end up side by side.
+    std::sort(sorted_.begin(), sorted_.end(), [](std::string_view a, std::string_view b) {
+      return a.size() != b.size() ? a.size() < b.size() : a < b;
+    });
+    return std::adjacent_find(sorted_.begin(), sorted_.end()) != sorted_.end();
+  }
+
+  char* p_;
+  std::size_t size_;
+  rapidjson::Document& document_;
+  int depth_ = 0;
+  std::vector<std::string_view> keys_;  // of every open object, innermost last
+  std::vector<std::string_view> sorted_;
+  std::unique_ptr<char[]> unescaped_;  // see Unescaped
+  std::size_t unescaped_used_ = 0;
+};
+
+}  // namespace
+
+bool DecodeJudgedParts(char* text, std::size_t size, bool ascii, rapidjson::Document& document) {
+  bool decoded = false;
+  auto generate = [&](rapidjson::Document& handler) {
+    if (ascii) {
+      Decoder<false> decoder(text, size, handler);
+      decoded = decoder.Root() && decoder.position() == text + size;
+    } else {
+      Decoder<true> decoder(text, size, handler);
+      decoded = decoder.Root() && decoder.position() == text + size;
+    }
+    return decoded;
+  };
+  document.Populate(generate);
+  return decoded;
+}
+
+}  // namespace palisade::policy
