@@ -1,8 +1,9 @@
 // Bytes -> Review(kValidate) and Review(kMutate) against the example policies. Beyond "no crash,
-// no UB": the decoder agrees with stock RapidJSON; a 200 answer is an AdmissionReview echoing
-// apiVersion and uid; a denial carries a code and a message; a mutate patch is base64 JSON Patch
-// whose every "add" has an existing parent and adds a new member (the defaulted annotation
-// excepted), and mutating the patched pod again yields no patch (defaults are idempotent).
+// no UB": the judged decoder agrees with the whole one, which agrees with stock RapidJSON; a 200
+// answer is an AdmissionReview echoing apiVersion and uid; a denial carries a code and a message; a
+// mutate patch is base64 JSON Patch whose every "add" has an existing parent and adds a new member
+// (the defaulted annotation excepted), and mutating the patched pod again yields no patch (defaults
+// are idempotent).
 
 #include <rapidjson/document.h>
 #include <rapidjson/pointer.h>
@@ -184,15 +185,68 @@ void CheckMutation(const AdmissionResult& result, const rapidjson::Document& ans
         patch_text + "\nthen: " + again.body + "\nfor: " + again_body);
 }
 
-// The review decoder parses in place with its own string scan: whatever it accepts, stock
-// RapidJSON (validating UTF-8) parses to the same document; whatever valid JSON it refuses is
-// refused for its nesting, a duplicate key or a lone surrogate.
-void CheckDecode(std::string_view body) {
+// A value of the judged decode against the whole one: the same, or (a skipped value) a string
+// holding JSON text that reads as the whole decode's value.
+bool SameOrItsText(const Value& judged, const Value& whole) {
+  if (judged.IsString() && !(whole.IsString() && judged == whole)) {
+    rapidjson::Document text;
+    text.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(
+        judged.GetString(), judged.GetStringLength());
+    return !text.HasParseError() && text == whole;
+  }
+  if (judged.GetType() != whole.GetType()) return false;
+  if (judged.IsObject()) {
+    if (judged.MemberCount() != whole.MemberCount()) return false;
+    for (auto j = judged.MemberBegin(), w = whole.MemberBegin(); j != judged.MemberEnd();
+         ++j, ++w) {
+      if (j->name != w->name || !SameOrItsText(j->value, w->value)) return false;
+    }
+    return true;
+  }
+  if (judged.IsArray()) {
+    if (judged.Size() != whole.Size()) return false;
+    for (rapidjson::SizeType i = 0; i < judged.Size(); ++i) {
+      if (!SameOrItsText(judged[i], whole[i])) return false;
+    }
+    return true;
+  }
+  return judged == whole;
+}
+
+// Two decoders: the judged one (admission's) builds only what is read and keeps the rest as
+// checked text; the whole one parses in place with RapidJSON and its own string scan. The judged
+// decode refuses exactly what the whole one refuses, with the same reason, and what it takes is
+// judged alike. Whatever the whole decode accepts, stock RapidJSON (validating UTF-8) parses to the
+// same document; whatever valid JSON it refuses is refused for its nesting, a duplicate key or a
+// lone surrogate.
+void CheckDecode(std::string_view body, int kubernetes_minor) {
+  using palisade::policy::AdmissionRequest;
+  AdmissionRequest whole;
+  std::string error;
+  const bool decoded = whole.Parse(body, &error, AdmissionRequest::Decode::kWhole);
+  AdmissionRequest judged;
+  std::string judged_error;
+  const bool judged_decoded = judged.Parse(body, &judged_error);
+  Check(judged_decoded == decoded && judged_error == error,
+        "the judged decode refuses exactly what the whole decode refuses",
+        judged_error + " / " + error);
+  if (decoded) {
+    Check(SameOrItsText(judged.document(), whole.document()),
+          "the judged decode keeps what it reads and the text of what it skips", std::string(body));
+    palisade::policy::AdmissionConfig config;
+    config.kubernetes_minor = kubernetes_minor;
+    for (const Endpoint endpoint : {Endpoint::kValidate, Endpoint::kMutate}) {
+      const AdmissionResult a =
+          palisade::policy::Review(endpoint, judged, palisade::fuzz::ExamplePolicies(), config);
+      const AdmissionResult b =
+          palisade::policy::Review(endpoint, whole, palisade::fuzz::ExamplePolicies(), config);
+      Check(a.http_status == b.http_status && a.body == b.body && a.decision == b.decision,
+            "the judged and whole decodes are answered alike", a.body + "\n" + b.body);
+    }
+  }
+
   // A NUL ends the text for stock RapidJSON, where the decoder refuses the body.
   if (body.find('\0') != std::string_view::npos) return;
-  palisade::policy::AdmissionRequest request;
-  std::string error;
-  const bool decoded = request.Parse(body, &error);
   rapidjson::Document stock;
   // From a NUL-terminated copy (the length-taking Parse would skip BOM-like leading bytes), with
   // two more NULs: RapidJSON's UTF-8 validation reads a cut-off sequence's continuation bytes.
@@ -200,7 +254,7 @@ void CheckDecode(std::string_view body) {
   text.append(3, '\0');
   stock.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(text.c_str());
   if (decoded) {
-    Check(!stock.HasParseError() && stock == request.document(),
+    Check(!stock.HasParseError() && stock == whole.document(),
           "a decoded review is the document RapidJSON reads", std::string(body));
   } else if (error.rfind("malformed JSON: ", 0) == 0 && !stock.HasParseError()) {
     // RapidJSON decodes an escaped lone low surrogate to invalid UTF-8; the decoder refuses it.
@@ -240,7 +294,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view body(reinterpret_cast<const char*>(data), size);
   // The length parity picks the cluster version: field vs annotation for AppArmor.
   const int minor = size % 2 == 1 ? 29 : 31;
-  CheckDecode(body);
+  CheckDecode(body, minor);
   RunOne(Endpoint::kValidate, body, minor);
   RunOne(Endpoint::kMutate, body, minor);
   return 0;

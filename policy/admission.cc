@@ -194,15 +194,22 @@ void JudgeNamespace(const AdmissionRequest& request, const LabelGuard& guard,
 AdmissionResult Review(Endpoint endpoint, std::string_view body, const PolicySet& policies,
                        const AdmissionConfig& config,
                        const std::function<bool()>* deadline_passed) {
-  AdmissionResult result;
   AdmissionRequest request;
   std::string error;
   if (!request.Parse(body, &error)) {
+    AdmissionResult result;
     result.http_status = 400;
     result.body = std::move(error);
     result.decision = "error";
     return result;
   }
+  return Review(endpoint, request, policies, config, deadline_passed);
+}
+
+AdmissionResult Review(Endpoint endpoint, const AdmissionRequest& request,
+                       const PolicySet& policies, const AdmissionConfig& config,
+                       const std::function<bool()>* deadline_passed) {
+  AdmissionResult result;
   result.operation = request.operation;
   result.resource = std::string(request.resource);
   if (!request.sub_resource.empty()) {

@@ -76,4 +76,11 @@ AdmissionResult Review(Endpoint endpoint, std::string_view body, const PolicySet
                        const AdmissionConfig& config,
                        const std::function<bool()>* deadline_passed = nullptr);
 
+class AdmissionRequest;
+
+// The same for a review already decoded (AdmissionRequest::Parse succeeded).
+AdmissionResult Review(Endpoint endpoint, const AdmissionRequest& request,
+                       const PolicySet& policies, const AdmissionConfig& config,
+                       const std::function<bool()>* deadline_passed = nullptr);
+
 }  // namespace palisade::policy

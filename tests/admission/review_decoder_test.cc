@@ -1,0 +1,287 @@
+// The judged decode (admission's): what it skips is checked as strictly as the whole decode checks
+// it, is kept as its JSON text, and the review is answered exactly as after the whole decode.
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "policy/admission.h"
+#include "policy/review.h"
+#include "tests/mutation/mutation_support.h"
+
+namespace palisade::policy {
+namespace {
+
+using testing_support::Json;
+using Decode = AdmissionRequest::Decode;
+
+std::shared_ptr<const PolicySet> Restricted() {
+  NamespacePolicy policy;
+  policy.name = "payments";
+  policy.namespaces = {"payments"};
+  policy.Set<&PolicyValues::enforce>(LevelVersion{Level::kRestricted, Version::Latest(), true});
+  policy.Set<&PolicyValues::default_run_as_non_root>(true);
+  std::vector<PolicyError> errors;
+  auto set = PolicySet::Build({policy}, &errors);
+  EXPECT_TRUE(errors.empty()) << (errors.empty() ? "" : errors[0].ToString());
+  return set;
+}
+
+// Single quotes stand for double quotes (Json()); the skipped parts are written with raw double
+// quotes where their exact text matters.
+std::string Review(const std::string& resource, const std::string& group,
+                   const std::string& operation, const std::string& object,
+                   const std::string& old_object = "null") {
+  return R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-1",)"
+         R"("kind":{"group":")" +
+         group + R"(","version":"v1","kind":"X"},"resource":{"group":")" + group +
+         R"(","version":"v1","resource":")" + resource +
+         R"("},"namespace":"payments","operation":")" + operation +
+         R"(","userInfo":{"username":"alice"},"object":)" + object + R"(,"oldObject":)" +
+         old_object + "}}";
+}
+
+const std::string kManagedFields =
+    R"([{"manager":"kubectl","operation":"Update","fieldsType":"FieldsV1","fieldsV1":{"f:spec":)"
+    R"({"f:containers":{"k:{\"name\":\"app\"}":{".":{},"f:env":{}}}}}}])";
+const std::string kLastApplied = R"("{\"apiVersion\":\"v1\",\"kind\":\"Pod\"}\n")";
+const std::string kEnv = R"([{"name":"A","value":"x\u0026y"},{"name":"B","valueFrom":{}}])";
+
+// A pod with every kind of part the judged decode skips, and privileged (denied by restricted).
+std::string Pod(const std::string& env = kEnv, const std::string& managed_fields = kManagedFields,
+                const std::string& last_applied = kLastApplied) {
+  return R"({"metadata":{"name":"p","managedFields":)" + managed_fields +
+         R"(,"annotations":{"kubectl.kubernetes.io/last-applied-configuration":)" + last_applied +
+         R"(,"container.apparmor.security.beta.kubernetes.io/app":"unconfined"}},)"
+         R"("spec":{"containers":[{"name":"app","image":"nginx","command":["sh","-c"],)"
+         R"("args":["run"],"env":)" +
+         env +
+         R"(,"resources":{"limits":{"cpu":"1"}},"volumeMounts":[{"name":"v","mountPath":"/v"}],)"
+         R"("securityContext":{"privileged":true}}],"volumes":[{"name":"v","emptyDir":{}}]},)"
+         R"("status":{"phase":"Pending","conditions":[{"type":"Ready","status":"False"}]}})";
+}
+
+std::string Text(const rapidjson::Value& value) {
+  return value.IsString() ? std::string(value.GetString(), value.GetStringLength())
+                          : "<not a string>";
+}
+
+// Both decodes answer alike, through Review() on the decoded request.
+void ExpectAnsweredAlike(const std::string& body, const PolicySet& set) {
+  AdmissionRequest judged;
+  AdmissionRequest whole;
+  std::string judged_error;
+  std::string whole_error;
+  ASSERT_TRUE(judged.Parse(body, &judged_error)) << judged_error;
+  ASSERT_TRUE(whole.Parse(body, &whole_error, Decode::kWhole)) << whole_error;
+  for (const Endpoint endpoint : {Endpoint::kValidate, Endpoint::kMutate}) {
+    const AdmissionResult a = policy::Review(endpoint, judged, set, {});
+    const AdmissionResult b = policy::Review(endpoint, whole, set, {});
+    EXPECT_EQ(a.http_status, b.http_status);
+    EXPECT_EQ(a.body, b.body);
+    EXPECT_EQ(a.decision, b.decision);
+  }
+}
+
+TEST(ReviewDecoder, SkipsOnlyWhatIsNeverReadAndKeepsItsText) {
+  const std::string body = Review("pods", "", "CREATE", Pod());
+  AdmissionRequest judged;
+  std::string error;
+  ASSERT_TRUE(judged.Parse(body, &error)) << error;
+  EXPECT_FALSE(judged.whole());
+  const rapidjson::Value& pod = judged.document()["request"]["object"];
+  EXPECT_EQ(Text(pod["metadata"]["managedFields"]), kManagedFields);
+  EXPECT_EQ(
+      Text(pod["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]),
+      kLastApplied);
+  EXPECT_EQ(Text(pod["status"]),
+            R"({"phase":"Pending","conditions":[{"type":"Ready","status":"False"}]})");
+  const rapidjson::Value& container = pod["spec"]["containers"][0];
+  EXPECT_EQ(Text(container["env"]), kEnv);
+  EXPECT_EQ(Text(container["command"]), R"(["sh","-c"])");
+  EXPECT_EQ(Text(container["args"]), R"(["run"])");
+  EXPECT_EQ(Text(container["resources"]), R"({"limits":{"cpu":"1"}})");
+  EXPECT_EQ(Text(container["volumeMounts"]), R"([{"name":"v","mountPath":"/v"}])");
+
+  // What is read is decoded as the whole decode decodes it.
+  AdmissionRequest whole;
+  ASSERT_TRUE(whole.Parse(body, &error, Decode::kWhole)) << error;
+  EXPECT_TRUE(whole.whole());
+  const rapidjson::Value& whole_pod = whole.document()["request"]["object"];
+  EXPECT_TRUE(container["securityContext"] ==
+              whole_pod["spec"]["containers"][0]["securityContext"]);
+  EXPECT_TRUE(pod["spec"]["volumes"] == whole_pod["spec"]["volumes"]);
+  EXPECT_EQ(
+      Text(pod["metadata"]["annotations"]["container.apparmor.security.beta.kubernetes.io/app"]),
+      "unconfined");
+  EXPECT_EQ(judged.uid, "u-1");
+  EXPECT_EQ(judged.namespace_name, "payments");
+  EXPECT_TRUE(whole_pod["metadata"]["managedFields"].IsArray());
+
+  const auto set = Restricted();
+  ExpectAnsweredAlike(body, *set);
+  const AdmissionResult denied = policy::Review(Endpoint::kValidate, body, *set, {});
+  EXPECT_NE(denied.body.find("privileged"), std::string::npos) << denied.body;
+  EXPECT_EQ(denied.decision, "denied");
+}
+
+// Anything wrong in a skipped part is refused, with the reason the whole decode gives.
+TEST(ReviewDecoder, SkippedPartsAreRefusedAlike) {
+  struct Case {
+    std::string env;
+    std::string managed_fields = kManagedFields;
+  };
+  const std::string deep = std::string(600, '[') + std::string(600, ']');
+  const std::vector<Case> cases = {
+      {R"([{"name":"A","name":"B"}])"},                                           // duplicate key
+      {kEnv, R"([{"k:{\"name\":\"a\"}":{},"k:{\u0022name\"\u003a\"a\"}":{}}])"},  // same, escaped
+      {kEnv, R"([{"f:a":{},"f:b":{},"f:c":{},"f:d":{},"f:e":{},"f:f":{},"f:g":{},"f:h":{},)"
+             R"("f:i":{},"f:j":{},"f:k":{},"f:l":{},"f:m":{},"f:n":{},"f:o":{},"f:p":{},"f:q":{},)"
+             R"("f:c":{}}])"},  // many keys: the sorted path
+      {R"([{"name":"A",}])"},
+      {R"([{"name" "A"}])"},
+      {R"([1,])"},
+      {R"([tru])"},
+      {R"([nul])"},
+      {R"([01])"},
+      {R"([-])"},
+      {R"([1.])"},
+      {R"(["\x"])"},
+      {R"(["\u12G4"])"},
+      {R"(["\ud800"])"},
+      {R"(["\udc00"])"},
+      {"[\"a\tb\"]"},
+      {"[\"\xff\"]"},
+      {"[\"\xed\xa0\x80\"]"},  // an encoded surrogate
+      {"[\"\xc0\xaf\"]"},      // overlong
+      {deep},
+      {R"([1e999])"},
+      {R"([{"name":"A"})"},
+      {R"({"a":})"},
+  };
+  const auto set = Restricted();
+  for (const Case& c : cases) {
+    const std::string body = Review("pods", "", "CREATE", Pod(c.env, c.managed_fields));
+    AdmissionRequest whole;
+    std::string whole_error;
+    ASSERT_FALSE(whole.Parse(body, &whole_error, Decode::kWhole)) << c.env << c.managed_fields;
+    AdmissionRequest judged;
+    std::string judged_error;
+    EXPECT_FALSE(judged.Parse(body, &judged_error)) << c.env << c.managed_fields;
+    EXPECT_EQ(judged_error, whole_error);
+    EXPECT_EQ(judged_error.rfind("malformed JSON: ", 0), 0u) << judged_error;
+    const AdmissionResult result = policy::Review(Endpoint::kValidate, body, *set, {});
+    EXPECT_EQ(result.http_status, 400);
+    EXPECT_EQ(result.body, whole_error);
+  }
+}
+
+// Fractions, exponents and integers beyond 64 bits are left to the whole decode, which reads them
+// as RapidJSON does; plain integers are classified alike by both.
+TEST(ReviewDecoder, NumbersAreReadAsTheWholeDecodeReadsThem) {
+  const auto set = Restricted();
+  // (number, taken by the fast decoder where it is read): up to 19 digits, within 64 bits.
+  const std::vector<std::pair<std::string, bool>> numbers = {
+      {"0", true},
+      {"-0", true},
+      {"1000", true},
+      {"-1", true},
+      {"2147483648", true},
+      {"-2147483649", true},
+      {"9223372036854775808", true},
+      {"-9223372036854775808", true},
+      {"-9223372036854775809", false},
+      {"18446744073709551615", false},
+      {"123456789012345678901", false},
+      {"30.5", false},
+      {"1e3", false},
+      {"-1E-2", false},
+  };
+  for (const auto& [number, fast] : numbers) {
+    for (const bool skipped : {true, false}) {
+      const std::string pod =
+          skipped ? Pod(R"([{"name":"N","value":)" + number + "}]")
+                  : Json(
+                        "{'metadata':{'name':'p'},'spec':{'containers':[{'name':'app','image':"
+                        "'nginx','securityContext':{'runAsUser':" +
+                        number + "}}]}}");
+      const std::string body = Review("pods", "", "CREATE", pod);
+      ExpectAnsweredAlike(body, *set);
+      AdmissionRequest judged;
+      std::string error;
+      ASSERT_TRUE(judged.Parse(body, &error)) << error;
+      if (!skipped) {
+        EXPECT_EQ(judged.whole(), !fast) << number;
+      }
+      if (!skipped) {
+        AdmissionRequest whole;
+        ASSERT_TRUE(whole.Parse(body, &error, Decode::kWhole));
+        const auto& a = judged.document()["request"]["object"]["spec"]["containers"][0];
+        const auto& b = whole.document()["request"]["object"]["spec"]["containers"][0];
+        EXPECT_TRUE(a == b) << number;
+        EXPECT_EQ(a["securityContext"]["runAsUser"].IsInt64(),
+                  b["securityContext"]["runAsUser"].IsInt64())
+            << number;
+      }
+    }
+  }
+}
+
+// An UPDATE whose template changed only in a skipped part (a container's env) is still judged:
+// the templates are compared with the skipped parts' text.
+TEST(ReviewDecoder, AWorkloadChangedOnlyWhereSkippedIsJudged) {
+  const auto set = Restricted();
+  auto deployment = [](const std::string& env, const std::string& managed_fields) {
+    return R"({"metadata":{"name":"web","managedFields":)" + managed_fields +
+           R"(},"spec":{"template":{"metadata":{},"spec":{"containers":[{"name":"app",)"
+           R"("image":"nginx","env":)" +
+           env + R"(,"securityContext":{"privileged":true}}]}}},"status":{"replicas":1}})";
+  };
+  const std::string before = deployment(kEnv, kManagedFields);
+  const std::string env_changed = deployment(R"([{"name":"A","value":"2"}])", kManagedFields);
+  const std::string metadata_changed = deployment(kEnv, "[]");
+
+  const std::string judged_body = Review("deployments", "apps", "UPDATE", env_changed, before);
+  const AdmissionResult judged = policy::Review(Endpoint::kValidate, judged_body, *set, {});
+  EXPECT_EQ(judged.decision, "denied") << judged.body;
+  ExpectAnsweredAlike(judged_body, *set);
+
+  // Outside the template (managedFields) or nothing: not judged, as with the whole decode.
+  for (const std::string& object : {metadata_changed, before}) {
+    const std::string body = Review("deployments", "apps", "UPDATE", object, before);
+    EXPECT_EQ(policy::Review(Endpoint::kValidate, body, *set, {}).decision, "allowed");
+    ExpectAnsweredAlike(body, *set);
+  }
+}
+
+// A skipped annotation that is not a string is kept for the reader, which reports its type.
+TEST(ReviewDecoder, ALastAppliedAnnotationOfTheWrongTypeIsReported) {
+  const auto set = Restricted();
+  const std::string body = Review("pods", "", "CREATE", Pod(kEnv, kManagedFields, "5"));
+  const AdmissionResult result = policy::Review(Endpoint::kValidate, body, *set, {});
+  EXPECT_EQ(result.decision, "denied");
+  EXPECT_NE(result.body.find("must be a string"), std::string::npos) << result.body;
+  ExpectAnsweredAlike(body, *set);
+}
+
+// The shared realistic review (managedFields, env) is taken by the fast decoder and answered as
+// after the whole decode.
+TEST(ReviewDecoder, TheRealisticReviewIsAnsweredAlike) {
+  std::ifstream file(std::string(PALISADE_SHARED_DIR) + "/testdata/review_realistic.json");
+  std::stringstream text;
+  text << file.rdbuf();
+  ASSERT_FALSE(text.str().empty());
+  AdmissionRequest judged;
+  std::string error;
+  ASSERT_TRUE(judged.Parse(text.str(), &error)) << error;
+  EXPECT_FALSE(judged.whole());
+  ExpectAnsweredAlike(text.str(), *Restricted());
+}
+
+}  // namespace
+}  // namespace palisade::policy
