@@ -176,28 +176,59 @@ inline char* EncodeUtf8(unsigned codepoint, char* out) {
   return out;
 }
 
+// The escape that begins at `e` (a backslash): its length (2, 6, or 12 for a surrogate pair) and
+// the code point it stands for, or an error. An escaped lone surrogate is an error (RapidJSON takes
+// a lone low one, which decodes to invalid UTF-8).
+struct Escape {
+  std::size_t length = 0;
+  unsigned codepoint = 0;
+  rapidjson::ParseErrorCode error = rapidjson::kParseErrorNone;
+};
+
+inline Escape ReadEscape(const char* e) {
+  if (const char plain = Unescaped(e[1]); plain != 0) {
+    return {2, static_cast<unsigned char>(plain)};
+  }
+  if (e[1] != 'u') return {0, 0, rapidjson::kParseErrorStringEscapeInvalid};
+  const int high = Hex4(e + 2);
+  if (high < 0) return {0, 0, rapidjson::kParseErrorStringUnicodeEscapeInvalidHex};
+  const auto codepoint = static_cast<unsigned>(high);
+  if (codepoint >= 0xD800 && codepoint <= 0xDBFF) {  // a UTF-16 surrogate pair
+    if (e[6] != '\\' || e[7] != 'u')
+      return {0, 0, rapidjson::kParseErrorStringUnicodeSurrogateInvalid};
+    const int low = Hex4(e + 8);
+    if (low < 0) return {0, 0, rapidjson::kParseErrorStringUnicodeEscapeInvalidHex};
+    if (low < 0xDC00 || low > 0xDFFF) {
+      return {0, 0, rapidjson::kParseErrorStringUnicodeSurrogateInvalid};
+    }
+    return {12, (((codepoint - 0xD800) << 10) | (static_cast<unsigned>(low) - 0xDC00)) + 0x10000};
+  }
+  if (codepoint >= 0xDC00 && codepoint <= 0xDFFF) {
+    return {0, 0, rapidjson::kParseErrorStringUnicodeSurrogateInvalid};
+  }
+  return {6, codepoint};
+}
+
 // Parses the rest of a string whose opening quote was taken (the same results, error codes and
 // offsets as RapidJSON's in-situ parse, but runs of plain characters go 16 bytes at a time).
 // kWrite: unescapes in place from `src` on; *end_of_content is where the content ends (a NUL is
 // written there). Without kWrite nothing is written: the text is only checked. kValidate: runs
-// must be valid UTF-8. Unlike RapidJSON, an escaped lone low surrogate (\uDC00-\uDFFF) is refused:
-// it would decode to invalid UTF-8. On success `src` is past the closing quote; on failure *where
-// is the offending byte (an escape's error is reported where the escape begins). *escaped, when
-// given, tells whether the string holds an escape.
+// must be valid UTF-8. On success `src` is past the closing quote; on failure *where is the
+// offending byte (an escape's error is reported where the escape begins). *escaped, when given,
+// tells whether the string holds an escape.
 template <bool kValidate, bool kWrite>
 inline rapidjson::ParseErrorCode ScanString(char*& src_io, char** end_of_content,
                                             const char** where, bool* escaped = nullptr) {
   char* src = src_io;
   char* dst = src;
-  const auto fail = [&](rapidjson::ParseErrorCode code, const char* at) {
-    *where = at;
-    return code;
-  };
   for (;;) {
     const std::size_t run = PlainRun(src);
     if constexpr (kValidate) {
       const std::size_t bad = InvalidUtf8At(std::string_view(src, run));
-      if (bad != run) return fail(rapidjson::kParseErrorStringInvalidEncoding, src + bad);
+      if (bad != run) {
+        *where = src + bad;
+        return rapidjson::kParseErrorStringInvalidEncoding;
+      }
     }
     if constexpr (kWrite) {
       if (dst != src) std::memmove(dst, src, run);
@@ -213,39 +244,56 @@ inline rapidjson::ParseErrorCode ScanString(char*& src_io, char** end_of_content
       src_io = src + 1;
       return rapidjson::kParseErrorNone;
     }
+    *where = src;
     if (c != '\\') {
-      return fail(c == '\0' ? rapidjson::kParseErrorStringMissQuotationMark
-                            : rapidjson::kParseErrorStringEscapeInvalid,
-                  src);
+      return c == '\0' ? rapidjson::kParseErrorStringMissQuotationMark
+                       : rapidjson::kParseErrorStringEscapeInvalid;
     }
-    const char* const escape = src;
     if (escaped != nullptr) *escaped = true;
-    if (const char plain = Unescaped(src[1]); plain != 0) {
-      src += 2;
-      if constexpr (kWrite) *dst++ = plain;
-      continue;
-    }
-    if (src[1] != 'u') return fail(rapidjson::kParseErrorStringEscapeInvalid, escape);
-    const int high = Hex4(src + 2);
-    if (high < 0) return fail(rapidjson::kParseErrorStringUnicodeEscapeInvalidHex, escape);
-    src += 6;
-    auto codepoint = static_cast<unsigned>(high);
-    if (codepoint >= 0xD800 && codepoint <= 0xDBFF) {  // a UTF-16 surrogate pair
-      if (src[0] != '\\' || src[1] != 'u') {
-        return fail(rapidjson::kParseErrorStringUnicodeSurrogateInvalid, escape);
+    const Escape escape = ReadEscape(src);
+    if (escape.error != rapidjson::kParseErrorNone) return escape.error;
+    src += escape.length;
+    if constexpr (kWrite) {
+      if (escape.codepoint < 0x80) {
+        *dst++ = static_cast<char>(escape.codepoint);
+      } else {
+        dst = EncodeUtf8(escape.codepoint, dst);
       }
-      const int low = Hex4(src + 2);
-      if (low < 0) return fail(rapidjson::kParseErrorStringUnicodeEscapeInvalidHex, escape);
-      if (low < 0xDC00 || low > 0xDFFF) {
-        return fail(rapidjson::kParseErrorStringUnicodeSurrogateInvalid, escape);
-      }
-      src += 6;
-      codepoint = (((codepoint - 0xD800) << 10) | (static_cast<unsigned>(low) - 0xDC00)) + 0x10000;
-    } else if (codepoint >= 0xDC00 && codepoint <= 0xDFFF) {
-      return fail(rapidjson::kParseErrorStringUnicodeSurrogateInvalid, escape);
     }
-    if constexpr (kWrite) dst = EncodeUtf8(codepoint, dst);
   }
+}
+
+// Checks the rest of an all-ASCII string whose opening quote was taken, as ScanString<false, false>
+// does, but without restarting the 16-byte scan at every escape (kubectl's last-applied annotation
+// is JSON in a string: an escaped quote every few bytes). Returns the byte past the closing quote,
+// or nullptr; *escaped is set when the string holds an escape.
+inline char* SkipAsciiString(char* p, bool* escaped) {
+#if defined(__SSE2__)
+  for (;;) {
+    unsigned stops = StopMask(p);
+    unsigned advance = 16;
+    while (stops != 0) {
+      const unsigned i = static_cast<unsigned>(__builtin_ctz(stops));
+      if (p[i] == '"') return p + i + 1;
+      if (p[i] != '\\') return nullptr;  // a control character, or the NUL that ends the text
+      *escaped = true;
+      const Escape escape = ReadEscape(p + i);
+      if (escape.error != rapidjson::kParseErrorNone) return nullptr;
+      const unsigned next = i + static_cast<unsigned>(escape.length);
+      if (next >= 16) {
+        advance = next;
+        break;
+      }
+      stops &= ~0u << next;  // the escaped characters are not stops
+    }
+    p += advance;
+  }
+#else
+  const char* where = nullptr;
+  return ScanString<false, false>(p, nullptr, &where, escaped) == rapidjson::kParseErrorNone
+             ? p
+             : nullptr;
+#endif
 }
 
 }  // namespace palisade::policy::json_scan

@@ -1,6 +1,7 @@
 #include "policy/review_decoder.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -95,10 +96,7 @@ class Decoder {
   const char* position() const { return p_; }
 
  private:
-  void SkipWhitespace() {
-    if (static_cast<unsigned char>(*p_) > ' ') return;  // the usual case: compact JSON
-    while (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t') ++p_;
-  }
+  void SkipWhitespace() { SkipWhitespace(p_); }
 
   // The text ends with a NUL and padding, so a literal's bytes can be compared outright.
   bool Literal(const char* word, std::size_t length) {
@@ -109,24 +107,16 @@ class Decoder {
 
   // Only plain integers are taken, classified as RapidJSON does; a fraction, an exponent or more
   // than 19 digits (which RapidJSON may turn into a double) is left to the whole parse.
-  bool Number(bool keep) {
-    const bool minus = *p_ == '-';
-    if (minus) ++p_;
+  bool Number() {
+    const char* const begin = p_;
+    char* const end = SkipNumber(p_);
+    if (end == nullptr) return false;
+    p_ = end;
+    const bool minus = *begin == '-';
     std::uint64_t magnitude = 0;
-    if (*p_ == '0') {
-      ++p_;
-    } else if (*p_ >= '1' && *p_ <= '9') {
-      int digits = 0;
-      while (*p_ >= '0' && *p_ <= '9') {
-        if (++digits > 19) return false;
-        magnitude = magnitude * 10 + static_cast<std::uint64_t>(*p_ - '0');
-        ++p_;
-      }
-    } else {
-      return false;
+    for (const char* digit = begin + (minus ? 1 : 0); digit != end; ++digit) {
+      magnitude = magnitude * 10 + static_cast<std::uint64_t>(*digit - '0');
     }
-    if (*p_ == '.' || *p_ == 'e' || *p_ == 'E') return false;
-    if (!keep) return true;
     if (!minus) return document_.Uint64(magnitude);
     constexpr std::uint64_t kMinMagnitude = std::uint64_t{1} << 63;
     if (magnitude > kMinMagnitude) return false;
@@ -161,7 +151,7 @@ class Decoder {
       case 'n':
         return Literal("null", 4) && document_.Null();
       default:
-        return Number(true);
+        return Number();
     }
   }
 
@@ -238,90 +228,135 @@ class Decoder {
     return document_.EndArray(elements);
   }
 
-  // Skipping: the same checks, nothing built or written.
+  // Skipping: the same checks, nothing built or written, in one loop over a local pointer (no
+  // recursion and no calls on the way, so the pointer stays in a register). The gotos are the
+  // states of a JSON parser: a value, a key, and what may follow a value.
 
-  bool SkipString(bool* escaped = nullptr) {
-    ++p_;
-    const char* where = nullptr;
-    return json_scan::ScanString<kValidate, false>(p_, nullptr, &where, escaped) ==
-           rapidjson::kParseErrorNone;
+  // The rest of a string whose opening quote is before `p`; past its closing quote, or nullptr.
+  static char* SkipString(char* p, bool* escaped) {
+    if constexpr (kValidate) {
+      const char* where = nullptr;
+      return json_scan::ScanString<true, false>(p, nullptr, &where, escaped) ==
+                     rapidjson::kParseErrorNone
+                 ? p
+                 : nullptr;
+    } else {
+      return json_scan::SkipAsciiString(p, escaped);
+    }
+  }
+
+  // Past the plain integer at `p` (see Number), or nullptr.
+  static char* SkipNumber(char* p) {
+    if (*p == '-') ++p;
+    if (*p == '0') {
+      ++p;
+    } else if (*p >= '1' && *p <= '9') {
+      int digits = 0;
+      while (*p >= '0' && *p <= '9') {
+        if (++digits > 19) return nullptr;
+        ++p;
+      }
+    } else {
+      return nullptr;
+    }
+    return *p == '.' || *p == 'e' || *p == 'E' ? nullptr : p;
+  }
+
+  static void SkipWhitespace(char*& p) {
+    if (static_cast<unsigned char>(*p) > ' ') return;
+    while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t') ++p;
   }
 
   bool Skip() {
-    switch (*p_) {
+    char* p = p_;
+    const int base = depth_;
+    int depth = depth_;  // open levels: objects_[depth] tells an object from an array
+  value:
+    switch (*p) {
       case '{':
-        return SkipObject();
+        if (++depth > kMaxReviewNesting) return false;
+        objects_[depth] = true;
+        first_keys_[depth] = keys_.size();
+        ++p;
+        SkipWhitespace(p);
+        if (*p != '}') goto key;
+        ++p;
+        --depth;
+        goto after;
       case '[':
-        return SkipArray();
-      case '"':
-        return SkipString();
-      case 't':
-        return Literal("true", 4);
-      case 'f':
-        return Literal("false", 5);
-      case 'n':
-        return Literal("null", 4);
-      default:
-        return Number(false);
-    }
-  }
-
-  bool SkipObject() {
-    ++p_;
-    if (++depth_ > kMaxReviewNesting) return false;
-    SkipWhitespace();
-    const std::size_t first_key = keys_.size();
-    if (*p_ != '}') {
-      for (;;) {
-        if (*p_ != '"') return false;
-        const char* const begin = p_ + 1;
+        if (++depth > kMaxReviewNesting) return false;
+        objects_[depth] = false;
+        ++p;
+        SkipWhitespace(p);
+        if (*p != ']') goto value;
+        ++p;
+        --depth;
+        goto after;
+      case '"': {
         bool escaped = false;
-        if (!SkipString(&escaped)) return false;
-        std::string_view key(begin, static_cast<std::size_t>(p_ - 1 - begin));
-        if (escaped) key = Unescaped(key);
-        keys_.push_back(key);
-        SkipWhitespace();
-        if (*p_ != ':') return false;
-        ++p_;
-        SkipWhitespace();
-        if (!Skip()) return false;
-        SkipWhitespace();
-        if (*p_ == ',') {
-          ++p_;
-          SkipWhitespace();
-          continue;
-        }
-        if (*p_ != '}') return false;
-        break;
+        p = SkipString(p + 1, &escaped);
+        if (p == nullptr) return false;
+        goto after;
       }
+      case 't':
+        if (std::memcmp(p, "true", 4) != 0) return false;
+        p += 4;
+        goto after;
+      case 'f':
+        if (std::memcmp(p, "false", 5) != 0) return false;
+        p += 5;
+        goto after;
+      case 'n':
+        if (std::memcmp(p, "null", 4) != 0) return false;
+        p += 4;
+        goto after;
+      default:
+        p = SkipNumber(p);
+        if (p == nullptr) return false;
+        goto after;
     }
-    ++p_;
-    if (keys_.size() - first_key > 1 && Repeats(first_key)) return false;
-    keys_.resize(first_key);
-    --depth_;
-    return true;
+  key : {
+    if (*p != '"') return false;
+    char* const begin = p + 1;
+    bool escaped = false;
+    p = SkipString(begin, &escaped);
+    if (p == nullptr) return false;
+    std::string_view name(begin, static_cast<std::size_t>(p - 1 - begin));
+    if (escaped) name = Unescaped(name);
+    keys_.push_back(name);
+    SkipWhitespace(p);
+    if (*p != ':') return false;
+    ++p;
+    SkipWhitespace(p);
+    goto value;
   }
-
-  bool SkipArray() {
-    ++p_;
-    if (++depth_ > kMaxReviewNesting) return false;
-    SkipWhitespace();
-    if (*p_ != ']') {
-      for (;;) {
-        if (!Skip()) return false;
-        SkipWhitespace();
-        if (*p_ == ',') {
-          ++p_;
-          SkipWhitespace();
-          continue;
-        }
-        if (*p_ != ']') return false;
-        break;
-      }
+  after:
+    if (depth == base) {
+      p_ = p;
+      return true;
     }
-    ++p_;
-    --depth_;
-    return true;
+    SkipWhitespace(p);
+    if (objects_[depth]) {
+      if (*p == ',') {
+        ++p;
+        SkipWhitespace(p);
+        goto key;
+      }
+      if (*p != '}') return false;
+      const std::size_t first = first_keys_[depth];
+      if (keys_.size() - first > 1 && Repeats(first)) return false;
+      keys_.resize(first);
+    } else {
+      if (*p == ',') {
+        ++p;
+        SkipWhitespace(p);
+        goto value;
+      }
+      if (*p != ']') return false;
+    }
+    ++p;
+    --depth;
+    goto after;
   }
 
   // An escaped key of a skipped object (`raw` and its closing quote), unescaped into a copy (the
@@ -373,6 +408,9 @@ class Decoder {
   rapidjson::Document& document_;
   int depth_ = 0;
   std::vector<std::string_view> keys_;  // of every open object, innermost last
+  // For Skip, per open level: whether it is an object, and where its keys start in keys_.
+  std::array<bool, kMaxReviewNesting + 1> objects_{};
+  std::array<std::size_t, kMaxReviewNesting + 1> first_keys_{};
   std::vector<std::string_view> sorted_;
   std::unique_ptr<char[]> unescaped_;  // see Unescaped
   std::size_t unescaped_used_ = 0;
