@@ -277,9 +277,13 @@ inline char* SkipAsciiString(char* p, bool* escaped) {
       if (p[i] == '"') return p + i + 1;
       if (p[i] != '\\') return nullptr;  // a control character, or the NUL that ends the text
       *escaped = true;
-      const Escape escape = ReadEscape(p + i);
-      if (escape.error != rapidjson::kParseErrorNone) return nullptr;
-      const unsigned next = i + static_cast<unsigned>(escape.length);
+      unsigned length = 2;  // the usual escape: \" in JSON held in a string
+      if (Unescaped(p[i + 1]) == 0) {
+        const Escape escape = ReadEscape(p + i);
+        if (escape.error != rapidjson::kParseErrorNone) return nullptr;
+        length = static_cast<unsigned>(escape.length);
+      }
+      const unsigned next = i + length;
       if (next >= 16) {
         advance = next;
         break;

@@ -409,8 +409,9 @@ class Decoder {
   int depth_ = 0;
   std::vector<std::string_view> keys_;  // of every open object, innermost last
   // For Skip, per open level: whether it is an object, and where its keys start in keys_.
-  std::array<bool, kMaxReviewNesting + 1> objects_{};
-  std::array<std::size_t, kMaxReviewNesting + 1> first_keys_{};
+  // Written before read: left uninitialized (zeroing them cost more than a small review's parse).
+  std::array<bool, kMaxReviewNesting + 1> objects_;
+  std::array<std::size_t, kMaxReviewNesting + 1> first_keys_;
   std::vector<std::string_view> sorted_;
   std::unique_ptr<char[]> unescaped_;  // see Unescaped
   std::size_t unescaped_used_ = 0;
