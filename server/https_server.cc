@@ -280,6 +280,12 @@ struct HttpsServer::Impl::Session final : HttpsServer::Impl::SessionBase {
 
   static Stream MakeStream(Socket&& socket, Impl* server) {
     if constexpr (kTls) {
+      // The current certificate's context; the settings-only one while none is loaded (the
+      // handshake then closes the connection).
+      if (SSL_CTX* current = server->tls.AcquireContext()) {
+        ssl::context context(current);  // owns that reference; the connection takes its own
+        return Stream(std::move(socket), context);
+      }
       return Stream(std::move(socket), server->ssl_context);
     } else {
       (void)server;
@@ -342,7 +348,7 @@ struct HttpsServer::Impl::Session final : HttpsServer::Impl::SessionBase {
 
   void Handshake() {
     if constexpr (kTls) {
-      if (!server->tls.ApplyTo(stream.native_handle())) {
+      if (SSL_get_certificate(stream.native_handle()) == nullptr) {
         server->logger.Error("no TLS certificate loaded; closing connection");
         return Close();
       }

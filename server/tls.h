@@ -41,8 +41,9 @@ class TlsCredentials {
   // returns false and explains in *error (e.g. an unreadable client CA file).
   bool ConfigureContext(SSL_CTX* context, std::string* error) const;
 
-  // Installs the current certificate chain and key on one connection before its handshake.
-  bool ApplyTo(SSL* connection) const;
+  // The server context of the current certificate chain and key (and client CAs), for a new
+  // connection: a reference the caller frees (SSL_CTX_free). Null while nothing is loaded.
+  SSL_CTX* AcquireContext() const;
 
   // notAfter of the current certificate (Unix seconds), and its serial in hex.
   std::optional<std::int64_t> certificate_expiry() const;
