@@ -397,7 +397,7 @@ std::vector<std::size_t> PolicySet::Matching(std::string_view ns, const Labels* 
     for (const std::size_t policy : unlabelled_selectors_) place(kSelector, policy);
   } else {
     for (const std::size_t policy : selectors_) {
-      if (policies_[policy].namespace_selector->Matches(*labels)) place(kSelector, policy);
+      if ((*policies_)[policy].namespace_selector->Matches(*labels)) place(kSelector, policy);
     }
   }
   if (const auto it = exact_policy_.find(ns); it != exact_policy_.end()) place(kExact, it->second);
@@ -417,7 +417,7 @@ std::shared_ptr<EffectivePolicy> PolicySet::Resolve(const std::vector<std::size_
   auto effective = std::make_shared<EffectivePolicy>();
   for (std::size_t i = 0; i <= matched.size(); ++i) {
     if (i == psa_at) ApplyPsaLabels(labels, effective.get());
-    if (i < matched.size()) Apply(policies_[matched[i]], effective.get());
+    if (i < matched.size()) Apply((*policies_)[matched[i]], effective.get());
   }
   return effective;
 }
@@ -465,10 +465,10 @@ std::shared_ptr<const PolicySet> PolicySet::Build(std::vector<NamespacePolicy> p
 std::shared_ptr<const PolicySet> PolicySet::BuildServing(std::vector<NamespacePolicy> policies,
                                                          std::vector<Refusal> refusals) {
   auto set = std::shared_ptr<PolicySet>(new PolicySet());
-  set->policies_ = std::move(policies);
+  set->policies_ = std::make_shared<const std::vector<NamespacePolicy>>(std::move(policies));
   set->refusals_ = std::move(refusals);
-  for (std::size_t i = 0; i < set->policies_.size(); ++i) {
-    const NamespacePolicy& policy = set->policies_[i];
+  for (std::size_t i = 0; i < set->policies_->size(); ++i) {
+    const NamespacePolicy& policy = (*set->policies_)[i];
     for (const std::string& pattern : policy.namespaces) {
       if (IsGlob(pattern)) {
         set->globs_.push_back(GlobEntry{pattern, i});
@@ -482,8 +482,8 @@ std::shared_ptr<const PolicySet> PolicySet::BuildServing(std::vector<NamespacePo
     return LessSpecificPattern(a.pattern, b.pattern);
   });
   std::sort(set->selectors_.begin(), set->selectors_.end(), [&](std::size_t a, std::size_t b) {
-    const NamespacePolicy& x = set->policies_[a];
-    const NamespacePolicy& y = set->policies_[b];
+    const NamespacePolicy& x = (*set->policies_)[a];
+    const NamespacePolicy& y = (*set->policies_)[b];
     if (x.namespace_selector->size() != y.namespace_selector->size()) {
       return x.namespace_selector->size() < y.namespace_selector->size();
     }
@@ -491,7 +491,7 @@ std::shared_ptr<const PolicySet> PolicySet::BuildServing(std::vector<NamespacePo
   });
 
   for (const std::size_t policy : set->selectors_) {
-    if (set->policies_[policy].namespace_selector->Matches(NoLabels())) {
+    if ((*set->policies_)[policy].namespace_selector->Matches(NoLabels())) {
       set->unlabelled_selectors_.push_back(policy);
     }
   }

@@ -205,7 +205,7 @@ class PolicySet {
   // grow with the number of exact-name policies.
   std::shared_ptr<const EffectivePolicy> ForNamespace(std::string_view ns) const;
 
-  const std::vector<NamespacePolicy>& policies() const { return policies_; }
+  const std::vector<NamespacePolicy>& policies() const { return *policies_; }
   const std::vector<Refusal>& refusals() const { return refusals_; }
 
   // This set as it applies to namespaces with `labels` (namespaceSelector and PSA labels
@@ -243,7 +243,10 @@ class PolicySet {
                                            std::size_t psa_at, const Labels& labels) const;
   std::string RefusalFor(std::string_view ns) const;
 
-  std::vector<NamespacePolicy> policies_;
+  // Shared with the sets WithNamespaceLabels derives from this one: the policies are kept once,
+  // not once more per published label change.
+  std::shared_ptr<const std::vector<NamespacePolicy>> policies_ =
+      std::make_shared<const std::vector<NamespacePolicy>>();
   std::vector<Refusal> refusals_;
   std::shared_ptr<const NamespaceLabelTable> labels_;
   // Precomputed for every exact name (as unlabelled), so lookups do not grow with the number of

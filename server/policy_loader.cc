@@ -93,16 +93,16 @@ std::size_t PolicyLoadResult::error_count() const {
 std::vector<NamespacePolicy> ParsePolicyText(std::string_view text, std::string_view file,
                                              std::vector<PolicyError>* errors) {
   std::vector<NamespacePolicy> policies;
-  for (const YamlDocument& document : ParseYamlDocuments(text)) {
+  ForEachYamlDocument(text, [&](const YamlDocument& document) {
     if (!document.ok()) {
       errors->push_back(PolicyError{std::string(file), document.index, "", document.ErrorString()});
-      continue;
+      return;
     }
-    if (document.empty) continue;
+    if (document.empty) return;
     if (auto policy = policy::ParseNamespacePolicy(document.json, file, document.index, errors)) {
       policies.push_back(std::move(*policy));
     }
-  }
+  });
   return policies;
 }
 
@@ -132,7 +132,8 @@ PolicyLoadResult BuildPolicies(const PolicySource& source, const policy::PolicyS
           {file.name, 0, std::nullopt, {}, result.errors.back().ToString(), /*unreadable=*/true});
       continue;
     }
-    for (const YamlDocument& yaml : ParseYamlDocuments(file.text)) {
+    // One parsed document at a time: each is turned into its policy and freed before the next.
+    ForEachYamlDocument(file.text, [&](const YamlDocument& yaml) {
       const std::size_t first_error = result.errors.size();
       if (!yaml.ok()) {
         result.errors.push_back(PolicyError{file.name, yaml.index, "", yaml.ErrorString()});
@@ -142,15 +143,15 @@ PolicyLoadResult BuildPolicies(const PolicySource& source, const policy::PolicyS
                              {},
                              result.errors.back().ToString(),
                              /*unreadable=*/true});
-        continue;
+        return;
       }
-      if (yaml.empty) continue;
+      if (yaml.empty) return;
       policy::SourceDocument document{file.name, yaml.index, std::nullopt, {}, "", false};
       document.policy = policy::ParseNamespacePolicy(yaml.json, file.name, yaml.index,
                                                      &result.errors, &document.identity);
       document.problem = FirstError(result.errors, first_error);
       documents.push_back(std::move(document));
-    }
+    });
   }
   for (const policy::SourceDocument& document : documents) {
     if (!document.unreadable) ++result.documents;

@@ -7,6 +7,7 @@
 
 #include <charconv>
 #include <exception>
+#include <memory>
 #include <sstream>
 #include <unordered_map>
 #include <unordered_set>
@@ -365,19 +366,42 @@ class JsonBuilder final : public YAML::EventHandler {
 
 }  // namespace
 
+void ForEachYamlDocument(std::string_view text,
+                         const std::function<void(YamlDocument&)>& on_document,
+                         const YamlLimits& limits) {
+  std::vector<YamlDocument> finished;  // what the last step of the parser finished: one or two
+  JsonBuilder builder(limits, &finished);
+  // Hands over what is finished outside the parser's try: an exception of on_document is not a
+  // YAML error.
+  auto hand_over = [&] {
+    for (YamlDocument& document : finished) on_document(document);
+    finished.clear();
+  };
+  std::istringstream in;
+  std::unique_ptr<YAML::Parser> parser;
+  bool more = true;
+  while (more) {
+    try {
+      if (parser == nullptr) {
+        in.str(std::string(text));
+        parser = std::make_unique<YAML::Parser>(in);
+      }
+      more = parser->HandleNextDocument(builder);
+    } catch (const YAML::Exception& error) {
+      builder.Abort(error.mark, error.msg);
+      more = false;
+    } catch (const std::exception& error) {
+      builder.Abort(YAML::Mark::null_mark(), error.what());
+      more = false;
+    }
+    hand_over();
+  }
+}
+
 std::vector<YamlDocument> ParseYamlDocuments(std::string_view text, const YamlLimits& limits) {
   std::vector<YamlDocument> documents;
-  JsonBuilder builder(limits, &documents);
-  try {
-    std::istringstream in{std::string(text)};
-    YAML::Parser parser(in);
-    while (parser.HandleNextDocument(builder)) {
-    }
-  } catch (const YAML::Exception& error) {
-    builder.Abort(error.mark, error.msg);
-  } catch (const std::exception& error) {
-    builder.Abort(YAML::Mark::null_mark(), error.what());
-  }
+  ForEachYamlDocument(
+      text, [&](YamlDocument& document) { documents.push_back(std::move(document)); }, limits);
   return documents;
 }
 

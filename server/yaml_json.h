@@ -9,6 +9,7 @@
 #include <rapidjson/document.h>
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,5 +36,12 @@ struct YamlDocument {
 // Every document in `text`. A syntax error ends the stream: the document it is in carries the
 // error and later documents are not returned.
 std::vector<YamlDocument> ParseYamlDocuments(std::string_view text, const YamlLimits& limits = {});
+
+// The same documents, handed to `on_document` one at a time as each is parsed (and destroyed after
+// the call unless moved away): a stream of 1,000 policies never holds 1,000 documents (each with
+// its own RapidJSON allocator) at once.
+void ForEachYamlDocument(std::string_view text,
+                         const std::function<void(YamlDocument&)>& on_document,
+                         const YamlLimits& limits = {});
 
 }  // namespace palisade::server

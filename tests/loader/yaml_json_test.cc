@@ -6,6 +6,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -123,6 +124,34 @@ TEST(YamlJson, SyntaxErrorsHaveLineAndColumn) {
   EXPECT_EQ(documents[1].index, 1);
   EXPECT_EQ(documents[1].line, 4);
   EXPECT_TRUE(documents[1].json.IsNull());
+}
+
+TEST(YamlJson, ForEachHandsOverDocumentsAsParsed) {
+  const std::string text = "a: 1\n---\nb: [2]\n---\nc: 3\n  d: 4\n---\ne: 5\n";
+  std::vector<std::string> seen;
+  ForEachYamlDocument(text, [&](YamlDocument& document) {
+    seen.push_back(std::to_string(document.index) + " " +
+                   (document.ok() ? ToJson(document.json) : document.ErrorString()));
+  });
+  std::vector<std::string> whole;
+  for (const YamlDocument& document : ParseYamlDocuments(text)) {
+    whole.push_back(std::to_string(document.index) + " " +
+                    (document.ok() ? ToJson(document.json) : document.ErrorString()));
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{R"(0 {"a":1})", R"(1 {"b":[2]})",
+                                            "2 line 6, column 4: illegal map value"}));
+  EXPECT_EQ(seen, whole);
+
+  // Each document is handed over before the next is read: an exception of the callback leaves
+  // the parse at once, as itself (not as a YAML error of a later document).
+  int calls = 0;
+  EXPECT_THROW(ForEachYamlDocument(text,
+                                   [&](YamlDocument&) {
+                                     ++calls;
+                                     throw std::runtime_error("stop");
+                                   }),
+               std::runtime_error);
+  EXPECT_EQ(calls, 1);
 }
 
 TEST(YamlJson, StructuralErrors) {

@@ -290,6 +290,12 @@ TEST(WithNamespaceLabels, SharesEqualResultsAndKeepsRefusals) {
   EXPECT_EQ(Enforce(*set->ForNamespace("broken-web")), "restricted:v1.37");
   EXPECT_EQ(set->namespace_labels().size(), 201u);
   EXPECT_EQ(set->namespace_labels().Label("web-42", "id"), "42");
+  // The policies themselves are kept once: every set resolved from `base` shares them.
+  EXPECT_EQ(&set->policies(), &base->policies());
+  EXPECT_EQ(&set->WithNamespaceLabels(std::shared_ptr<const NamespaceLabelTable>())->policies(),
+            &base->policies());
+  ASSERT_EQ(set->policies().size(), 2u);
+  EXPECT_EQ(set->policies()[1].name, "web");
 }
 
 }  // namespace
