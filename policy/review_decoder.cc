@@ -132,6 +132,21 @@ class Decoder {
     return json_scan::ScanString<kValidate, true>(p_, end, &where) == rapidjson::kParseErrorNone;
   }
 
+  // What follows a member or an element: a comma (taken, and the whitespace after it), the
+  // `close` of its object or array (taken), or anything else, a fault.
+  enum class Follow : std::uint8_t { kNext, kClose, kFault };
+  Follow Follows(char close) {
+    SkipWhitespace();
+    if (*p_ == ',') {
+      ++p_;
+      SkipWhitespace();
+      return Follow::kNext;
+    }
+    if (*p_ != close) return Follow::kFault;
+    ++p_;
+    return Follow::kClose;
+  }
+
   bool Value(Where where) {
     switch (*p_) {
       case '{':
@@ -185,17 +200,13 @@ class Decoder {
           return false;
         }
         ++members;
-        SkipWhitespace();
-        if (*p_ == ',') {
-          ++p_;
-          SkipWhitespace();
-          continue;
-        }
-        if (*p_ != '}') return false;
-        break;
+        const Follow follow = Follows('}');
+        if (follow == Follow::kFault) return false;
+        if (follow == Follow::kClose) break;
       }
+    } else {
+      ++p_;
     }
-    ++p_;
     if (keys_.size() - first_key > 1 && Repeats(first_key)) return false;
     keys_.resize(first_key);
     --depth_;
@@ -213,17 +224,13 @@ class Decoder {
       for (;;) {
         if (!Value(element)) return false;
         ++elements;
-        SkipWhitespace();
-        if (*p_ == ',') {
-          ++p_;
-          SkipWhitespace();
-          continue;
-        }
-        if (*p_ != ']') return false;
-        break;
+        const Follow follow = Follows(']');
+        if (follow == Follow::kFault) return false;
+        if (follow == Follow::kClose) break;
       }
+    } else {
+      ++p_;
     }
-    ++p_;
     --depth_;
     return document_.EndArray(elements);
   }
