@@ -20,6 +20,12 @@ namespace palisade::policy::json_scan {
 // a multi-byte UTF-8 sequence cut off at the end is read up to 3 bytes on.
 constexpr std::size_t kScanPadding = 16 + 3;
 
+// Moves `p` past JSON whitespace. Reviews from the API server are compact: usually there is none.
+inline void SkipWhitespace(char*& p) {
+  if (static_cast<unsigned char>(*p) > ' ') return;
+  while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t') ++p;
+}
+
 // True when every byte is below 0x80: such a text cannot hold invalid UTF-8, so the parser need not
 // validate it character by character.
 inline bool AllAscii(std::string_view text) {

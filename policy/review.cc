@@ -112,12 +112,7 @@ struct ReviewStream : rapidjson::InsituStringStream {
 
 // Found by RapidJSON's reader through argument-dependent lookup, and preferred to its generic
 // template, which is not inlined. Reviews from the API server are compact: usually no whitespace.
-inline void SkipWhitespace(ReviewStream& is) {
-  char* p = is.src_;
-  if (static_cast<unsigned char>(*p) > ' ') return;  // the usual case: no whitespace at all
-  while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t') ++p;
-  is.src_ = p;
-}
+inline void SkipWhitespace(ReviewStream& is) { json_scan::SkipWhitespace(is.src_); }
 
 // RapidJSON's in-situ string parse, done by json_scan::ScanString.
 template <bool kValidate>

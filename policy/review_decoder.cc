@@ -96,7 +96,7 @@ class Decoder {
   const char* position() const { return p_; }
 
  private:
-  void SkipWhitespace() { SkipWhitespace(p_); }
+  void SkipWhitespace() { json_scan::SkipWhitespace(p_); }
 
   // The text ends with a NUL and padding, so a literal's bytes can be compared outright.
   bool Literal(const char* word, std::size_t length) {
@@ -269,11 +269,6 @@ class Decoder {
     return *p == '.' || *p == 'e' || *p == 'E' ? nullptr : p;
   }
 
-  static void SkipWhitespace(char*& p) {
-    if (static_cast<unsigned char>(*p) > ' ') return;
-    while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t') ++p;
-  }
-
   bool Skip() {
     char* p = p_;
     const int base = depth_;
@@ -285,7 +280,7 @@ class Decoder {
         objects_[depth] = true;
         first_keys_[depth] = keys_.size();
         ++p;
-        SkipWhitespace(p);
+        json_scan::SkipWhitespace(p);
         if (*p != '}') goto key;
         ++p;
         --depth;
@@ -294,7 +289,7 @@ class Decoder {
         if (++depth > kMaxReviewNesting) return false;
         objects_[depth] = false;
         ++p;
-        SkipWhitespace(p);
+        json_scan::SkipWhitespace(p);
         if (*p != ']') goto value;
         ++p;
         --depth;
@@ -331,10 +326,10 @@ class Decoder {
     std::string_view name(begin, static_cast<std::size_t>(p - 1 - begin));
     if (escaped) name = Unescaped(name);
     keys_.push_back(name);
-    SkipWhitespace(p);
+    json_scan::SkipWhitespace(p);
     if (*p != ':') return false;
     ++p;
-    SkipWhitespace(p);
+    json_scan::SkipWhitespace(p);
     goto value;
   }
   after:
@@ -342,11 +337,11 @@ class Decoder {
       p_ = p;
       return true;
     }
-    SkipWhitespace(p);
+    json_scan::SkipWhitespace(p);
     if (objects_[depth]) {
       if (*p == ',') {
         ++p;
-        SkipWhitespace(p);
+        json_scan::SkipWhitespace(p);
         goto key;
       }
       if (*p != '}') return false;
@@ -356,7 +351,7 @@ class Decoder {
     } else {
       if (*p == ',') {
         ++p;
-        SkipWhitespace(p);
+        json_scan::SkipWhitespace(p);
         goto value;
       }
       if (*p != ']') return false;
