@@ -3,6 +3,7 @@
 #include <rapidjson/pointer.h>
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "policy/decision.h"
 #include "policy/json_access.h"
@@ -15,47 +16,85 @@ namespace {
 
 using rapidjson::Value;
 
-bool ImageChanged(const Value& container, const Value& old_container) {
-  return json::String(container, "image") != json::String(old_container, "image");
-}
+// The seccomp annotations PSA compares across a pod update: the pod's and each container's
+// (`container.seccomp.security.alpha.kubernetes.io/<name>`). Absent reads as "", as a Go map.
+class SeccompAnnotations {
+ public:
+  // False when the annotations are not a map of strings: the update is then judged, and the pod
+  // reader names the wrong type.
+  bool Read(const Value& object) {
+    const Value* metadata = json::Object(object, "metadata");
+    if (metadata == nullptr) return true;
+    const auto annotations = metadata->FindMember("annotations");
+    if (annotations == metadata->MemberEnd() || annotations->value.IsNull()) return true;
+    if (!annotations->value.IsObject()) return false;
+    for (const auto& member : annotations->value.GetObject()) {
+      if (!member.value.IsString()) return false;
+      const std::string_view key = json::View(member.name);
+      if (key == kPod) {
+        pod_ = json::View(member.value);
+      } else if (key.starts_with(kContainerPrefix)) {
+        containers_.emplace(key.substr(kContainerPrefix.size()), json::View(member.value));
+      }
+    }
+    return true;
+  }
+  std::string_view pod() const { return pod_; }
+  bool any_container() const { return !containers_.empty(); }
+  std::string_view Container(std::string_view name) const {
+    const auto it = containers_.find(name);
+    return it == containers_.end() ? std::string_view() : it->second;
+  }
 
-// As PSA's isSignificantPodUpdate: only container counts, images and ephemeral containers matter;
-// the rest of a running pod's spec is immutable, and metadata is not judged.
+ private:
+  static constexpr std::string_view kPod = "seccomp.security.alpha.kubernetes.io/pod";
+  static constexpr std::string_view kContainerPrefix =
+      "container.seccomp.security.alpha.kubernetes.io/";
+  std::string_view pod_;
+  std::unordered_map<std::string_view, std::string_view> containers_;
+};
+
+// As PSA's isSignificantPodUpdate: container counts, images, ephemeral containers and the seccomp
+// annotations matter; the rest of a running pod's spec is immutable, and other metadata is not
+// judged.
 bool IsSignificantPodUpdate(const Value& pod, const Value& old_pod) {
   const Value* spec = json::Object(pod, "spec");
   const Value* old_spec = json::Object(old_pod, "spec");
   if (spec == nullptr || old_spec == nullptr) return true;
+  SeccompAnnotations seccomp, old_seccomp;
+  if (!seccomp.Read(pod) || !old_seccomp.Read(old_pod)) return true;
+  if (seccomp.pod() != old_seccomp.pod()) return true;
+  const bool container_annotations = seccomp.any_container() || old_seccomp.any_container();
+  // PSA's isSignificantContainerUpdate: the image, and the annotation under the new one's name.
+  auto changed = [&](const Value& container, const Value& old_container) {
+    if (json::String(container, "image") != json::String(old_container, "image")) return true;
+    if (!container_annotations) return false;
+    const std::string_view name = json::String(container, "name");
+    return seccomp.Container(name) != old_seccomp.Container(name);
+  };
   for (std::string_view list_name : {"containers", "initContainers"}) {
     const Value* list = json::Array(*spec, list_name);
     const Value* old_list = json::Array(*old_spec, list_name);
     const rapidjson::SizeType size = list ? list->Size() : 0;
     if (size != (old_list ? old_list->Size() : 0)) return true;
     for (rapidjson::SizeType i = 0; i < size; ++i) {
-      if (ImageChanged((*list)[i], (*old_list)[i])) return true;
+      if (changed((*list)[i], (*old_list)[i])) return true;
     }
   }
   const Value* ephemeral = json::Array(*spec, "ephemeralContainers");
   const Value* old_ephemeral = json::Array(*old_spec, "ephemeralContainers");
   if (ephemeral == nullptr) return false;
-  // The old ephemeral containers by name (the first of a name), looked up in n log n.
-  using Named = std::pair<std::string_view, const Value*>;
-  std::vector<Named> old_by_name;
+  // The old ephemeral containers by name (the first of a name, as PSA's loop), hashed: linear.
+  std::unordered_map<std::string_view, const Value*> old_by_name;
   if (old_ephemeral != nullptr) {
     old_by_name.reserve(old_ephemeral->Size());
     for (const Value& candidate : old_ephemeral->GetArray()) {
-      old_by_name.emplace_back(json::String(candidate, "name"), &candidate);
+      old_by_name.try_emplace(json::String(candidate, "name"), &candidate);
     }
-    std::stable_sort(old_by_name.begin(), old_by_name.end(),
-                     [](const Named& a, const Named& b) { return a.first < b.first; });
   }
   for (const Value& container : ephemeral->GetArray()) {
-    const std::string_view name = json::String(container, "name");
-    const auto it = std::lower_bound(
-        old_by_name.begin(), old_by_name.end(), name,
-        [](const Named& entry, std::string_view wanted) { return entry.first < wanted; });
-    if (it == old_by_name.end() || it->first != name || ImageChanged(container, *it->second)) {
-      return true;
-    }
+    const auto it = old_by_name.find(json::String(container, "name"));
+    if (it == old_by_name.end() || changed(container, *it->second)) return true;
   }
   return false;
 }

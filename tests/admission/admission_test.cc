@@ -400,6 +400,53 @@ TEST(Review, PodUpdatesJudgedOnlyWhenSignificant) {
   EXPECT_FALSE(Call(Endpoint::kValidate, r.Body(), *f.set).allowed());  // image changed
 }
 
+// As PSA: the pod's and each container's seccomp annotations count, other metadata does not.
+TEST(Review, PodUpdatesChangingSeccompAnnotationsAreJudged) {
+  Fixture f({Payments()});
+  auto annotated = [](const std::string& annotations) {
+    std::string pod = kBadPod;
+    pod.replace(pod.find("'name':'p'"), 10, "'name':'p','annotations':{" + annotations + "}");
+    return pod;
+  };
+  Request r;
+  r.operation = "UPDATE";
+  r.old_object = annotated("'team':'a'");
+  r.object = annotated("'team':'b'");
+  EXPECT_TRUE(Call(Endpoint::kValidate, r.Body(), *f.set).allowed()) << "other annotations";
+  r.object = annotated("'team':'a','container.seccomp.security.alpha.kubernetes.io/other':'x'");
+  EXPECT_TRUE(Call(Endpoint::kValidate, r.Body(), *f.set).allowed()) << "no such container";
+  for (const char* changed :
+       {"'seccomp.security.alpha.kubernetes.io/pod':'unconfined'",
+        "'container.seccomp.security.alpha.kubernetes.io/app':'unconfined'"}) {
+    r.object = annotated(std::string("'team':'a',") + changed);
+    EXPECT_FALSE(Call(Endpoint::kValidate, r.Body(), *f.set).allowed()) << changed;
+    // Removed is a change too ("" against the old value).
+    Request back = r;
+    std::swap(back.object, back.old_object);
+    EXPECT_FALSE(Call(Endpoint::kValidate, back.Body(), *f.set).allowed()) << changed;
+  }
+  // Ephemeral containers: looked up by name, their annotation compared likewise.
+  std::string old_pod = kGoodPod;
+  old_pod.insert(old_pod.size() - 2, ",'ephemeralContainers':[{'name':'dbg','image':'busybox'}]");
+  std::string pod = old_pod;
+  pod.replace(pod.find("'name':'p'"), 10,
+              "'name':'p','annotations':{'container.seccomp.security.alpha.kubernetes.io/dbg':'"
+              "unconfined'}");
+  Request e;
+  e.operation = "UPDATE";
+  e.object = old_pod;
+  e.old_object = old_pod;
+  EXPECT_TRUE(Call(Endpoint::kValidate, e.Body(), *f.set).allowed());
+  e.object = pod;
+  EXPECT_FALSE(Call(Endpoint::kValidate, e.Body(), *f.set).allowed());
+  // Annotations that are not a map of strings are judged, and the reader names them.
+  r.object =
+      "{'metadata':{'name':'p','annotations':{'a':1}},'spec':{'containers':[{'name':'app',"
+      "'image':'nginx'}]}}";
+  r.old_object = r.object;
+  EXPECT_FALSE(Call(Endpoint::kValidate, r.Body(), *f.set).allowed());
+}
+
 TEST(Review, EphemeralContainersSubresourceJudgedAndPatched) {
   Fixture f({Payments()});
   Request r;
