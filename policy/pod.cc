@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 
 #include "policy/json_access.h"
 
@@ -400,6 +401,25 @@ std::optional<std::string_view> Pod::Annotation(std::string_view key) const {
     if (k == key) return v;
   }
   return std::nullopt;
+}
+
+std::optional<std::string_view> Pod::Annotation(std::string_view prefix,
+                                                std::string_view name) const {
+  if (annotations.empty()) return std::nullopt;
+  if (annotation_index.empty()) {
+    for (const auto& [k, v] : annotations) {
+      if (k.size() == prefix.size() + name.size() && k.starts_with(prefix) && k.ends_with(name))
+        return v;
+    }
+    return std::nullopt;
+  }
+  char buffer[256];
+  if (prefix.size() + name.size() > sizeof buffer) {
+    return Annotation(std::string(prefix).append(name));
+  }
+  std::memcpy(buffer, prefix.data(), prefix.size());
+  std::memcpy(buffer + prefix.size(), name.data(), name.size());
+  return Annotation(std::string_view(buffer, prefix.size() + name.size()));
 }
 
 void Pod::AddAnnotation(std::string_view key, std::string_view value) {

@@ -113,6 +113,9 @@ struct Pod {
 
   bool IsWindows() const { return os_name && *os_name == "windows"; }
   std::optional<std::string_view> Annotation(std::string_view key) const;
+  // The annotation `prefix` + `name` (a per-container key), looked up without building the key on
+  // the heap.
+  std::optional<std::string_view> Annotation(std::string_view prefix, std::string_view name) const;
   void AddAnnotation(std::string_view key, std::string_view value);
 };
 

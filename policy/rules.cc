@@ -14,17 +14,24 @@ using check_text::GoQuote;
 using check_text::JoinQuote;
 
 // Groups containers that share the same complaint, in first-seen order:
-// `containers "a", "b" must ...; container "c" must ...`. Indexed by complaint, so tens of
-// thousands of containers with different complaints stay linear. Names are views into the pod.
+// `containers "a", "b" must ...; container "c" must ...`. Indexed by what makes complaints differ
+// (the finding's field and values), so each complaint's text is built once and tens of thousands
+// of containers stay linear. Names are views into the findings.
 class ContainerGroups {
  public:
-  void Add(std::string_view container, std::string tail) {
-    if (const auto it = index_.find(tail); it != index_.end()) {
-      groups_[it->second].names.push_back(container);
+  template <typename MakeTail>
+  void Add(const Finding& finding, MakeTail&& make_tail) {
+    key_.assign(finding.field);
+    for (const std::string& value : finding.values) {
+      key_ += '\0';
+      key_ += value;
+    }
+    if (const auto it = index_.find(key_); it != index_.end()) {
+      groups_[it->second].names.push_back(finding.container);
       return;
     }
-    groups_.push_back(Group{std::move(tail), {container}});
-    index_.emplace(groups_.back().tail, groups_.size() - 1);  // deque: the tail stays put
+    groups_.push_back(Group{key_, make_tail(finding), {finding.container}});
+    index_.emplace(groups_.back().key, groups_.size() - 1);  // deque: the key stays put
   }
   bool empty() const { return groups_.empty(); }
   std::string Detail() const {
@@ -47,9 +54,11 @@ class ContainerGroups {
 
  private:
   struct Group {
+    std::string key;
     std::string tail;
     std::vector<std::string_view> names;
   };
+  std::string key_;  // reused: no allocation per container once it has grown
   std::deque<Group> groups_;
   std::unordered_map<std::string_view, std::size_t> index_;
 };
@@ -89,9 +98,8 @@ std::string EffectiveAppArmorProfile(const Pod& pod, const Container& container)
   if (container.security_context.app_armor_profile) {
     return FormatProfile(*container.security_context.app_armor_profile);
   }
-  const std::string key =
-      "container.apparmor.security.beta.kubernetes.io/" + std::string(container.name);
-  if (const auto annotation = pod.Annotation(key)) {
+  if (const auto annotation =
+          pod.Annotation("container.apparmor.security.beta.kubernetes.io/", container.name)) {
     if (*annotation == "runtime/default") return "RuntimeDefault";
     if (annotation->starts_with("localhost/")) {
       return "Localhost/" + std::string(annotation->substr(10));
@@ -186,7 +194,7 @@ RuleFailure RenderRule(std::string_view id, Findings findings, const EffectivePo
   } else {
     ContainerGroups groups;
     for (const Finding& finding : findings) {
-      groups.Add(finding.container, ContainerTail(info->id, finding, policy));
+      groups.Add(finding, [&](const Finding& f) { return ContainerTail(info->id, f, policy); });
     }
     detail = groups.Detail();
   }

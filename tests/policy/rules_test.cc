@@ -59,6 +59,27 @@ std::string Pod(const std::string& containers) {
 const std::string kLocalX = "{'type':'Localhost','localhostProfile':'x'}";
 const std::string kLocalY = "{'type':'Localhost','localhostProfile':'y'}";
 
+// A confined container that adds `capability`.
+std::string Adding(const std::string& name, const std::string& capability) {
+  return "{'name':'" + name +
+         "','securityContext':{'seccompProfile':{'type':'RuntimeDefault'},'appArmorProfile':{"
+         "'type':'RuntimeDefault'},'capabilities':{'drop':['ALL'],'add':['" +
+         capability + "']}}}";
+}
+
+// Container "a" with no AppArmor field, annotated localhost/x, plus `others` - 1 annotations
+// (other containers' AppArmor profiles and unrelated keys).
+std::string AppArmorAnnotated(int others) {
+  std::string annotations = "'container.apparmor.security.beta.kubernetes.io/a':'localhost/x'";
+  for (int i = 1; i < others; ++i) {
+    annotations += ",'container.apparmor.security.beta.kubernetes.io/a" + std::to_string(i) +
+                   "':'unconfined','note" + std::to_string(i) + "':'a'";
+  }
+  return "{'metadata':{'annotations':{" + annotations +
+         "}},'spec':{'containers':[{'name':'a','securityContext':{'seccompProfile':{'type':"
+         "'RuntimeDefault'},'capabilities':{'drop':['ALL']}}}]}}";
+}
+
 const RuleCase kCases[] = {
     {"confined container passes", Pod(Container("a")), {}},
     // privileged: no seccomp, no AppArmor, every capability, whatever the fields say.
@@ -92,6 +113,20 @@ const RuleCase kCases[] = {
      {"allowedSeccompProfiles: containers \"a\", \"d\" must set securityContext.seccompProfile to "
       "one of \"RuntimeDefault\" (has Localhost/x), container \"c\" must set "
       "securityContext.seccompProfile to one of \"RuntimeDefault\" (has Localhost/y)"}},
+    {"capabilities group by what is added",
+     Pod(Adding("a", "SYS_ADMIN") + "," + Adding("b", "NET_RAW") + "," + Adding("c", "SYS_ADMIN")),
+     {"allowedCapabilities: containers \"a\", \"c\" must not add \"SYS_ADMIN\" (allowed: "
+      "\"NET_BIND_SERVICE\"), container \"b\" must not add \"NET_RAW\" (allowed: "
+      "\"NET_BIND_SERVICE\")"}},
+    // The per-container AppArmor annotation, among few annotations and among many (hashed).
+    {"AppArmor annotation of the container",
+     AppArmorAnnotated(1),
+     {"allowedAppArmorProfiles: container \"a\" must set securityContext.appArmorProfile to one "
+      "of \"RuntimeDefault\" (has Localhost/x)"}},
+    {"AppArmor annotation among many",
+     AppArmorAnnotated(40),
+     {"allowedAppArmorProfiles: container \"a\" must set securityContext.appArmorProfile to one "
+      "of \"RuntimeDefault\" (has Localhost/x)"}},
 };
 
 class RulesCase : public testing::TestWithParam<RuleCase> {};
