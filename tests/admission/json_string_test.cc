@@ -37,13 +37,17 @@ TEST(JsonString, EveryAsciiByteAsWriterEscapesIt) {
 
 TEST(JsonString, RandomTextMatchesWriter) {
   // Control characters, quotes, backslashes, ASCII and UTF-8 in runs of every length, so the
-  // escaper's eight-at-a-time scan meets escapes at every offset.
+  // escaper's sixteen-at-a-time scan meets escapes at every offset.
   const std::string alphabet = std::string("\x01\x1f\"\\/ azAZ09\t\n", 15) + "\xc3\xa9\xe2\x82\xac";
   std::mt19937 random(20261128);
   for (int round = 0; round < 20000; ++round) {
-    std::string text(random() % 40, ' ');
+    std::string text(random() % 100, ' ');
     for (char& c : text) c = alphabet[random() % alphabet.size()];
     ASSERT_EQ(WithOurs(text), WithWriter(text)) << round;
+    // Appended after what the answer already holds, as EncodeResponse does.
+    std::string after = "{\"message\":";
+    AppendJsonString(after, text);
+    ASSERT_EQ(after, "{\"message\":" + WithWriter(text)) << round;
   }
 }
 
