@@ -84,17 +84,39 @@ bool IsSignificantPodUpdate(const Value& pod, const Value& old_pod) {
   const Value* ephemeral = json::Array(*spec, "ephemeralContainers");
   const Value* old_ephemeral = json::Array(*old_spec, "ephemeralContainers");
   if (ephemeral == nullptr) return false;
-  // The old ephemeral containers by name (the first of a name, as PSA's loop), hashed: linear.
-  std::unordered_map<std::string_view, const Value*> old_by_name;
-  if (old_ephemeral != nullptr) {
-    old_by_name.reserve(old_ephemeral->Size());
+  // The old ephemeral containers by name (the first of a name, as PSA's loop) in an open-addressed
+  // table: linear, and one allocation for tens of thousands of them.
+  struct Slot {
+    std::string_view name;
+    const Value* container = nullptr;
+  };
+  std::vector<Slot> table;
+  const std::hash<std::string_view> hash;
+  if (old_ephemeral != nullptr && !old_ephemeral->Empty()) {
+    std::size_t size = 16;
+    while (size < 2 * static_cast<std::size_t>(old_ephemeral->Size())) size *= 2;
+    table.resize(size);
     for (const Value& candidate : old_ephemeral->GetArray()) {
-      old_by_name.try_emplace(json::String(candidate, "name"), &candidate);
+      const std::string_view name = json::String(candidate, "name");
+      for (std::size_t i = hash(name) & (size - 1);; i = (i + 1) & (size - 1)) {
+        if (table[i].container == nullptr) {
+          table[i] = Slot{name, &candidate};
+          break;
+        }
+        if (table[i].name == name) break;  // a later one of the same name
+      }
     }
   }
+  auto find_old = [&](std::string_view name) -> const Value* {
+    if (table.empty()) return nullptr;
+    for (std::size_t i = hash(name) & (table.size() - 1);; i = (i + 1) & (table.size() - 1)) {
+      if (table[i].container == nullptr) return nullptr;
+      if (table[i].name == name) return table[i].container;
+    }
+  };
   for (const Value& container : ephemeral->GetArray()) {
-    const auto it = old_by_name.find(json::String(container, "name"));
-    if (it == old_by_name.end() || changed(container, *it->second)) return true;
+    const Value* old = find_old(json::String(container, "name"));
+    if (old == nullptr || changed(container, *old)) return true;
   }
   return false;
 }

@@ -400,6 +400,25 @@ TEST(Review, PodUpdatesJudgedOnlyWhenSignificant) {
   EXPECT_FALSE(Call(Endpoint::kValidate, r.Body(), *f.set).allowed());  // image changed
 }
 
+// As PSA's loop, a new ephemeral container is compared with the first old one of its name.
+TEST(Review, EphemeralContainersComparedWithTheFirstOfTheirName) {
+  Fixture f({Payments()});
+  auto with = [](const std::string& ephemeral) {
+    std::string pod = kGoodPod;
+    pod.insert(pod.size() - 2, ",'ephemeralContainers':[" + ephemeral + "]");
+    return pod;
+  };
+  Request r;
+  r.operation = "UPDATE";
+  r.old_object = with("{'name':'dbg','image':'busybox'},{'name':'dbg','image':'alpine'}");
+  r.object = with("{'name':'dbg','image':'busybox'}");
+  EXPECT_TRUE(Call(Endpoint::kValidate, r.Body(), *f.set).allowed());
+  r.object = with("{'name':'dbg','image':'alpine'}");
+  EXPECT_FALSE(Call(Endpoint::kValidate, r.Body(), *f.set).allowed());
+  r.object = with("{'name':'other','image':'busybox'}");
+  EXPECT_FALSE(Call(Endpoint::kValidate, r.Body(), *f.set).allowed());
+}
+
 // As PSA: the pod's and each container's seccomp annotations count, other metadata does not.
 TEST(Review, PodUpdatesChangingSeccompAnnotationsAreJudged) {
   Fixture f({Payments()});
