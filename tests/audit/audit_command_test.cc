@@ -2,59 +2,32 @@
 // a request log): thousands of pods in hundreds of namespaces, Reports created, updated through a
 // 409, capped with the remainder counted, and deleted when stale.
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
 #include "kube/client.h"
 #include "kube/object.h"
 #include "tests/support/fake_apiserver.h"
+#include "tests/support/run_binary.h"
 
 namespace palisade {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct RunResult {
-  std::string out, err;
-  int exit_code = -1;
-};
+using test::RunResult;
 
 RunResult RunPalisade(const std::vector<std::string>& args) {
-  test::TempDir scratch;
-  const std::string out_path = scratch.path() + "/stdout", err_path = scratch.path() + "/stderr";
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (out < 0 || err < 0) _exit(127);
-    dup2(out, 1);
-    dup2(err, 2);
-    unsetenv("KUBERNETES_SERVICE_HOST");
-    std::vector<std::string> copies = args;
-    std::string binary = PALISADE_BINARY;
-    std::vector<char*> argv = {binary.data()};
-    for (std::string& arg : copies) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    execv(binary.c_str(), argv.data());
-    _exit(127);
-  }
-  RunResult result;
-  int status = 0;
-  if (pid < 0 || waitpid(pid, &status, 0) != pid) return result;
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.out = test::ReadText(out_path);
-  result.err = test::ReadText(err_path);
-  return result;
+  test::RunOptions options;
+  options.unset_env = {"KUBERNETES_SERVICE_HOST"};
+  return test::RunBinary(PALISADE_BINARY, args, options);
 }
 
 constexpr char kPolicy[] =

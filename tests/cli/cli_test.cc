@@ -5,18 +5,15 @@
 // To rewrite the expected files after an intended change (then read the diff!):
 //   PALISADE_UPDATE_EXPECTED=1 build/tests/cli/cli_test
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
@@ -24,6 +21,7 @@
 #include "policy/mutator.h"
 #include "server/policy_loader.h"
 #include "server/yaml_json.h"
+#include "tests/support/run_binary.h"
 
 namespace palisade {
 namespace {
@@ -32,51 +30,17 @@ namespace fs = std::filesystem;
 
 const fs::path kTestdata = CLI_TESTDATA_DIR;
 
-struct RunResult {
-  std::string out, err;
-  int exit_code = -1;
-};
+using test::RunResult;
 
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+std::string ReadFile(const fs::path& path) { return test::ReadText(path.string()); }
 
 // Runs the binary in testdata/ (so file names in its output are short and stable), with stdin
 // from `stdin_file` (relative to testdata/) or /dev/null.
 RunResult RunPalisade(const std::vector<std::string>& args, const std::string& stdin_file = "") {
-  const fs::path scratch =
-      fs::path(testing::TempDir()) / ("palisade_cli_" + std::to_string(getpid()));
-  fs::create_directories(scratch);
-  const fs::path out_path = scratch / "stdout", err_path = scratch / "stderr";
-  const pid_t pid = fork();
-  if (pid == 0) {
-    if (chdir(kTestdata.c_str()) != 0) _exit(127);
-    const int in = open(stdin_file.empty() ? "/dev/null" : stdin_file.c_str(), O_RDONLY);
-    const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (in < 0 || out < 0 || err < 0) _exit(127);
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(err, 2);
-    std::vector<char*> argv;
-    std::string binary = PALISADE_BINARY;
-    argv.push_back(binary.data());
-    std::vector<std::string> copies = args;
-    for (std::string& arg : copies) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    execv(binary.c_str(), argv.data());
-    _exit(127);
-  }
-  RunResult result;
-  int status = 0;
-  if (pid < 0 || waitpid(pid, &status, 0) != pid) return result;
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.out = ReadFile(out_path);
-  result.err = ReadFile(err_path);
-  std::error_code ignored;
-  fs::remove_all(scratch, ignored);
-  return result;
+  test::RunOptions options;
+  options.directory = kTestdata.string();
+  options.stdin_file = stdin_file;
+  return test::RunBinary(PALISADE_BINARY, args, options);
 }
 
 // Compares `actual` with testdata/expected/<name>, or rewrites it when asked to.
