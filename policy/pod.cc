@@ -417,8 +417,9 @@ std::optional<std::string_view> Pod::Annotation(std::string_view prefix,
   if (prefix.size() + name.size() > sizeof buffer) {
     return Annotation(std::string(prefix).append(name));
   }
-  std::memcpy(buffer, prefix.data(), prefix.size());
-  std::memcpy(buffer + prefix.size(), name.data(), name.size());
+  // Either view may be empty with a null data pointer, which memcpy must not be given.
+  if (!prefix.empty()) std::memcpy(buffer, prefix.data(), prefix.size());
+  if (!name.empty()) std::memcpy(buffer + prefix.size(), name.data(), name.size());
   return Annotation(std::string_view(buffer, prefix.size() + name.size()));
 }
 
