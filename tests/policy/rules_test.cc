@@ -127,6 +127,14 @@ const RuleCase kCases[] = {
      AppArmorAnnotated(40),
      {"allowedAppArmorProfiles: container \"a\" must set securityContext.appArmorProfile to one "
       "of \"RuntimeDefault\" (has Localhost/x)"}},
+    // A container without a name (read as an empty view) is looked up, and matches nothing.
+    {"unnamed container among many annotations",
+     [] {
+       std::string pod = AppArmorAnnotated(40);
+       pod.replace(pod.find("{'name':'a',"), 12, "{");
+       return pod;
+     }(),
+     {}},
 };
 
 class RulesCase : public testing::TestWithParam<RuleCase> {};
