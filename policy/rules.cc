@@ -21,11 +21,15 @@ class ContainerGroups {
  public:
   template <typename MakeTail>
   void Add(const Finding& finding, MakeTail&& make_tail) {
-    key_.assign(finding.field);
-    for (const std::string& value : finding.values) {
-      key_ += '\0';
-      key_ += value;
-    }
+    // Each part with its length first, so no two different findings share a key.
+    key_.clear();
+    auto part = [this](std::string_view text) {
+      const std::size_t size = text.size();
+      key_.append(reinterpret_cast<const char*>(&size), sizeof size);
+      key_.append(text);
+    };
+    part(finding.field);
+    for (const std::string& value : finding.values) part(value);
     if (const auto it = index_.find(key_); it != index_.end()) {
       groups_[it->second].names.push_back(finding.container);
       return;

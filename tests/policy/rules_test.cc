@@ -118,6 +118,15 @@ const RuleCase kCases[] = {
      {"allowedCapabilities: containers \"a\", \"c\" must not add \"SYS_ADMIN\" (allowed: "
       "\"NET_BIND_SERVICE\"), container \"b\" must not add \"NET_RAW\" (allowed: "
       "\"NET_BIND_SERVICE\")"}},
+    // Values that would read alike if joined with a separator still make two complaints.
+    {"a value holding NUL is not two values",
+     Pod(Adding("a", "X\\u0000Y") + "," +
+         "{'name':'b','securityContext':{'seccompProfile':{'type':'RuntimeDefault'},"
+         "'appArmorProfile':{'type':'RuntimeDefault'},'capabilities':{'drop':['ALL'],'add':['X',"
+         "'Y']}}}"),
+     {"allowedCapabilities: container \"a\" must not add \"X" + std::string(1, '\0') +
+      "Y\" (allowed: \"NET_BIND_SERVICE\"), container \"b\" must not add \"X\", \"Y\" "
+      "(allowed: \"NET_BIND_SERVICE\")"}},
     // The per-container AppArmor annotation, among few annotations and among many (hashed).
     {"AppArmor annotation of the container",
      AppArmorAnnotated(1),
