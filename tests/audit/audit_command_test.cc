@@ -4,7 +4,6 @@
 
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
