@@ -1,27 +1,31 @@
 #include "server/https_server.h"
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <boost/asio/basic_waitable_timer.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/status.hpp>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <charconv>
 #include <condition_variable>
+#include <cstring>
 #include <exception>
 #include <functional>
 #include <list>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "server/http_request_parser.h"
@@ -32,7 +36,6 @@
 namespace palisade::server {
 
 namespace net = boost::asio;
-namespace ssl = boost::asio::ssl;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
@@ -41,8 +44,9 @@ using tcp = boost::asio::ip::tcp;
 // handlers of one connection never run concurrently: no strands, and a concrete executor type
 // instead of the type-erased any_io_executor (both cost per operation).
 using Executor = net::io_context::executor_type;
-using TcpStream = beast::basic_stream<tcp, Executor>;
-using Socket = TcpStream::socket_type;
+using Socket = net::basic_stream_socket<tcp, Executor>;
+using Timer = net::basic_waitable_timer<std::chrono::steady_clock,
+                                        net::wait_traits<std::chrono::steady_clock>, Executor>;
 
 std::optional<HostPort> ParseHostPort(std::string_view text, std::string* error) {
   const std::size_t colon = text.rfind(':');
@@ -84,13 +88,6 @@ std::optional<HostPort> ParseHostPort(std::string_view text, std::string* error)
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-bool IsQuietDisconnect(const beast::error_code& ec) {
-  return ec == net::error::eof || ec == http::error::end_of_stream ||
-         ec == ssl::error::stream_truncated || ec == net::error::operation_aborted ||
-         ec == beast::error::timeout || ec == net::error::connection_reset ||
-         ec == net::error::broken_pipe;
-}
 
 // The response's bytes into `wire` (reused: no allocation once it has grown to the usual answer).
 // An answer to HEAD has the headers of the answer to GET and no body.
@@ -135,7 +132,7 @@ struct HttpsServer::Impl {
         metrics(m),
         logger(l),
         budget(options.max_buffered_request_bytes),
-        ssl_context(ssl::context::tls_server),
+        settings_context(SSL_CTX_new(TLS_server_method())),
         loops(MakeLoops(std::max(1, options.threads))) {
     admission.name = "admission";
     admission.handler = std::move(a);
@@ -168,6 +165,7 @@ struct HttpsServer::Impl {
     control.io.restart();
     control.io.poll();
     loops.clear();
+    SSL_CTX_free(settings_context);
   }
 
   // One event loop: an io_context for one thread (the hint lets Asio skip cross-thread
@@ -255,7 +253,7 @@ struct HttpsServer::Impl {
   Listener admission;
   Listener probes;
 
-  ssl::context ssl_context;
+  SSL_CTX* settings_context;  // TLS settings without a certificate, while none is loaded
   std::vector<std::thread> threads;
   Loop control;  // acceptors, the probe port, the TLS reload timer
   std::vector<std::unique_ptr<Loop>> loops;
@@ -266,43 +264,48 @@ struct HttpsServer::Impl {
 };
 
 // One connection, TLS or plain: (handshake,) then read a request, answer, repeat, on one loop.
+// The session drives OpenSSL (or the plain socket) itself: it tries each read or write at once
+// and waits on the socket's readiness only when that would block, so bytes are copied once
+// between the kernel and OpenSSL, and a connection holds no buffers beyond OpenSSL's own (given
+// back when idle) and the request and answer.
 template <bool kTls>
 struct HttpsServer::Impl::Session final : HttpsServer::Impl::SessionBase {
-  using Stream = std::conditional_t<kTls, ssl::stream<TcpStream>, TcpStream>;
   static constexpr std::size_t kReadSize = 16 * 1024;  // a whole TLS record
   static constexpr std::size_t kSpareBodyCapacity = 64 * 1024;
+  // Reads in a row before the loop's other connections get a turn.
+  static constexpr int kReadsPerTurn = 16;
 
-  Session(Socket&& socket, Impl* server, Listener* listener)
+  // What a read or write did: moved bytes, would block (waiting for the socket to be readable or
+  // writable), or ended.
+  enum class Io : std::uint8_t { kDone, kWantRead, kWantWrite, kEof, kError };
+  enum class After : std::uint8_t { kNextRequest, kShutdown, kLinger };
+
+  Session(Socket&& s, Impl* server, Listener* listener)
       : server(server),
         listener(listener),
-        stream(MakeStream(std::move(socket), server)),
-        reader(listener->limits, &server->budget) {}
-
-  static Stream MakeStream(Socket&& socket, Impl* server) {
+        socket(std::move(s)),
+        timer(socket.get_executor()),
+        reader(listener->limits, &server->budget) {
     if constexpr (kTls) {
       // The current certificate's context; the settings-only one while none is loaded (the
       // handshake then closes the connection).
-      if (SSL_CTX* current = server->tls.AcquireContext()) {
-        ssl::context context(current);  // owns that reference; the connection takes its own
-        return Stream(std::move(socket), context);
-      }
-      return Stream(std::move(socket), server->ssl_context);
-    } else {
-      (void)server;
-      return Stream(std::move(socket));
+      SSL_CTX* current = server->tls.AcquireContext();
+      ssl = NewServerConnection(current != nullptr ? current : server->settings_context,
+                                socket.native_handle());
+      if (current != nullptr) SSL_CTX_free(current);  // the connection holds its own reference
     }
   }
 
   ~Session() override {
+    if (ssl != nullptr) SSL_free(ssl);
     if (registered) server->Unregister(*listener, *this);
     if (refused) --listener->refusing;
   }
 
-  TcpStream& tcp() { return beast::get_lowest_layer(stream); }
   std::shared_ptr<Session> self() { return std::static_pointer_cast<Session>(shared_from_this()); }
 
   void Run() {
-    net::dispatch(stream.get_executor(), [self = self()] {
+    net::dispatch(socket.get_executor(), [self = self()] {
       if constexpr (kTls) {
         self->Handshake();
       } else {
@@ -315,52 +318,185 @@ struct HttpsServer::Impl::Session final : HttpsServer::Impl::SessionBase {
   void RunRefused() {
     refused = true;
     ++listener->refusing;
-    net::dispatch(stream.get_executor(), [self = self()] {
+    net::dispatch(socket.get_executor(), [self = self()] {
       self->server->metrics.RecordHttpError(503);
       self->Write(BusyResponse("too many connections"), false, true);
     });
   }
 
   void Evict() override {
-    net::post(stream.get_executor(), [self = self()] { self->Close(); });
+    net::post(socket.get_executor(), [self = self()] { self->Close(); });
   }
 
   // Drain: a connection waiting for its next request is closed now; one mid-request finishes.
   void CloseIfIdle() {
-    net::post(stream.get_executor(), [self = self()] {
+    net::post(socket.get_executor(), [self = self()] {
       if (self->phase.load(std::memory_order_relaxed) == Phase::kBusy || self->RequestArriving()) {
         return;
       }
-      self->tcp().cancel();
+      beast::error_code ignored;
+      self->socket.cancel(ignored);
     });
   }
 
   // Bytes of a request already here (read, decrypted but unread, or waiting in the socket): the
   // client sent it before it could know of the drain, so it is answered (with close), not dropped.
   bool RequestArriving() {
-    if (buffer.size() > 0) return true;
-    if constexpr (kTls) {
-      if (SSL_pending(stream.native_handle()) > 0) return true;
-    }
+    if (!leftover.empty() || TlsPending()) return true;
     beast::error_code ec;
-    return tcp().socket().available(ec) > 0 && !ec;
+    return socket.available(ec) > 0 && !ec;
+  }
+
+  bool TlsPending() const {
+    if constexpr (kTls) return SSL_has_pending(ssl) == 1;
+    return false;
+  }
+
+  // The connection's one timer runs to the earliest deadline set since it was armed; a later
+  // deadline does not re-arm it (most requests move it later), it is looked at when it fires.
+  void ExpiresAt(Clock::time_point when) {
+    deadline = when;
+    if (when >= armed) return;
+    armed = when;
+    timer.expires_at(when);  // a wait already pending ends with operation_aborted
+    timer.async_wait([weak = weak_from_this()](const beast::error_code& ec) {
+      if (ec) return;
+      const std::shared_ptr<SessionBase> alive = weak.lock();
+      if (alive == nullptr) return;
+      auto& session = static_cast<Session&>(*alive);
+      session.armed = Clock::time_point::max();
+      if (session.closed) return;
+      if (Clock::now() >= session.deadline) {
+        session.server->logger.Debug("connection timed out", {{"port", session.listener->name}});
+        return session.Close();
+      }
+      session.ExpiresAt(session.deadline);
+    });
+  }
+  void ExpiresAfter(std::chrono::milliseconds timeout) { ExpiresAt(Clock::now() + timeout); }
+
+  // Waits until the socket is readable or writable, then runs `next`.
+  void Await(net::socket_base::wait_type what, void (Session::*next)()) {
+    socket.async_wait(what, [self = self(), next](const beast::error_code& ec) {
+      if (self->closed) return;
+      if (ec) {
+        // Cancelled by the drain while waiting for a request: say goodbye properly.
+        if (ec == net::error::operation_aborted && self->server->draining.load() &&
+            self->phase.load(std::memory_order_relaxed) == Phase::kIdle) {
+          return self->Shutdown();
+        }
+        if (ec != net::error::operation_aborted) {
+          self->server->logger.Debug("connection wait failed", {{"error", ec.message()}});
+        }
+        return self->Close();
+      }
+      ((*self).*next)();
+    });
+  }
+
+  // Runs `next` after the loop's other ready work: what is already here is handled without
+  // growing the stack request after request.
+  void Later(void (Session::*next)()) {
+    net::post(socket.get_executor(), [self = self(), next] {
+      if (!self->closed) ((*self).*next)();
+    });
+  }
+
+  Io FromTls(int result) {
+    if constexpr (kTls) {
+      switch (SSL_get_error(ssl, result)) {
+        case SSL_ERROR_WANT_READ:
+          return Io::kWantRead;
+        case SSL_ERROR_WANT_WRITE:
+          return Io::kWantWrite;
+        case SSL_ERROR_ZERO_RETURN:
+          return Io::kEof;
+        case SSL_ERROR_SYSCALL:
+          io_error = errno != 0 ? std::strerror(errno) : "connection closed";
+          ERR_clear_error();
+          return Io::kError;
+        default:
+          io_error = OpenSslError();
+          return Io::kError;
+      }
+    }
+    (void)result;
+    return Io::kError;
+  }
+
+  Io FromErrno(ssize_t result, Io would_block) {
+    if (result == 0) return Io::kEof;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return would_block;
+    io_error = std::strerror(errno);
+    return Io::kError;
+  }
+
+  Io ReadNow(void* data, std::size_t size, std::size_t* got) {
+    if constexpr (kTls) {
+      ERR_clear_error();
+      if (SSL_read_ex(ssl, data, size, got) == 1) return Io::kDone;
+      return FromTls(0);
+    } else {
+      for (;;) {
+        const ssize_t n = ::recv(socket.native_handle(), data, size, MSG_DONTWAIT);
+        if (n > 0) {
+          *got = static_cast<std::size_t>(n);
+          return Io::kDone;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        return FromErrno(n, Io::kWantRead);
+      }
+    }
+  }
+
+  Io WriteNow(const char* data, std::size_t size, std::size_t* sent) {
+    if constexpr (kTls) {
+      ERR_clear_error();
+      if (SSL_write_ex(ssl, data, size, sent) == 1) return Io::kDone;
+      return FromTls(0);
+    } else {
+      for (;;) {
+        const ssize_t n = SendNow(socket.native_handle(), data, size);
+        if (n >= 0) {
+          *sent = static_cast<std::size_t>(n);
+          return Io::kDone;
+        }
+        if (errno == EINTR) continue;
+        return FromErrno(n, Io::kWantWrite);
+      }
+    }
   }
 
   void Handshake() {
     if constexpr (kTls) {
-      if (SSL_get_certificate(stream.native_handle()) == nullptr) {
-        server->logger.Error("no TLS certificate loaded; closing connection");
+      if (ssl == nullptr || SSL_get_certificate(ssl) == nullptr) {
+        server->logger.Error(ssl == nullptr ? "cannot make a TLS connection"
+                                            : "no TLS certificate loaded; closing connection");
         return Close();
       }
-      tcp().expires_after(server->options.handshake_timeout);
-      stream.async_handshake(ssl::stream_base::server, [self = self()](beast::error_code ec) {
-        self->server->HandshakeDone(*self->listener, *self);
-        if (ec) {
-          self->server->logger.Debug("TLS handshake failed", {{"error", ec.message()}});
-          return self->Close();
-        }
-        self->WaitForRequest(true);
-      });
+      ExpiresAfter(server->options.handshake_timeout);
+      ContinueHandshake();
+    }
+  }
+
+  void ContinueHandshake() {
+    if constexpr (kTls) {
+      ERR_clear_error();
+      const int result = SSL_do_handshake(ssl);
+      if (result == 1) {
+        server->HandshakeDone(*listener, *this);
+        return WaitForRequest(true);
+      }
+      switch (FromTls(result)) {
+        case Io::kWantRead:
+          return Await(net::socket_base::wait_read, &Session::ContinueHandshake);
+        case Io::kWantWrite:
+          return Await(net::socket_base::wait_write, &Session::ContinueHandshake);
+        default:
+          server->HandshakeDone(*listener, *this);
+          server->logger.Debug("TLS handshake failed", {{"error", io_error}});
+          return Close();
+      }
     }
   }
 
@@ -371,33 +507,73 @@ struct HttpsServer::Impl::Session final : HttpsServer::Impl::SessionBase {
       return Shutdown();
     }
     SetPhase(Phase::kIdle, Clock::now());
-    if (buffer.size() > 0) return OnBytes();  // pipelined
-    tcp().expires_after(first ? listener->first_byte_timeout : listener->idle_timeout);
-    ReadSome();
+    if (!leftover.empty()) return Later(&Session::Pipelined);
+    ExpiresAfter(first ? listener->first_byte_timeout : listener->idle_timeout);
+    // A new connection's request is often here already: read it now, so the connection counts
+    // as busy (not as idle, to be closed at the cap) from the start.
+    if (first) return ReadSome();
+    if (TlsPending()) return Later(&Session::ReadSome);
+    Await(net::socket_base::wait_read, &Session::ReadSome);
+  }
+
+  void Pipelined() {
+    if (OnBytes(leftover)) ReadSome();
+  }
+
+  // Reads land in the thread's one buffer; a connection keeps only what a request has not
+  // consumed yet (a partial head, a pipelined request), so an idle one holds no read buffer.
+  static char* Scratch() {
+    static thread_local char scratch[kReadSize];
+    return scratch;
   }
 
   void ReadSome() {
-    stream.async_read_some(buffer.prepare(kReadSize),
-                           [self = self()](beast::error_code ec, std::size_t n) {
-                             if (ec) return self->ReadFailed(ec);
-                             self->buffer.commit(n);
-                             self->OnBytes();
-                           });
+    char* const scratch = Scratch();
+    for (int turn = 0; turn < kReadsPerTurn; ++turn) {
+      std::size_t got = 0;
+      switch (ReadNow(scratch, kReadSize, &got)) {
+        case Io::kDone:
+          if (leftover.empty()) {
+            if (!OnBytes(std::string_view(scratch, got))) return;
+          } else {
+            leftover.append(scratch, got);
+            if (!OnBytes(leftover)) return;
+          }
+          continue;
+        case Io::kWantRead:
+          return Await(net::socket_base::wait_read, &Session::ReadSome);
+        case Io::kWantWrite:
+          return Await(net::socket_base::wait_write, &Session::ReadSome);
+        case Io::kEof:
+          return Close();
+        case Io::kError:
+          server->logger.Debug("connection read failed", {{"error", io_error}});
+          return Close();
+      }
+    }
+    Later(&Session::ReadSome);
   }
 
-  void OnBytes() {
+  // Parses what has arrived (the scratch buffer's bytes, or `leftover`), keeping what is not
+  // consumed in `leftover`. True when the request needs more bytes; otherwise it has been
+  // answered or refused.
+  bool OnBytes(std::string_view bytes) {
     if (phase.load(std::memory_order_relaxed) != Phase::kBusy) {
       // The first bytes of a request: the header deadline runs from here.
       const auto now = Clock::now();
       SetPhase(Phase::kBusy, now);
       reader.Begin(std::move(spare_body));
       head_set = false;
-      tcp().expires_at(now + server->options.header_timeout);
+      ExpiresAt(now + server->options.header_timeout);
     }
     std::size_t used = 0;
-    const auto status = reader.Parse(
-        std::string_view(static_cast<const char*>(buffer.data().data()), buffer.size()), &used);
-    buffer.consume(used);
+    const auto status = reader.Parse(bytes, &used);
+    if (bytes.data() == leftover.data()) {
+      leftover.erase(0, used);
+      if (leftover.empty() && leftover.capacity() > 1024) std::string().swap(leftover);
+    } else {
+      leftover.assign(bytes.substr(used));
+    }
     if (status == HttpRequestReader::Status::kRefused) {
       server->metrics.RecordHttpError(reader.status());
       server->logger.Debug(
@@ -407,29 +583,22 @@ struct HttpsServer::Impl::Session final : HttpsServer::Impl::SessionBase {
                                   ? BusyResponse(reader.reason())
                                   : TextResponse(reader.status(), reader.reason());
       // The rest of the request is unread: answer, then read and drop what still comes.
-      return Write(response, false, true);
+      Write(response, false, true);
+      return false;
     }
     if (reader.header_done() && !head_set) {
       const auto now = Clock::now();
       request.SetHead(reader.method(), reader.target(), reader.content_type(), now);
       head_set = true;
       if (status == HttpRequestReader::Status::kNeedMore) {
-        tcp().expires_at(now + server->options.body_timeout);
+        ExpiresAt(now + server->options.body_timeout);
       }
     }
-    if (status == HttpRequestReader::Status::kComplete) return Respond();
-    ReadSome();
-  }
-
-  void ReadFailed(const beast::error_code& ec) {
-    if (ec == net::error::operation_aborted && server->draining.load() &&
-        phase.load(std::memory_order_relaxed) != Phase::kBusy) {
-      return Shutdown();
+    if (status == HttpRequestReader::Status::kComplete) {
+      Respond();
+      return false;
     }
-    if (!IsQuietDisconnect(ec)) {
-      server->logger.Debug("connection read failed", {{"error", ec.message()}});
-    }
-    Close();
+    return true;
   }
 
   void Respond() {
@@ -461,14 +630,36 @@ struct HttpsServer::Impl::Session final : HttpsServer::Impl::SessionBase {
     // A draining server tells the client on this response, then closes.
     keep_alive = keep_alive && !server->closing.load();
     SerializeResponse(response, keep_alive, wire, head_set && request.method == "HEAD");
-    tcp().expires_after(server->options.write_timeout);
-    net::async_write(stream, net::buffer(wire),
-                     [self = self(), keep_alive, linger](beast::error_code ec, std::size_t) {
-                       if (ec) return self->Close();
-                       if (linger) return self->Linger();
-                       if (!keep_alive) return self->Shutdown();
-                       self->WaitForRequest(false);
-                     });
+    written = 0;
+    after_write = linger ? After::kLinger : keep_alive ? After::kNextRequest : After::kShutdown;
+    ExpiresAfter(server->options.write_timeout);
+    WriteSome();
+  }
+
+  void WriteSome() {
+    while (written < wire.size()) {
+      std::size_t sent = 0;
+      switch (WriteNow(wire.data() + written, wire.size() - written, &sent)) {
+        case Io::kDone:
+          written += sent;
+          continue;
+        case Io::kWantWrite:
+          return Await(net::socket_base::wait_write, &Session::WriteSome);
+        case Io::kWantRead:
+          return Await(net::socket_base::wait_read, &Session::WriteSome);
+        case Io::kEof:
+        case Io::kError:
+          return Close();
+      }
+    }
+    switch (after_write) {
+      case After::kLinger:
+        return Linger();
+      case After::kShutdown:
+        return Shutdown();
+      case After::kNextRequest:
+        return WaitForRequest(false);
+    }
   }
 
   // As nginx's lingering close: the answer is out; stop sending, then read and drop what the
@@ -477,51 +668,87 @@ struct HttpsServer::Impl::Session final : HttpsServer::Impl::SessionBase {
   void Linger() {
     SetPhase(Phase::kIdle, Clock::now());
     beast::error_code ignored;
-    tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
-    tcp().expires_after(server->options.linger_timeout);
-    buffer.clear();
-    LingerRead(0);
+    socket.shutdown(tcp::socket::shutdown_send, ignored);
+    ExpiresAfter(server->options.linger_timeout);
+    leftover.clear();
+    lingered = 0;
+    LingerRead();
   }
 
-  void LingerRead(std::size_t dropped) {
-    tcp().async_read_some(buffer.prepare(kReadSize),
-                          [self = self(), dropped](beast::error_code ec, std::size_t n) {
-                            if (ec || dropped + n > self->server->options.linger_bytes)
-                              return self->Close();
-                            self->LingerRead(dropped + n);
-                          });
+  void LingerRead() {
+    for (int turn = 0; turn < kReadsPerTurn; ++turn) {
+      const ssize_t n = ::recv(socket.native_handle(), Scratch(), kReadSize, MSG_DONTWAIT);
+      if (n > 0) {
+        lingered += static_cast<std::size_t>(n);
+        if (lingered > server->options.linger_bytes) return Close();
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return Await(net::socket_base::wait_read, &Session::LingerRead);
+      }
+      return Close();
+    }
+    Later(&Session::LingerRead);
   }
 
   void Shutdown() {
     if constexpr (kTls) {
-      tcp().expires_after(std::chrono::seconds(2));
+      ExpiresAfter(std::chrono::seconds(2));
       // Send close_notify without waiting for the peer's: an idle client may never answer it.
-      SSL_set_shutdown(stream.native_handle(), SSL_RECEIVED_SHUTDOWN);
-      // stream_truncated from a peer that just closes is normal here.
-      stream.async_shutdown([self = self()](beast::error_code) { self->Close(); });
+      SSL_set_shutdown(ssl, SSL_RECEIVED_SHUTDOWN);
+      ContinueShutdown();
     } else {
       beast::error_code ignored;
-      tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
+      socket.shutdown(tcp::socket::shutdown_send, ignored);
       Close();
     }
   }
 
+  void ContinueShutdown() {
+    if constexpr (kTls) {
+      ERR_clear_error();
+      const int result = SSL_shutdown(ssl);
+      if (result >= 0) return Close();
+      switch (FromTls(result)) {
+        case Io::kWantWrite:
+          return Await(net::socket_base::wait_write, &Session::ContinueShutdown);
+        case Io::kWantRead:
+          return Await(net::socket_base::wait_read, &Session::ContinueShutdown);
+        default:
+          return Close();
+      }
+    }
+  }
+
   void Close() {
+    if (closed) return;
+    closed = true;
     beast::error_code ignored;
-    tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
-    tcp().close();
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);  // pending waits end with operation_aborted
+    timer.cancel();
   }
 
   Impl* server;  // outlives every session: the io_contexts are destroyed first
   Listener* listener;
-  Stream stream;
-  beast::flat_buffer buffer;
+  Socket socket;
+  Timer timer;
+  SSL* ssl = nullptr;  // TLS sessions only
+  Clock::time_point deadline = Clock::time_point::max();
+  Clock::time_point armed = Clock::time_point::max();  // when the pending timer wait ends
+  std::string leftover;  // bytes read and not yet consumed by a request
   HttpRequestReader reader;
   HttpRequest request;
-  bool head_set = false;   // `request` has this request's head
-  bool refused = false;    // answered 503 at the cap, not registered
+  std::string io_error;    // why the last read or write failed, for the log
   std::string spare_body;  // the buffer for the next request's body
   std::string wire;        // the response being written
+  std::size_t written = 0;
+  std::size_t lingered = 0;
+  After after_write = After::kNextRequest;
+  bool head_set = false;  // `request` has this request's head
+  bool refused = false;   // answered 503 at the cap, not registered
+  bool closed = false;
 };
 
 bool HttpsServer::Impl::Admit(Listener& listener, SessionBase& session, bool tls) {
@@ -688,7 +915,11 @@ bool HttpsServer::Start(std::string* error) {
   if (!listen) return false;
   const std::optional<HostPort> metrics_listen = ParseHostPort(impl.options.metrics_listen, error);
   if (!metrics_listen) return false;
-  if (!impl.tls.ConfigureContext(impl.ssl_context.native_handle(), error)) return false;
+  if (impl.settings_context == nullptr) {
+    *error = "cannot make a TLS context: " + OpenSslError();
+    return false;
+  }
+  if (!impl.tls.ConfigureContext(impl.settings_context, error)) return false;
   if (!Listen(*impl.admission.acceptor, *listen, "--listen", error)) return false;
   if (!Listen(*impl.probes.acceptor, *metrics_listen, "--metrics-listen", error)) return false;
   impl.bound_port = impl.admission.acceptor->local_endpoint().port();

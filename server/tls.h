@@ -6,7 +6,10 @@
 
 #include <openssl/types.h>
 
+#include <sys/types.h>
+
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -22,6 +25,16 @@ struct TlsFiles {
   std::string key_file;        // PEM private key
   std::string client_ca_file;  // optional: require client certificates signed by these CAs
 };
+
+// What OpenSSL's error queue says (and empties it): "error:0A000086:SSL routines::...".
+std::string OpenSslError();
+
+// Writes what the socket takes now: never blocks, never raises SIGPIPE. As send(2).
+ssize_t SendNow(int fd, const char* data, std::size_t size);
+
+// A server-side TLS connection from `context` over socket `fd`: records are read and written
+// straight on the socket, never blocking and never raising SIGPIPE. Null when out of memory.
+SSL* NewServerConnection(SSL_CTX* context, int fd);
 
 class TlsCredentials {
  public:

@@ -8,6 +8,7 @@
 #include <rapidjson/pointer.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -162,8 +163,10 @@ TEST(MutatorProperties, AppliesAddsOnlyIdempotentAndKeepsRestricted) {
     input.PushBack(item, allocator);
   }
 
-  const std::string in_path = ::testing::TempDir() + "mutator_property_in.json";
-  const std::string out_path = ::testing::TempDir() + "mutator_property_out.json";
+  // Named per process: two checkouts' suites may run at once on one machine.
+  const std::string stem = ::testing::TempDir() + "mutator_property_" + std::to_string(getpid());
+  const std::string in_path = stem + "_in.json";
+  const std::string out_path = stem + "_out.json";
   std::ofstream(in_path) << Write(input);
   const std::string command =
       std::string("python3 ") + PALISADE_APPLY_PATCH_SCRIPT + " < " + in_path + " > " + out_path;
@@ -172,6 +175,8 @@ TEST(MutatorProperties, AppliesAddsOnlyIdempotentAndKeepsRestricted) {
   text << std::ifstream(out_path).rdbuf();
   rapidjson::Document results;
   results.Parse(text.str());
+  std::remove(in_path.c_str());
+  std::remove(out_path.c_str());
   ASSERT_TRUE(results.IsArray() && results.Size() == pods.size());
 
   int patched = 0;
