@@ -5,8 +5,10 @@
    of its body, then stall. Prints the server's peak RSS while they hold, and how many got 503.
 2. Probe latency while every admission thread is busy: WORKERS clients POST large reviews back to
    back (about 1 MiB each, worst-case decode) while /healthz and /readyz are timed.
+3. Held connections: IDLE TLS keep-alive connections each make one /validate request (the shared
+   6.5 KB review) and stay open. Prints the RSS they add, per connection.
 
-    bench/attack/run.py --binary build/cli/palisade [--connections 200] [--threads 2]
+    bench/attack/run.py --binary build/cli/palisade [--connections 200] [--threads 2] [--idle 400]
 """
 import argparse
 import json
@@ -188,6 +190,36 @@ def probe_latency(binary, threads, workers_count, probes):
         proc.wait()
 
 
+def held_connections(binary, threads, count):
+    proc, port, _ = start_server(binary, threads, [])
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "..", "..", "shared", "testdata",
+                           "review_realistic.json"), "rb") as f:
+        body = f.read()
+    try:
+        time.sleep(0.5)
+        before = rss_kib(proc.pid)
+        held = []
+        for _ in range(count):
+            s = tls_connect(port)
+            s.sendall(head(len(body)) + body)
+            reply = b""
+            while b"\r\n\r\n" not in reply:
+                reply += s.recv(65536)
+            assert reply.startswith(b"HTTP/1.1 200"), reply[:100]
+            held.append(s)
+        time.sleep(0.5)
+        after = rss_kib(proc.pid)
+        print(f"held connections: {count} keep-alive TLS connections after one review each: RSS "
+              f"{before / 1024:.1f} -> {after / 1024:.1f} MiB, {(after - before) / count:.1f} KiB "
+              f"per connection")
+        for s in held:
+            s.close()
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", default="build/cli/palisade")
@@ -195,9 +227,11 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--probes", type=int, default=200)
+    parser.add_argument("--idle", type=int, default=400)
     args = parser.parse_args()
     partial_uploads(args.binary, args.connections, args.threads)
     probe_latency(args.binary, args.threads, args.workers, args.probes)
+    held_connections(args.binary, args.threads, args.idle)
 
 
 if __name__ == "__main__":
