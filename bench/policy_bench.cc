@@ -3,7 +3,9 @@
 // Namespace labels: lookups flat from 10 to 10,000 labelled namespaces and 1 to 100 selector
 // policies; the time WithNamespaceLabels takes to resolve them; the memory `serve` keeps for 10k
 // namespaces with 5 labels each: reflector store + labels + resolved cache (target <= 5 MiB,
-// BM_NamespaceCacheMemory total_MiB from mallinfo2, rss_MiB from /proc/self/statm).
+// BM_NamespaceCacheMemory total_MiB from mallinfo2, rss_MiB from /proc/self/statm); the heap of
+// the policy set of bench/load/run.sh --scale, 1k policies over 10k namespaces
+// (BM_ScaleWorldMemory).
 //   build/bench/policy_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 
 #include <benchmark/benchmark.h>
@@ -16,9 +18,14 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
+#include "bench/bench_files.h"
 #include "kube/reflector.h"
 #include "policy/namespace_policy.h"
 #include "server/cluster_sources.h"
@@ -303,6 +310,184 @@ void BM_NamespaceWholeObjectsMemory(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_NamespaceWholeObjectsMemory)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+// ---- the world of bench/load/run.sh --scale (bench/load/scale_world.py, same shapes) ----
+
+using palisade::policy::EffectivePolicy;
+using palisade::policy::Labels;
+
+constexpr int kTeams = 200;
+constexpr std::string_view kEnvs[] = {"prod", "staging", "dev"};
+constexpr std::string_view kApps[] = {"api",    "web",  "worker",  "db",     "cache",   "batch",
+                                      "search", "auth", "billing", "events", "reports", "gateway",
+                                      "ingest", "ml",   "notify",  "export", "cron"};
+constexpr std::string_view kPsaLevels[] = {"baseline", "restricted", "privileged"};
+constexpr int kEnvCount = static_cast<int>(std::size(kEnvs));
+constexpr int kAppCount = static_cast<int>(std::size(kApps));
+
+// `value` in decimal, zero-padded to `width` digits.
+std::string Padded(int value, std::size_t width) {
+  const std::string digits = std::to_string(value);
+  return std::string(width - std::min(width, digits.size()), '0') + digits;
+}
+
+// scale_world.py's namespace i: its name and 5 labels.
+std::pair<std::string, Labels> ScaleNamespace(int i) {
+  const std::string team = "t" + Padded(i % kTeams, 3);
+  const std::string env(kEnvs[(i / kTeams) % kEnvCount]);
+  const std::string app(kApps[(i / (kTeams * kEnvCount)) % kAppCount]);
+  const int serial = i / (kTeams * kEnvCount * kAppCount);
+  const std::string name =
+      team + "-" + app + "-" + env + (serial != 0 ? "-" + std::to_string(serial) : "");
+  Labels labels = {{"kubernetes.io/metadata.name", name},
+                   {"team", team},
+                   {"env", env},
+                   {"cost-center", "cc-" + Padded(1000 + (i % kTeams) / 4, 4)}};
+  if (i % 4 == 0) {
+    labels["pod-security.kubernetes.io/enforce"] = std::string(kPsaLevels[(i / 4) % 3]);
+  } else {
+    labels["app.kubernetes.io/part-of"] = app;
+  }
+  return {name, labels};
+}
+
+std::vector<std::pair<std::string, Labels>> ScaleNamespaces(int count) {
+  std::vector<std::pair<std::string, Labels>> world = {
+      {"payments",
+       {{"kubernetes.io/metadata.name", "payments"},
+        {"team", "payments"},
+        {"env", "prod"},
+        {"cost-center", "cc-0042"},
+        {"pod-security.kubernetes.io/enforce", "baseline"}}}};
+  for (int i = 0; static_cast<int>(world.size()) < count; ++i) world.push_back(ScaleNamespace(i));
+  return world;
+}
+
+std::string ScalePolicy(const std::string& name, const std::string& match, std::string_view enforce,
+                        std::string_view warn, bool defaults, std::string_view rules) {
+  std::string text =
+      "apiVersion: palisade.dev/v1\nkind: NamespacePolicy\nmetadata:\n  name: " + name +
+      "\nspec:\n" + match + "  podSecurity: {enforce: " + std::string(enforce) +
+      ", warn: " + std::string(warn) + "}\n";
+  if (defaults) {
+    text +=
+        "  defaults:\n    seccompProfile: {type: RuntimeDefault}\n    capabilities: {drop: "
+        "[ALL]}\n    allowPrivilegeEscalation: false\n";
+  }
+  if (!rules.empty()) {
+    text += "  rules:\n    action: " + std::string(rules) +
+            "\n    allowedCapabilities: [NET_BIND_SERVICE]\n    requiredDropCapabilities: [ALL]\n"
+            "    allowedSeccompProfiles: [\"RuntimeDefault\", \"Localhost/profiles/*\"]\n";
+  }
+  return text;
+}
+
+// scale_world.py's `count` policies over `names` (the namespaces, payments first), as one stream.
+std::string ScalePolicies(int count, const std::vector<std::string>& names) {
+  std::vector<std::string> docs = {
+      ScalePolicy("cluster-default", "  namespaces: [\"*\"]\n", "baseline", "restricted", true, ""),
+      palisade::bench::ReadFileOrExit(std::string(PALISADE_BENCH_DIR) + "/load/payments.yaml")};
+  std::size_t exact = 1;                // each namespace named by at most one policy
+  std::size_t by_label = names.size();  // metadata.name selectors from the other end
+  int team = 0, cost = 0;
+  for (int i = 0; static_cast<int>(docs.size()) < count; ++i) {
+    const int kind = i % 10;
+    const bool defaults = i % 3 == 0;
+    const std::string_view rules = i % 5 != 1 ? "" : i % 10 == 1 ? "enforce" : "warn";
+    if (kind < 5) {
+      const std::string& name = names[exact++];
+      docs.push_back(ScalePolicy("ns-" + name, "  namespaces: [\"" + name + "\"]\n", "restricted",
+                                 "restricted:latest", defaults, rules));
+    } else if (kind == 5) {
+      const std::string& name = names[--by_label];
+      docs.push_back(ScalePolicy(
+          "label-" + name,
+          "  namespaceSelector:\n    matchLabels: {kubernetes.io/metadata.name: " + name + "}\n",
+          "baseline:v1.30", "restricted", defaults, rules));
+    } else if (kind < 9) {
+      const std::string t = "t" + Padded(team % kTeams, 3);
+      std::string match = "  namespaceSelector:\n    matchLabels: {team: " + t +
+                          "}\n    matchExpressions:\n    - {key: env, operator: NotIn, values: [" +
+                          (team < kTeams ? "dev" : "dev, staging") + "]}\n";
+      if (team >= 2 * kTeams) {
+        match += "    - {key: pod-security.kubernetes.io/enforce, operator: DoesNotExist}\n";
+      }
+      docs.push_back(ScalePolicy("team-" + t + "-" + std::to_string(team / kTeams), match,
+                                 "baseline", "restricted", defaults, rules));
+      ++team;
+    } else {
+      std::string centers;
+      for (int k = 0; k < 3; ++k) {
+        centers += (k > 0 ? ", cc-" : "cc-") + Padded(1000 + (cost * 3 + k) % 50, 4);
+      }
+      const std::string match =
+          "  namespaceSelector:\n    matchExpressions:\n"
+          "    - {key: cost-center, operator: In, values: [" +
+          centers +
+          "]}\n    - {key: env, operator: In, values: [prod]}\n"
+          "    - {key: app.kubernetes.io/part-of, operator: Exists}\n";
+      docs.push_back(ScalePolicy("cost-" + Padded(cost, 3), match, "restricted",
+                                 "restricted:latest", defaults, rules));
+      ++cost;
+    }
+  }
+  std::string text;
+  for (const std::string& doc : docs) text += (text.empty() ? "" : "---\n") + doc;
+  return text;
+}
+
+// The policy set `serve --scale` keeps: 1,000 policies (with the effective policies of their
+// exact names) resolved over 10,000 labelled namespaces. set_MiB: the parsed policies and the
+// exact-name cache; resolved_MiB: WithNamespaceLabels' effective policies (the label table
+// excluded); effective: the distinct effective policies a namespace can get; sources: the fields
+// with a recorded source, over all of them.
+void BM_ScaleWorldMemory(benchmark::State& state) {
+  const auto world = ScaleNamespaces(10000);
+  std::vector<std::string> names;
+  auto labels = std::make_shared<NamespaceLabels>();
+  for (const auto& [name, each] : world) {
+    names.push_back(name);
+    labels->by_name.emplace(name, each);
+  }
+  const auto table = ToTable(*labels);
+  labels.reset();
+  for (auto _ : state) {
+    const double heap_before = HeapMiB();
+    std::vector<PolicyError> errors;
+    std::shared_ptr<const PolicySet> set;
+    {
+      const std::string text = ScalePolicies(1000, names);
+      set = PolicySet::Build(palisade::server::ParsePolicyText(text, "policies.yaml", &errors),
+                             &errors);
+    }
+    if (set == nullptr || !errors.empty()) {
+      std::fprintf(stderr, "scale policies: %s\n",
+                   errors.empty() ? "?" : errors.front().ToString().c_str());
+      std::exit(1);
+    }
+    const double heap_set = HeapMiB();
+    const auto resolved = set->WithNamespaceLabels(table);
+    const double heap_resolved = HeapMiB();
+    std::vector<const EffectivePolicy*> distinct;
+    std::size_t sources = 0;
+    for (const std::string& name : names) distinct.push_back(resolved->ForNamespace(name).get());
+    std::sort(distinct.begin(), distinct.end());
+    distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+    for (const EffectivePolicy* effective : distinct) sources += effective->sources.size();
+    state.counters["set_MiB"] = heap_set - heap_before;
+    state.counters["resolved_MiB"] = heap_resolved - heap_set;
+    state.counters["total_MiB"] = heap_resolved - heap_before;
+    state.counters["effective"] = static_cast<double>(distinct.size());
+    state.counters["sources"] = static_cast<double>(sources);
+    std::printf(
+        "scale world, 1k policies x 10k namespaces: %.2f MiB heap (set %.2f, resolved %.2f); "
+        "%zu effective policies, %zu field sources\n",
+        heap_resolved - heap_before, heap_set - heap_before, heap_resolved - heap_set,
+        distinct.size(), sources);
+    benchmark::DoNotOptimize(resolved);
+  }
+}
+BENCHMARK(BM_ScaleWorldMemory)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -56,8 +56,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             "matched names are policies of the set", matched);
     }
     for (const auto& [field, source] : effective->sources) {
-      Check(std::find(names.begin(), names.end(), source.policy) != names.end(),
-            "field sources are policies of the set", field);
+      Check(std::find(names.begin(), names.end(), source->policy) != names.end(),
+            "field sources are policies of the set", std::string(field));
     }
   }
   return 0;

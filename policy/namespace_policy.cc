@@ -1,6 +1,7 @@
 #include "policy/namespace_policy.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstdio>
 #include <functional>
@@ -54,9 +55,33 @@ bool EffectivePolicy::HasDefaults() const {
          default_run_as_non_root || default_runtime_class_name;
 }
 
+namespace {
+
+bool PathLess(const FieldSources::Entry& entry, std::string_view path) { return entry.path < path; }
+
+}  // namespace
+
+void FieldSources::Set(std::string_view path, std::shared_ptr<const FieldSource> source) {
+  const auto it = std::lower_bound(entries_.begin(), entries_.end(), path, PathLess);
+  if (it != entries_.end() && it->path == path) {
+    it->source = std::move(source);
+  } else {
+    entries_.insert(it, Entry{path, std::move(source)});
+  }
+}
+
+void FieldSources::Erase(std::string_view path) {
+  const auto it = std::lower_bound(entries_.begin(), entries_.end(), path, PathLess);
+  if (it != entries_.end() && it->path == path) entries_.erase(it);
+}
+
+const FieldSource* FieldSources::Find(std::string_view path) const {
+  const auto it = std::lower_bound(entries_.begin(), entries_.end(), path, PathLess);
+  return it != entries_.end() && it->path == path ? it->source.get() : nullptr;
+}
+
 const FieldSource* EffectivePolicy::SourceOf(std::string_view field) const {
-  const auto it = sources.find(std::string(field));
-  return it == sources.end() ? nullptr : &it->second;
+  return sources.Find(field);
 }
 
 bool EffectivePolicy::ExemptsUsername(std::string_view username) const {
@@ -268,9 +293,10 @@ bool IsGlob(std::string_view pattern) {
   return pattern.find_first_of("*?") != std::string_view::npos;
 }
 
-void Apply(const NamespacePolicy& policy, EffectivePolicy* effective) {
+void Apply(const NamespacePolicy& policy, const std::shared_ptr<const FieldSource>& source,
+           EffectivePolicy* effective) {
   effective->matched.push_back(policy.name);
-  MergeFields(policy, effective);
+  MergeFields(policy, source, effective);
 }
 
 std::string Where(const NamespacePolicy& policy) {
@@ -310,15 +336,33 @@ std::optional<LevelVersion> PsaVersion(std::string_view text, LevelVersion base)
 void ApplyPsaLabels(const Labels& labels, EffectivePolicy* effective) {
   struct Mode {
     std::string_view name;
+    std::string_view field;  // the path its source is recorded at (static: sources keep it)
     std::optional<LevelVersion> PolicyValues::*member;
     Level invalid_level;  // PSA fails closed for enforce, open for warn and audit
   };
   static constexpr Mode kModes[] = {
-      {"enforce", &PolicyValues::enforce, Level::kRestricted},
-      {"warn", &PolicyValues::warn, Level::kPrivileged},
-      {"audit", &PolicyValues::audit, Level::kPrivileged},
+      {"enforce", "podSecurity.enforce", &PolicyValues::enforce, Level::kRestricted},
+      {"warn", "podSecurity.warn", &PolicyValues::warn, Level::kPrivileged},
+      {"audit", "podSecurity.audit", &PolicyValues::audit, Level::kPrivileged},
   };
-  for (const Mode& mode : kModes) {
+  // What can set a mode: its level label, its version label or both; made once, shared by every
+  // namespace.
+  enum SetBy : std::uint8_t { kLevel, kVersion, kBoth };
+  static const auto kLabelSources = [] {
+    std::array<std::array<std::shared_ptr<const FieldSource>, 3>, std::size(kModes)> sources;
+    for (std::size_t i = 0; i < std::size(kModes); ++i) {
+      const std::string level_key = std::string(kPsaPrefix) + std::string(kModes[i].name);
+      const std::string version_key = level_key + "-version";
+      for (const auto& [set_by, label] :
+           {std::pair{kLevel, level_key}, std::pair{kVersion, version_key},
+            std::pair{kBoth, level_key + ", " + version_key}}) {
+        sources[i][set_by] = std::make_shared<const FieldSource>(FieldSource{"", "", label});
+      }
+    }
+    return sources;
+  }();
+  for (std::size_t i = 0; i < std::size(kModes); ++i) {
+    const Mode& mode = kModes[i];
     const std::string level_key = std::string(kPsaPrefix) + std::string(mode.name);
     const std::string version_key = level_key + "-version";
     const auto level_label = labels.find(level_key);
@@ -327,9 +371,7 @@ void ApplyPsaLabels(const Labels& labels, EffectivePolicy* effective) {
     // PSA's defaults are privileged:latest; here the inherited value is the default.
     std::optional<LevelVersion>& value = effective->*mode.member;
     LevelVersion result = value.value_or(LevelVersion{Level::kPrivileged, Version::Latest(), true});
-    std::string set_by;
     if (level_label != labels.end()) {
-      set_by = level_key;
       if (const std::optional<Level> level = ParseLevel(level_label->second)) {
         result.level = *level;
       } else {
@@ -341,7 +383,6 @@ void ApplyPsaLabels(const Labels& labels, EffectivePolicy* effective) {
       }
     }
     if (version_label != labels.end()) {
-      set_by += (set_by.empty() ? "" : ", ") + version_key;
       if (std::optional<LevelVersion> versioned = PsaVersion(version_label->second, result)) {
         result = *versioned;
       } else {
@@ -353,7 +394,10 @@ void ApplyPsaLabels(const Labels& labels, EffectivePolicy* effective) {
       }
     }
     value = result;
-    effective->sources["podSecurity." + std::string(mode.name)] = FieldSource{"", "", set_by};
+    const SetBy set_by = level_label == labels.end()     ? kVersion
+                         : version_label == labels.end() ? kLevel
+                                                         : kBoth;
+    effective->sources.Set(mode.field, kLabelSources[i][set_by]);
   }
 }
 
@@ -417,7 +461,12 @@ std::shared_ptr<EffectivePolicy> PolicySet::Resolve(const std::vector<std::size_
   auto effective = std::make_shared<EffectivePolicy>();
   for (std::size_t i = 0; i <= matched.size(); ++i) {
     if (i == psa_at) ApplyPsaLabels(labels, effective.get());
-    if (i < matched.size()) Apply((*policies_)[matched[i]], effective.get());
+    if (i < matched.size()) {
+      // Shares the set's source of the policy (and keeps all of them alive).
+      const std::shared_ptr<const FieldSource> source(policy_sources_,
+                                                      &(*policy_sources_)[matched[i]]);
+      Apply((*policies_)[matched[i]], source, effective.get());
+    }
   }
   return effective;
 }
@@ -467,6 +516,12 @@ std::shared_ptr<const PolicySet> PolicySet::BuildServing(std::vector<NamespacePo
   auto set = std::shared_ptr<PolicySet>(new PolicySet());
   set->policies_ = std::make_shared<const std::vector<NamespacePolicy>>(std::move(policies));
   set->refusals_ = std::move(refusals);
+  std::vector<FieldSource> sources;
+  sources.reserve(set->policies_->size());
+  for (const NamespacePolicy& policy : *set->policies_) {
+    sources.push_back(FieldSource{policy.name, policy.revision, ""});
+  }
+  set->policy_sources_ = std::make_shared<const std::vector<FieldSource>>(std::move(sources));
   for (std::size_t i = 0; i < set->policies_->size(); ++i) {
     const NamespacePolicy& policy = (*set->policies_)[i];
     for (const std::string& pattern : policy.namespaces) {

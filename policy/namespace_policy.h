@@ -8,7 +8,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -146,6 +145,30 @@ struct FieldSource {
   std::string ToString() const;
 };
 
+// The source of each field of an effective policy, in path order. Compact at scale (10k
+// namespaces, 1k policies): an entry is a path in static storage and a source shared by every
+// field one document, or one namespace's labels, set.
+class FieldSources {
+ public:
+  struct Entry {
+    std::string_view path;  // "podSecurity.enforce"; static storage (the field table's rows)
+    std::shared_ptr<const FieldSource> source;
+  };
+
+  // `path` must outlive every effective policy: a row of SpecFields() or a string literal.
+  void Set(std::string_view path, std::shared_ptr<const FieldSource> source);
+  void Erase(std::string_view path);
+  const FieldSource* Find(std::string_view path) const;
+
+  std::vector<Entry>::const_iterator begin() const { return entries_.begin(); }
+  std::vector<Entry>::const_iterator end() const { return entries_.end(); }
+  std::size_t size() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
+
+ private:
+  std::vector<Entry> entries_;  // sorted by path, one per path
+};
+
 // The merged policy that applies to one namespace. Every optional is unset when no matching
 // document set it (or the most specific one nulled it).
 struct EffectivePolicy : PolicyValues {
@@ -160,10 +183,10 @@ struct EffectivePolicy : PolicyValues {
   // restricted; restricted is used)`).
   std::vector<std::string> label_errors;
 
-  // Keyed by the document's field path: "podSecurity.enforce", "defaults.seccompProfile",
+  // By the document's field path: "podSecurity.enforce", "defaults.seccompProfile",
   // "defaults.capabilities.drop", "rules.allowedCapabilities", "workloads", "exemptions.images",
   // ...
-  std::map<std::string, FieldSource> sources;
+  FieldSources sources;
 
   bool HasDefaults() const;
   const FieldSource* SourceOf(std::string_view field) const;
@@ -264,6 +287,9 @@ class PolicySet {
   // that match no labels.
   std::vector<std::size_t> default_policies_;
   std::shared_ptr<const EffectivePolicy> default_;
+  // The source of the fields each policy sets (same index as policies_), shared by every
+  // effective policy it applies to and with the derived sets.
+  std::shared_ptr<const std::vector<FieldSource>> policy_sources_;
 };
 
 // Two policies with one name, or one namespace pattern in two policies: each later one is reported

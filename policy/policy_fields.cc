@@ -601,17 +601,18 @@ void ReadSpec(DocumentReader& reader, const Value& spec, NamespacePolicy* policy
   }
 }
 
-void MergeFields(const NamespacePolicy& policy, EffectivePolicy* effective) {
+void MergeFields(const NamespacePolicy& policy, const std::shared_ptr<const FieldSource>& source,
+                 EffectivePolicy* effective) {
   const auto& fields = SpecFields();
   for (std::size_t i = 0; i < fields.size() && i < policy.states.size(); ++i) {
     const SpecField& field = fields[i];
     if (!field.merged || policy.states[i] == FieldState::kAbsent) continue;
     if (policy.states[i] == FieldState::kValue) {
       field.merge(policy, *effective);
-      effective->sources[std::string(field.path)] = FieldSource{policy.name, policy.revision, ""};
+      effective->sources.Set(field.path, source);
     } else {
       field.reset(*effective);
-      effective->sources.erase(std::string(field.path));
+      effective->sources.Erase(field.path);
     }
   }
 }

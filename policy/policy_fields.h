@@ -6,6 +6,7 @@
 
 #include <rapidjson/document.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,8 +57,10 @@ std::size_t SpecFieldIndex(std::string_view path);
 // required fields and each value. Sets policy->namespaces, values and states.
 void ReadSpec(DocumentReader& reader, const rapidjson::Value& spec, NamespacePolicy* policy);
 
-// Applies one document's fields over `effective` (the merge rule of every row).
-void MergeFields(const NamespacePolicy& policy, EffectivePolicy* effective);
+// Applies one document's fields over `effective` (the merge rule of every row), recording
+// `source` (the document's, shared by all its fields) as the source of each field it sets.
+void MergeFields(const NamespacePolicy& policy, const std::shared_ptr<const FieldSource>& source,
+                 EffectivePolicy* effective);
 
 // JSON Schema (draft-07) of a whole NamespacePolicy document, and of its spec alone (for the
 // chart's values schema). Deterministic member order.

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -267,6 +268,75 @@ TEST(PsaLabels, InvalidValuesFollowPsa) {
                        "is used)",
                 kPsa + "audit-version: \"v1.030\" (must be \"latest\" or \"v1.x\"; latest is "
                        "used)"}));
+}
+
+// Every recorded source, "path: source", in the order they iterate (by path).
+std::vector<std::string> Sources(const EffectivePolicy& effective) {
+  std::vector<std::string> lines;
+  for (const auto& [path, source] : effective.sources) {
+    lines.push_back(std::string(path) + ": " + source->ToString());
+  }
+  return lines;
+}
+
+TEST(FieldSources, EachFieldKeepsTheDocumentOrLabelsThatSetItLast) {
+  auto base = Build({
+      Policy("star", R"("namespaces":["*"],"podSecurity":{"enforce":"baseline","warn":"baseline",
+                       "audit":"baseline"},"defaults":{"seccompProfile":{"type":"RuntimeDefault"}},
+                       "rules":{"action":"warn"})"),
+      Policy("glob", R"("namespaces":["team-*"],"defaults":{"runAsNonRoot":true},
+                       "exemptions":{"usernames":["ci"]})"),
+      Policy("exact", R"("namespaces":["team-a"],"podSecurity":{"enforce":"restricted"},
+                        "defaults":{"seccompProfile":null},
+                        "rules":{"allowedCapabilities":["NET_BIND_SERVICE"]})"),
+  });
+  std::map<std::string, std::string> by;  // `policy "star" rev 4c1e9a`, by name
+  for (const NamespacePolicy& policy : base->policies()) {
+    by[policy.name] = "policy \"" + policy.name + "\" rev " + policy.revision;
+  }
+  const std::string kPsa = "pod-security.kubernetes.io/";
+  auto set = base->WithNamespaceLabels(LabelsOf({
+      {"team-a",
+       {{kPsa + "enforce", "baseline"},
+        {kPsa + "warn-version", "v1.30"},
+        {kPsa + "audit", "restricted"},
+        {kPsa + "audit-version", "v1.29"}}},
+      {"team-b", {{kPsa + "warn", "restricted"}}},
+  }));
+  const auto team_a = set->ForNamespace("team-a");
+  const auto team_b = set->ForNamespace("team-b");
+  const auto team_c = set->ForNamespace("team-c");  // unlabelled
+  // The effective policies keep their sources alive.
+  base.reset();
+  set.reset();
+  // Labels override "*", documents more specific than "*" override labels; a null drops the
+  // source with the value (team-a's seccompProfile).
+  EXPECT_EQ(Sources(*team_a),
+            (std::vector<std::string>{
+                "defaults.runAsNonRoot: " + by["glob"],
+                "exemptions.usernames: " + by["glob"],
+                "podSecurity.audit: namespace label " + kPsa + "audit, " + kPsa + "audit-version",
+                "podSecurity.enforce: " + by["exact"],
+                "podSecurity.warn: namespace label " + kPsa + "warn-version",
+                "rules.action: " + by["star"],
+                "rules.allowedCapabilities: " + by["exact"],
+            }));
+  EXPECT_EQ(Sources(*team_b), (std::vector<std::string>{
+                                  "defaults.runAsNonRoot: " + by["glob"],
+                                  "defaults.seccompProfile: " + by["star"],
+                                  "exemptions.usernames: " + by["glob"],
+                                  "podSecurity.audit: " + by["star"],
+                                  "podSecurity.enforce: " + by["star"],
+                                  "podSecurity.warn: namespace label " + kPsa + "warn",
+                                  "rules.action: " + by["star"],
+                              }));
+  EXPECT_EQ(SourceOf(*team_c, "podSecurity.warn"), by["star"]);
+  EXPECT_EQ(SourceOf(*team_c, "exemptions.usernames"), by["glob"]);
+  EXPECT_EQ(team_c->SourceOf("rules.allowedCapabilities"), nullptr);
+  EXPECT_EQ(team_c->SourceOf("no.such.field"), nullptr);
+  // One source per document, shared by every field it sets in every namespace.
+  EXPECT_EQ(team_a->SourceOf("exemptions.usernames"), team_b->SourceOf("defaults.runAsNonRoot"));
+  EXPECT_EQ(team_a->SourceOf("rules.action"), team_c->SourceOf("podSecurity.enforce"));
 }
 
 TEST(WithNamespaceLabels, SharesEqualResultsAndKeepsRefusals) {
