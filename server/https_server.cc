@@ -271,7 +271,9 @@ struct HttpsServer::Impl {
 template <bool kTls>
 struct HttpsServer::Impl::Session final : HttpsServer::Impl::SessionBase {
   static constexpr std::size_t kReadSize = 16 * 1024;  // a whole TLS record
-  static constexpr std::size_t kSpareBodyCapacity = 64 * 1024;
+  // Buffers above this are given back once their request is answered: an idle connection
+  // should not hold megabytes because it once carried a large review or answer.
+  static constexpr std::size_t kKeptCapacity = 64 * 1024;
   // Reads in a row before the loop's other connections get a turn.
   static constexpr int kReadsPerTurn = 16;
 
@@ -617,8 +619,8 @@ struct HttpsServer::Impl::Session final : HttpsServer::Impl::SessionBase {
       response = TextResponse(500, "internal error");
     }
     reader.ReleaseBudget();  // the request is done with its body
-    // Kept for the next request unless it is large: an idle connection should not hold megabytes.
-    if (request.body.capacity() <= kSpareBodyCapacity) {
+    // Kept for the next request unless it is large.
+    if (request.body.capacity() <= kKeptCapacity) {
       spare_body = std::move(request.body);
     } else {
       request.body = std::string();
@@ -652,6 +654,7 @@ struct HttpsServer::Impl::Session final : HttpsServer::Impl::SessionBase {
           return Close();
       }
     }
+    if (wire.capacity() > kKeptCapacity) std::string().swap(wire);
     switch (after_write) {
       case After::kLinger:
         return Linger();
