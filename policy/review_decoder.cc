@@ -125,9 +125,15 @@ class Decoder {
   }
 
   // A string whose opening quote is at p_, unescaped in place; its content in [*begin, *end).
-  bool String(char** begin, char** end) {
+  // Inlined: the compiler may otherwise call it for every key and value.
+  [[gnu::always_inline]] bool String(char** begin, char** end) {
     ++p_;
     *begin = p_;
+    return json_scan::ScanPlainString<kValidate>(p_, end) || EscapedString(end);
+  }
+
+  // The rest of String, for a string with an escape (or, when validating, a byte above 0x7F).
+  [[gnu::noinline]] bool EscapedString(char** end) {
     const char* where = nullptr;
     return json_scan::ScanString<kValidate, true>(p_, end, &where) == rapidjson::kParseErrorNone;
   }
@@ -361,22 +367,27 @@ class Decoder {
     goto after;
   }
 
-  // An escaped key of a skipped object (`raw` and its closing quote), unescaped into a copy (the
-  // skipped text stays as it was): duplicates are found by value, as the whole parse finds them.
-  // The copies share one block, as large as the text: they are never longer than what they copy.
-  std::string_view Unescaped(std::string_view raw) {
-    if (unescaped_ == nullptr) {
-      unescaped_ = std::make_unique_for_overwrite<char[]>(size_ + 1 + json_scan::kScanPadding);
-    }
+  // An escaped key of a skipped object (`raw`, checked already), unescaped into a copy (the skipped
+  // text stays as it was): duplicates are found by value, as the whole parse finds them. The copies
+  // share one block, as large as the text: they are never longer than what they copy. Kept out of
+  // line: it is seldom needed, and inlined it makes the parse loop larger.
+  [[gnu::noinline]] std::string_view Unescaped(std::string_view raw) {
+    if (unescaped_ == nullptr) unescaped_ = std::make_unique_for_overwrite<char[]>(size_);
     char* const begin = unescaped_.get() + unescaped_used_;
-    std::memcpy(begin, raw.data(), raw.size() + 1);
-    std::memset(begin + raw.size() + 1, 0, json_scan::kScanPadding);  // what the scan reads on
-    char* src = begin;
-    char* end = nullptr;
-    const char* where = nullptr;
-    json_scan::ScanString<false, true>(src, &end, &where);  // checked already: cannot fail
-    unescaped_used_ += raw.size() + 1;
-    return {begin, static_cast<std::size_t>(end - begin)};
+    char* out = begin;
+    const char* in = raw.data();
+    const char* const end = in + raw.size();
+    while (in != end) {  // byte by byte: keys are short
+      if (*in != '\\') {
+        *out++ = *in++;
+        continue;
+      }
+      const json_scan::Escape escape = json_scan::ReadEscape(in);  // cannot fail: checked
+      out = json_scan::EncodeUtf8(escape.codepoint, out);
+      in += escape.length;
+    }
+    unescaped_used_ += static_cast<std::size_t>(out - begin);
+    return {begin, static_cast<std::size_t>(out - begin)};
   }
 
   // Whether two keys of the object whose keys start at keys_[first] are the same.
