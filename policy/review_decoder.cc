@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <string>
@@ -410,11 +411,12 @@ class Decoder {
     return {begin, static_cast<std::size_t>(out - begin)};
   }
 
-  // Whether two keys of the object whose keys start at keys_[first] are the same.
-  bool Repeats(std::size_t first) {
+  // Whether two keys of the object whose keys start at keys_[first] are the same. Out of line: the
+  // parse loop with it inlined costs more than the call.
+  [[gnu::noinline]] bool Repeats(std::size_t first) {
     const std::string_view* const begin = keys_.data() + first;
     const std::size_t count = keys_.size() - first;
-    if (count <= 16) {  // the usual object: pairwise is cheaper than sorting
+    if (count <= 16) {  // the usual object: pairwise is cheaper than hashing
       for (std::size_t i = 1; i < count; ++i) {
         for (std::size_t j = 0; j < i; ++j) {
           // Length and first byte before the bytes: keys of one object mostly differ there.
@@ -428,6 +430,32 @@ class Decoder {
       }
       return false;
     }
+    return RepeatsInMany(begin, count);
+  }
+
+  // Repeats for a larger object: an open-addressed table of its keys' positions, at most half
+  // full. Keys made to collide (the hash is no secret) would make it quadratic: past a budget of
+  // probes the keys are sorted instead. Out of line, so that the usual object pays nothing for it.
+  [[gnu::noinline]] bool RepeatsInMany(const std::string_view* begin, std::size_t count) {
+    std::size_t size = 64;
+    while (size < 2 * count) size *= 2;
+    table_.assign(size, 0);
+    const std::hash<std::string_view> hash;
+    std::size_t probes_left = 8 * count;
+    for (std::size_t i = 0; i < count; ++i) {
+      for (std::size_t slot = hash(begin[i]) & (size - 1);; slot = (slot + 1) & (size - 1)) {
+        if (table_[slot] == 0) {
+          table_[slot] = i + 1;
+          break;
+        }
+        if (begin[table_[slot] - 1] == begin[i]) return true;
+        if (--probes_left == 0) return RepeatsSorted(begin, count);
+      }
+    }
+    return false;
+  }
+
+  bool RepeatsSorted(const std::string_view* begin, std::size_t count) {
     sorted_.assign(begin, begin + count);
     // By length first: most keys differ there, and equal keys still end up side by side.
     std::sort(sorted_.begin(), sorted_.end(), [](std::string_view a, std::string_view b) {
@@ -445,6 +473,7 @@ class Decoder {
   // Written before read: left uninitialized (zeroing them cost more than a small review's parse).
   std::array<bool, kMaxReviewNesting + 1> objects_;
   std::array<std::size_t, kMaxReviewNesting + 1> first_keys_;
+  std::vector<std::size_t> table_;  // for RepeatsInMany: 1 + a key's position, 0 for none
   std::vector<std::string_view> sorted_;
   std::unique_ptr<char[]> unescaped_;  // see Unescaped
   std::size_t unescaped_used_ = 0;

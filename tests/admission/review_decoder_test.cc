@@ -5,9 +5,11 @@
 #include <rapidjson/document.h>
 
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "policy/admission.h"
@@ -144,7 +146,7 @@ TEST(ReviewDecoder, SkippedPartsAreRefusedAlike) {
       {kEnv, "[{\"\\ud83d\\ude00\":{},\"\xf0\x9f\x98\x80\":{}}]"},  // a surrogate pair
       {kEnv, R"([{"f:a":{},"f:b":{},"f:c":{},"f:d":{},"f:e":{},"f:f":{},"f:g":{},"f:h":{},)"
              R"("f:i":{},"f:j":{},"f:k":{},"f:l":{},"f:m":{},"f:n":{},"f:o":{},"f:p":{},"f:q":{},)"
-             R"("f:c":{}}])"},  // many keys: the sorted path
+             R"("f:c":{}}])"},  // many keys: the hashed path
       {R"([{"name":"A",}])"},
       {R"([{"name" "A"}])"},
       {R"([1,])"},
@@ -180,6 +182,35 @@ TEST(ReviewDecoder, SkippedPartsAreRefusedAlike) {
     const AdmissionResult result = policy::Review(Endpoint::kValidate, body, *set, {});
     EXPECT_EQ(result.http_status, 400);
     EXPECT_EQ(result.body, whole_error);
+  }
+}
+
+// Keys of one object made to collide in the duplicate-key table (std::hash, whose low 12 bits are
+// all alike here) are checked as well, sorted once the probes run past their budget.
+TEST(ReviewDecoder, KeysMadeToCollideAreCheckedAlike) {
+  const std::hash<std::string_view> hash;
+  std::vector<std::string> keys;
+  const std::size_t target = hash("f:0") & 0xFFF;
+  for (int i = 0; keys.size() < 48; ++i) {
+    const std::string key = "f:" + std::to_string(i);
+    if ((hash(key) & 0xFFF) == target) keys.push_back(key);
+  }
+  std::string fields = "{";
+  for (const std::string& key : keys) fields += "\"" + key + "\":{},";
+  for (const bool repeat : {false, true}) {
+    const std::string object = fields + "\"" + (repeat ? keys[7] : "f:last") + "\":{}}";
+    const std::string body =
+        Review("pods", "", "CREATE", Pod(kEnv, R"([{"fieldsV1":)" + object + "}]"));
+    AdmissionRequest whole;
+    std::string whole_error;
+    AdmissionRequest judged;
+    std::string judged_error;
+    EXPECT_EQ(whole.Parse(body, &whole_error, Decode::kWhole), !repeat);
+    EXPECT_EQ(judged.Parse(body, &judged_error), !repeat);
+    EXPECT_EQ(judged_error, whole_error);
+    if (!repeat) {
+      EXPECT_FALSE(judged.whole());
+    }
   }
 }
 
