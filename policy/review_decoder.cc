@@ -276,7 +276,9 @@ class Decoder {
     return *p == '.' || *p == 'e' || *p == 'E' ? nullptr : p;
   }
 
-  bool Skip() {
+  // Out of line: it runs once per skipped value, and on its own its loop is compiled tighter than
+  // inlined in Value (fewer instructions per byte skipped).
+  [[gnu::noinline]] bool Skip() {
     char* p = p_;
     const int base = depth_;
     int depth = depth_;  // open levels: objects_[depth] tells an object from an array
