@@ -413,9 +413,22 @@ class Decoder {
     return {begin, static_cast<std::size_t>(out - begin)};
   }
 
-  // Whether two keys of the object whose keys start at keys_[first] are the same. Out of line: the
-  // parse loop with it inlined costs more than the call.
-  [[gnu::noinline]] bool Repeats(std::size_t first) {
+  // Whether two keys of the object whose keys start at keys_[first] are the same. Two or three
+  // keys (most objects of more than one) are compared here, more out of line: the parse loop with
+  // the whole of it inlined costs more than the call.
+  bool Repeats(std::size_t first) {
+    const std::string_view* const key = keys_.data() + first;
+    switch (keys_.size() - first) {
+      case 2:
+        return key[0] == key[1];
+      case 3:
+        return key[0] == key[1] || key[0] == key[2] || key[1] == key[2];
+      default:
+        return RepeatsInAny(first);
+    }
+  }
+
+  [[gnu::noinline]] bool RepeatsInAny(std::size_t first) {
     const std::string_view* const begin = keys_.data() + first;
     const std::size_t count = keys_.size() - first;
     if (count <= 16) {  // the usual object: pairwise is cheaper than hashing

@@ -140,7 +140,9 @@ TEST(ReviewDecoder, SkippedPartsAreRefusedAlike) {
   };
   const std::string deep = std::string(600, '[') + std::string(600, ']');
   const std::vector<Case> cases = {
-      {R"([{"name":"A","name":"B"}])"},                                           // duplicate key
+      {R"([{"name":"A","name":"B"}])"},              // duplicate key
+      {R"([{"name":"A","value":"x","name":"B"}])"},  // of three: the first and the last
+      {R"([{"value":"x","name":"A","name":"B"}])"},  // the last two
       {kEnv, R"([{"k:{\"name\":\"a\"}":{},"k:{\u0022name\"\u003a\"a\"}":{}}])"},  // same, escaped
       {kEnv, "[{\"k:\\u00e9\":{},\"k:\xc3\xa9\":{}}]"},                           // escaped and not
       {kEnv, "[{\"\\ud83d\\ude00\":{},\"\xf0\x9f\x98\x80\":{}}]"},  // a surrogate pair
