@@ -284,6 +284,7 @@ Decision RenderDecision(const ObjectEvaluation& evaluation, ObjectType type,
   auto record = [&](std::string_view level, const auto& failure, std::string_view mode) {
     AddUnique(decision.checks, failure.id);
     std::string message;
+    message.reserve(failure.reason.size() + failure.detail.size() + 3);  // one allocation
     AppendItem(message, failure);
     decision.violations.push_back(
         {std::string(level), std::string(failure.id), std::string(mode), std::move(message)});

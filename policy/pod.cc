@@ -59,8 +59,33 @@ class PodReader {
     return json::Member(object, key);
   }
 
+  // Find for each of `keys` at once, in one pass over the members of `object` (an object): each
+  // lookup alone would compare every member's name again.
+  template <std::size_t N>
+  static std::array<const Value*, N> FindAll(const Value& object,
+                                             const std::array<std::string_view, N>& keys) {
+    std::array<const Value*, N> found{};
+    for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it) {
+      const std::string_view name = View(it->name);
+      for (std::size_t i = 0; i < N; ++i) {
+        if (keys[i] == name) {
+          if (found[i] == nullptr) found[i] = &it->value;  // the first of duplicates, as Find
+          break;
+        }
+      }
+    }
+    for (const Value*& value : found) {
+      if (value != nullptr && value->IsNull()) value = nullptr;
+    }
+    return found;
+  }
+
   const Value* Object(const Value& parent, std::string_view key, const Path& path) {
-    const Value* value = Find(parent, key);
+    return Object(Find(parent, key), key, path);
+  }
+
+  // The member `key` found already (nullptr when unset), checked as the lookups below check it.
+  const Value* Object(const Value* value, std::string_view key, const Path& path) {
     if (value == nullptr) return nullptr;
     if (!value->IsObject()) {
       Fail(path.Child(key), "an object", *value);
@@ -70,7 +95,10 @@ class PodReader {
   }
 
   const Value* Array(const Value& parent, std::string_view key, const Path& path) {
-    const Value* value = Find(parent, key);
+    return Array(Find(parent, key), key, path);
+  }
+
+  const Value* Array(const Value* value, std::string_view key, const Path& path) {
     if (value == nullptr) return nullptr;
     if (!value->IsArray()) {
       Fail(path.Child(key), "a list", *value);
@@ -80,7 +108,10 @@ class PodReader {
   }
 
   std::optional<bool> Bool(const Value& parent, std::string_view key, const Path& path) {
-    const Value* value = Find(parent, key);
+    return Bool(Find(parent, key), key, path);
+  }
+
+  std::optional<bool> Bool(const Value* value, std::string_view key, const Path& path) {
     if (value == nullptr) return std::nullopt;
     if (!value->IsBool()) {
       Fail(path.Child(key), "a boolean", *value);
@@ -93,7 +124,11 @@ class PodReader {
 
   std::optional<std::string_view> String(const Value& parent, std::string_view key,
                                          const Path& path) {
-    const Value* value = Find(parent, key);
+    return String(Find(parent, key), key, path);
+  }
+
+  std::optional<std::string_view> String(const Value* value, std::string_view key,
+                                         const Path& path) {
     if (value == nullptr) return std::nullopt;
     if (!value->IsString()) {
       Fail(path.Child(key), "a string", *value);
@@ -103,7 +138,10 @@ class PodReader {
   }
 
   std::optional<std::int64_t> Int(const Value& parent, std::string_view key, const Path& path) {
-    const Value* value = Find(parent, key);
+    return Int(Find(parent, key), key, path);
+  }
+
+  std::optional<std::int64_t> Int(const Value* value, std::string_view key, const Path& path) {
     if (value == nullptr) return std::nullopt;
     if (!value->IsInt64()) {
       Fail(path.Child(key), "an integer", *value);
@@ -130,15 +168,15 @@ class PodReader {
     return out;
   }
 
-  std::optional<ProfileRef> Profile(const Value& parent, std::string_view key, const Path& path) {
-    const Value* object = Object(parent, key, path);
+  std::optional<ProfileRef> Profile(const Value* value, std::string_view key, const Path& path) {
+    const Value* object = Object(value, key, path);
     if (object == nullptr) return std::nullopt;
     const Path here = path.Child(key);
     return ProfileRef{String(*object, "type", here), String(*object, "localhostProfile", here)};
   }
 
-  std::optional<SELinuxOptions> SELinux(const Value& parent, const Path& path) {
-    const Value* object = Object(parent, "seLinuxOptions", path);
+  std::optional<SELinuxOptions> SELinux(const Value* value, const Path& path) {
+    const Value* object = Object(value, "seLinuxOptions", path);
     if (object == nullptr) return std::nullopt;
     const Path here = path.Child("seLinuxOptions");
     return SELinuxOptions{String(*object, "user", here), String(*object, "role", here),
@@ -147,26 +185,31 @@ class PodReader {
 
   // windowsOptions: hostProcess and runAsUserName.
   template <class SecurityContext>
-  void WindowsOptions(const Value& security_context, const Path& path, SecurityContext& out) {
-    const Value* windows = Object(security_context, "windowsOptions", path);
+  void WindowsOptions(const Value* value, const Path& path, SecurityContext& out) {
+    const Value* windows = Object(value, "windowsOptions", path);
     if (windows == nullptr) return;
     const Path here = path.Child("windowsOptions");
     out.windows_host_process = Bool(*windows, "hostProcess", here);
     out.windows_run_as_user_name = String(*windows, "runAsUserName", here);
   }
 
-  void ReadPodSecurityContext(const Value& spec, const Path& spec_path, PodSecurityContext& out) {
-    const Value* sc = Object(spec, "securityContext", spec_path);
+  void ReadPodSecurityContext(const Value* value, const Path& spec_path, PodSecurityContext& out) {
+    const Value* sc = Object(value, "securityContext", spec_path);
     if (sc == nullptr) return;
     const Path path = spec_path.Child("securityContext");
     out.present = true;
-    out.run_as_non_root = Bool(*sc, "runAsNonRoot", path);
-    out.run_as_user = Int(*sc, "runAsUser", path);
-    out.se_linux_options = SELinux(*sc, path);
-    out.seccomp_profile = Profile(*sc, "seccompProfile", path);
-    out.app_armor_profile = Profile(*sc, "appArmorProfile", path);
-    WindowsOptions(*sc, path, out);
-    if (const Value* sysctls = Array(*sc, "sysctls", path)) {
+    static constexpr std::array<std::string_view, 7> kKeys{
+        "runAsNonRoot",    "runAsUser",      "seLinuxOptions", "seccompProfile",
+        "appArmorProfile", "windowsOptions", "sysctls"};
+    const auto [run_as_non_root, run_as_user, se_linux_options, seccomp_profile, app_armor_profile,
+                windows_options, sysctls_value] = FindAll(*sc, kKeys);
+    out.run_as_non_root = Bool(run_as_non_root, "runAsNonRoot", path);
+    out.run_as_user = Int(run_as_user, "runAsUser", path);
+    out.se_linux_options = SELinux(se_linux_options, path);
+    out.seccomp_profile = Profile(seccomp_profile, "seccompProfile", path);
+    out.app_armor_profile = Profile(app_armor_profile, "appArmorProfile", path);
+    WindowsOptions(windows_options, path, out);
+    if (const Value* sysctls = Array(sysctls_value, "sysctls", path)) {
       const Path list_path = path.Child("sysctls");
       for (rapidjson::SizeType i = 0; i < sysctls->Size(); ++i) {
         const Value& item = (*sysctls)[i];
@@ -180,52 +223,67 @@ class PodReader {
     }
   }
 
-  void ReadContainerSecurityContext(const Value& container, const Path& container_path,
+  void ReadContainerSecurityContext(const Value* value, const Path& container_path,
                                     ContainerSecurityContext& out) {
-    const Value* sc = Object(container, "securityContext", container_path);
+    const Value* sc = Object(value, "securityContext", container_path);
     if (sc == nullptr) return;
     const Path path = container_path.Child("securityContext");
     out.present = true;
-    out.privileged = Bool(*sc, "privileged", path);
-    out.allow_privilege_escalation = Bool(*sc, "allowPrivilegeEscalation", path);
-    out.run_as_non_root = Bool(*sc, "runAsNonRoot", path);
-    out.run_as_user = Int(*sc, "runAsUser", path);
-    out.proc_mount = String(*sc, "procMount", path);
-    if (const Value* caps = Object(*sc, "capabilities", path)) {
+    static constexpr std::array<std::string_view, 10> kKeys{
+        "privileged",      "allowPrivilegeEscalation",
+        "runAsNonRoot",    "runAsUser",
+        "procMount",       "capabilities",
+        "seLinuxOptions",  "seccompProfile",
+        "appArmorProfile", "windowsOptions"};
+    const auto [privileged, allow_privilege_escalation, run_as_non_root, run_as_user, proc_mount,
+                capabilities, se_linux_options, seccomp_profile, app_armor_profile,
+                windows_options] = FindAll(*sc, kKeys);
+    out.privileged = Bool(privileged, "privileged", path);
+    out.allow_privilege_escalation =
+        Bool(allow_privilege_escalation, "allowPrivilegeEscalation", path);
+    out.run_as_non_root = Bool(run_as_non_root, "runAsNonRoot", path);
+    out.run_as_user = Int(run_as_user, "runAsUser", path);
+    out.proc_mount = String(proc_mount, "procMount", path);
+    if (const Value* caps = Object(capabilities, "capabilities", path)) {
       const Path caps_path = path.Child("capabilities");
       out.capabilities_present = true;
       out.capabilities_add = Strings(*caps, "add", caps_path);
       out.capabilities_drop = Strings(*caps, "drop", caps_path);
     }
-    out.se_linux_options = SELinux(*sc, path);
-    out.seccomp_profile = Profile(*sc, "seccompProfile", path);
-    out.app_armor_profile = Profile(*sc, "appArmorProfile", path);
-    WindowsOptions(*sc, path, out);
+    out.se_linux_options = SELinux(se_linux_options, path);
+    out.seccomp_profile = Profile(seccomp_profile, "seccompProfile", path);
+    out.app_armor_profile = Profile(app_armor_profile, "appArmorProfile", path);
+    WindowsOptions(windows_options, path, out);
   }
 
   // probes and lifecycle handlers that can name a host
   struct HandlerField {
+    std::size_t parent_index;  // in kHandlerParents
     std::string_view parent;   // livenessProbe, lifecycle
     std::string_view handler;  // "" for probes, postStart/preStop for lifecycle
     std::string_view action;   // httpGet, tcpSocket
     std::string_view field;    // the dotted path reported
   };
+  static constexpr std::array<std::string_view, 4> kHandlerParents{
+      "livenessProbe", "readinessProbe", "startupProbe", "lifecycle"};
   static constexpr std::array<HandlerField, 10> kHandlerFields{{
-      {"livenessProbe", "", "httpGet", "livenessProbe.httpGet.host"},
-      {"livenessProbe", "", "tcpSocket", "livenessProbe.tcpSocket.host"},
-      {"readinessProbe", "", "httpGet", "readinessProbe.httpGet.host"},
-      {"readinessProbe", "", "tcpSocket", "readinessProbe.tcpSocket.host"},
-      {"startupProbe", "", "httpGet", "startupProbe.httpGet.host"},
-      {"startupProbe", "", "tcpSocket", "startupProbe.tcpSocket.host"},
-      {"lifecycle", "postStart", "httpGet", "lifecycle.postStart.httpGet.host"},
-      {"lifecycle", "postStart", "tcpSocket", "lifecycle.postStart.tcpSocket.host"},
-      {"lifecycle", "preStop", "httpGet", "lifecycle.preStop.httpGet.host"},
-      {"lifecycle", "preStop", "tcpSocket", "lifecycle.preStop.tcpSocket.host"},
+      {0, "livenessProbe", "", "httpGet", "livenessProbe.httpGet.host"},
+      {0, "livenessProbe", "", "tcpSocket", "livenessProbe.tcpSocket.host"},
+      {1, "readinessProbe", "", "httpGet", "readinessProbe.httpGet.host"},
+      {1, "readinessProbe", "", "tcpSocket", "readinessProbe.tcpSocket.host"},
+      {2, "startupProbe", "", "httpGet", "startupProbe.httpGet.host"},
+      {2, "startupProbe", "", "tcpSocket", "startupProbe.tcpSocket.host"},
+      {3, "lifecycle", "postStart", "httpGet", "lifecycle.postStart.httpGet.host"},
+      {3, "lifecycle", "postStart", "tcpSocket", "lifecycle.postStart.tcpSocket.host"},
+      {3, "lifecycle", "preStop", "httpGet", "lifecycle.preStop.httpGet.host"},
+      {3, "lifecycle", "preStop", "tcpSocket", "lifecycle.preStop.tcpSocket.host"},
   }};
 
-  void ReadHandlerHosts(const Value& container, const Path& path, Container& out) {
+  // `parents`: the container's members named in kHandlerParents, in that order.
+  void ReadHandlerHosts(const std::array<const Value*, kHandlerParents.size()>& parents,
+                        const Path& path, Container& out) {
     for (const HandlerField& f : kHandlerFields) {
-      const Value* parent = Find(container, f.parent);
+      const Value* parent = parents[f.parent_index];
       if (parent == nullptr) continue;
       if (!parent->IsObject()) {
         // Report once per parent object, on its first field.
@@ -256,9 +314,9 @@ class PodReader {
     }
   }
 
-  void ReadContainers(const Value& spec, std::string_view list_name, ContainerKind kind,
+  void ReadContainers(const Value* value, std::string_view list_name, ContainerKind kind,
                       const Path& spec_path, std::vector<Container>& out) {
-    const Value* list = Array(spec, list_name, spec_path);
+    const Value* list = Array(value, list_name, spec_path);
     if (list == nullptr) return;
     const Path list_path = spec_path.Child(list_name);
     for (rapidjson::SizeType i = 0; i < list->Size(); ++i) {
@@ -271,10 +329,20 @@ class PodReader {
       Container& c = out.emplace_back();
       c.kind = kind;
       c.index = i;
-      c.name = String(item, "name", path).value_or(std::string_view{});
-      c.image = String(item, "image", path);
-      ReadContainerSecurityContext(item, path, c.security_context);
-      if (const Value* ports = Array(item, "ports", path)) {
+      static constexpr std::array<std::string_view, 4 + kHandlerParents.size()> kKeys{
+          "name",
+          "image",
+          "securityContext",
+          "ports",
+          kHandlerParents[0],
+          kHandlerParents[1],
+          kHandlerParents[2],
+          kHandlerParents[3]};
+      const auto found = FindAll(item, kKeys);
+      c.name = String(found[0], "name", path).value_or(std::string_view{});
+      c.image = String(found[1], "image", path);
+      ReadContainerSecurityContext(found[2], path, c.security_context);
+      if (const Value* ports = Array(found[3], "ports", path)) {
         const Path ports_path = path.Child("ports");
         for (rapidjson::SizeType p = 0; p < ports->Size(); ++p) {
           const Value& port = (*ports)[p];
@@ -288,12 +356,12 @@ class PodReader {
           }
         }
       }
-      ReadHandlerHosts(item, path, c);
+      ReadHandlerHosts({found[4], found[5], found[6], found[7]}, path, c);
     }
   }
 
-  void ReadVolumes(const Value& spec, const Path& spec_path, std::vector<Volume>& out) {
-    const Value* list = Array(spec, "volumes", spec_path);
+  void ReadVolumes(const Value* value, const Path& spec_path, std::vector<Volume>& out) {
+    const Value* list = Array(value, "volumes", spec_path);
     if (list == nullptr) return;
     const Path list_path = spec_path.Child("volumes");
     out.reserve(list->Size());
@@ -348,28 +416,41 @@ class PodReader {
       Fail(spec_path, "an object", *spec);
       return;
     }
-    if (const Value* os = Object(*spec, "os", spec_path)) {
+    static constexpr std::array<std::string_view, 11> kKeys{"os",
+                                                            "hostUsers",
+                                                            "hostNetwork",
+                                                            "hostPID",
+                                                            "hostIPC",
+                                                            "runtimeClassName",
+                                                            "securityContext",
+                                                            "volumes",
+                                                            "initContainers",
+                                                            "containers",
+                                                            "ephemeralContainers"};
+    const auto [os_value, host_users, host_network, host_pid, host_ipc, runtime_class_name,
+                security_context, volumes, init_containers, containers, ephemeral_containers] =
+        FindAll(*spec, kKeys);
+    if (const Value* os = Object(os_value, "os", spec_path)) {
       pod.os_name = String(*os, "name", spec_path.Child("os"));
     }
-    pod.host_users = Bool(*spec, "hostUsers", spec_path);
-    pod.host_network = Bool(*spec, "hostNetwork", spec_path);
-    pod.host_pid = Bool(*spec, "hostPID", spec_path);
-    pod.host_ipc = Bool(*spec, "hostIPC", spec_path);
-    pod.runtime_class_name = String(*spec, "runtimeClassName", spec_path);
-    ReadPodSecurityContext(*spec, spec_path, pod.security_context);
-    ReadVolumes(*spec, spec_path, pod.volumes);
+    pod.host_users = Bool(host_users, "hostUsers", spec_path);
+    pod.host_network = Bool(host_network, "hostNetwork", spec_path);
+    pod.host_pid = Bool(host_pid, "hostPID", spec_path);
+    pod.host_ipc = Bool(host_ipc, "hostIPC", spec_path);
+    pod.runtime_class_name = String(runtime_class_name, "runtimeClassName", spec_path);
+    ReadPodSecurityContext(security_context, spec_path, pod.security_context);
+    ReadVolumes(volumes, spec_path, pod.volumes);
     // Reserved at once: a pod may have tens of thousands of containers, each a large struct.
     std::size_t container_count = 0;
-    for (std::string_view list_name : {"initContainers", "containers", "ephemeralContainers"}) {
-      if (const Value* list = Find(*spec, list_name); list != nullptr && list->IsArray()) {
-        container_count += list->Size();
-      }
+    for (const Value* list : {init_containers, containers, ephemeral_containers}) {
+      if (list != nullptr && list->IsArray()) container_count += list->Size();
     }
     pod.containers.reserve(container_count);
-    ReadContainers(*spec, "initContainers", ContainerKind::kInit, spec_path, pod.containers);
-    ReadContainers(*spec, "containers", ContainerKind::kRegular, spec_path, pod.containers);
-    ReadContainers(*spec, "ephemeralContainers", ContainerKind::kEphemeral, spec_path,
+    ReadContainers(init_containers, "initContainers", ContainerKind::kInit, spec_path,
                    pod.containers);
+    ReadContainers(containers, "containers", ContainerKind::kRegular, spec_path, pod.containers);
+    ReadContainers(ephemeral_containers, "ephemeralContainers", ContainerKind::kEphemeral,
+                   spec_path, pod.containers);
   }
 
  private:

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <string>
@@ -125,9 +126,15 @@ class Decoder {
   }
 
   // A string whose opening quote is at p_, unescaped in place; its content in [*begin, *end).
-  bool String(char** begin, char** end) {
+  // Inlined: the compiler may otherwise call it for every key and value.
+  [[gnu::always_inline]] bool String(char** begin, char** end) {
     ++p_;
     *begin = p_;
+    return json_scan::ScanPlainString<kValidate>(p_, end) || EscapedString(end);
+  }
+
+  // The rest of String, for a string with an escape (or, when validating, a byte above 0x7F).
+  [[gnu::noinline]] bool EscapedString(char** end) {
     const char* where = nullptr;
     return json_scan::ScanString<kValidate, true>(p_, end, &where) == rapidjson::kParseErrorNone;
   }
@@ -269,7 +276,9 @@ class Decoder {
     return *p == '.' || *p == 'e' || *p == 'E' ? nullptr : p;
   }
 
-  bool Skip() {
+  // Out of line: it runs once per skipped value, and on its own its loop is compiled tighter than
+  // inlined in Value (fewer instructions per byte skipped).
+  [[gnu::noinline]] bool Skip() {
     char* p = p_;
     const int base = depth_;
     int depth = depth_;  // open levels: objects_[depth] tells an object from an array
@@ -361,29 +370,68 @@ class Decoder {
     goto after;
   }
 
-  // An escaped key of a skipped object (`raw` and its closing quote), unescaped into a copy (the
-  // skipped text stays as it was): duplicates are found by value, as the whole parse finds them.
-  // The copies share one block, as large as the text: they are never longer than what they copy.
-  std::string_view Unescaped(std::string_view raw) {
-    if (unescaped_ == nullptr) {
-      unescaped_ = std::make_unique_for_overwrite<char[]>(size_ + 1 + json_scan::kScanPadding);
-    }
+  // An escaped key of a skipped object (`raw`, checked already), unescaped into a copy (the skipped
+  // text stays as it was): duplicates are found by value, as the whole parse finds them. The copies
+  // share one block, as large as the text (they are never longer than what they copy) and 16 bytes
+  // more, which copying 16 bytes at a time may write. Kept out of line: it is seldom needed, and
+  // inlined it makes the parse loop larger.
+  [[gnu::noinline]] std::string_view Unescaped(std::string_view raw) {
+    if (unescaped_ == nullptr) unescaped_ = std::make_unique_for_overwrite<char[]>(size_ + 16);
     char* const begin = unescaped_.get() + unescaped_used_;
-    std::memcpy(begin, raw.data(), raw.size() + 1);
-    std::memset(begin + raw.size() + 1, 0, json_scan::kScanPadding);  // what the scan reads on
-    char* src = begin;
-    char* end = nullptr;
-    const char* where = nullptr;
-    json_scan::ScanString<false, true>(src, &end, &where);  // checked already: cannot fail
-    unescaped_used_ += raw.size() + 1;
-    return {begin, static_cast<std::size_t>(end - begin)};
+    char* out = begin;
+    const char* in = raw.data();
+    const char* const end = in + raw.size();
+    while (in != end) {
+#if defined(__SSE2__)
+      // The run before the next backslash, 16 bytes at a time (the text is padded: reading past
+      // the key is safe).
+      const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out), chunk);
+      const auto backslashes =
+          static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(chunk, _mm_set1_epi8('\\'))));
+      const std::size_t run = std::min<std::size_t>(
+          backslashes == 0 ? 16 : __builtin_ctz(backslashes), static_cast<std::size_t>(end - in));
+      in += run;
+      out += run;
+      if (in == end || *in != '\\') continue;
+#else
+      if (*in != '\\') {
+        *out++ = *in++;
+        continue;
+      }
+#endif
+      if (const char plain = json_scan::Unescaped(in[1]); plain != 0) {
+        *out++ = plain;
+        in += 2;
+        continue;
+      }
+      const json_scan::Escape escape = json_scan::ReadEscape(in);  // cannot fail: checked
+      out = json_scan::EncodeUtf8(escape.codepoint, out);
+      in += escape.length;
+    }
+    unescaped_used_ += static_cast<std::size_t>(out - begin);
+    return {begin, static_cast<std::size_t>(out - begin)};
   }
 
-  // Whether two keys of the object whose keys start at keys_[first] are the same.
+  // Whether two keys of the object whose keys start at keys_[first] are the same. Two or three
+  // keys (most objects of more than one) are compared here, more out of line: the parse loop with
+  // the whole of it inlined costs more than the call.
   bool Repeats(std::size_t first) {
+    const std::string_view* const key = keys_.data() + first;
+    switch (keys_.size() - first) {
+      case 2:
+        return key[0] == key[1];
+      case 3:
+        return key[0] == key[1] || key[0] == key[2] || key[1] == key[2];
+      default:
+        return RepeatsInAny(first);
+    }
+  }
+
+  [[gnu::noinline]] bool RepeatsInAny(std::size_t first) {
     const std::string_view* const begin = keys_.data() + first;
     const std::size_t count = keys_.size() - first;
-    if (count <= 16) {  // the usual object: pairwise is cheaper than sorting
+    if (count <= 16) {  // the usual object: pairwise is cheaper than hashing
       for (std::size_t i = 1; i < count; ++i) {
         for (std::size_t j = 0; j < i; ++j) {
           // Length and first byte before the bytes: keys of one object mostly differ there.
@@ -397,6 +445,32 @@ class Decoder {
       }
       return false;
     }
+    return RepeatsInMany(begin, count);
+  }
+
+  // Repeats for a larger object: an open-addressed table of its keys' positions, at most half
+  // full. Keys made to collide (the hash is no secret) would make it quadratic: past a budget of
+  // probes the keys are sorted instead. Out of line, so that the usual object pays nothing for it.
+  [[gnu::noinline]] bool RepeatsInMany(const std::string_view* begin, std::size_t count) {
+    std::size_t size = 64;
+    while (size < 2 * count) size *= 2;
+    table_.assign(size, 0);
+    const std::hash<std::string_view> hash;
+    std::size_t probes_left = 8 * count;
+    for (std::size_t i = 0; i < count; ++i) {
+      for (std::size_t slot = hash(begin[i]) & (size - 1);; slot = (slot + 1) & (size - 1)) {
+        if (table_[slot] == 0) {
+          table_[slot] = i + 1;
+          break;
+        }
+        if (begin[table_[slot] - 1] == begin[i]) return true;
+        if (--probes_left == 0) return RepeatsSorted(begin, count);
+      }
+    }
+    return false;
+  }
+
+  bool RepeatsSorted(const std::string_view* begin, std::size_t count) {
     sorted_.assign(begin, begin + count);
     // By length first: most keys differ there, and equal keys still end up side by side.
     std::sort(sorted_.begin(), sorted_.end(), [](std::string_view a, std::string_view b) {
@@ -414,6 +488,7 @@ class Decoder {
   // Written before read: left uninitialized (zeroing them cost more than a small review's parse).
   std::array<bool, kMaxReviewNesting + 1> objects_;
   std::array<std::size_t, kMaxReviewNesting + 1> first_keys_;
+  std::vector<std::size_t> table_;  // for RepeatsInMany: 1 + a key's position, 0 for none
   std::vector<std::string_view> sorted_;
   std::unique_ptr<char[]> unescaped_;  // see Unescaped
   std::size_t unescaped_used_ = 0;

@@ -279,16 +279,24 @@ TEST(Review, NestingLimitAndEmbeddedNul) {
 TEST(Review, DuplicateKeysAndInvalidUtf8Refused) {
   Fixture f({Payments()});
   Request r;
-  r.object =
-      "{'metadata':{'name':'p'},'spec':{'containers':[{'name':'app','image':'nginx',"
-      "'securityContext':{'privileged':false,'privileged':true}}]}}";
-  for (Endpoint e : {Endpoint::kValidate, Endpoint::kMutate}) {
-    const AdmissionResult result = Review(e, r.Body(), *f.set, {});
-    EXPECT_EQ(result.http_status, 400);
-    EXPECT_EQ(result.body, "malformed JSON: duplicate key \"privileged\"");
+  // Two and three keys are compared apart from larger objects: each pair of them.
+  for (const std::string security_context :
+       {"'privileged':false,'privileged':true",
+        "'privileged':false,'runAsUser':1,'privileged':true",
+        "'runAsUser':1,'privileged':false,'privileged':true",
+        "'privileged':false,'privileged':true,'runAsUser':1"}) {
+    r.object =
+        "{'metadata':{'name':'p'},'spec':{'containers':[{'name':'app','image':'nginx',"
+        "'securityContext':{" +
+        security_context + "}}]}}";
+    for (Endpoint e : {Endpoint::kValidate, Endpoint::kMutate}) {
+      const AdmissionResult result = Review(e, r.Body(), *f.set, {});
+      EXPECT_EQ(result.http_status, 400) << security_context;
+      EXPECT_EQ(result.body, "malformed JSON: duplicate key \"privileged\"");
+    }
   }
 
-  // An object too big for the pairwise comparison takes the sorted path.
+  // An object too big for the pairwise comparison takes the hashed path.
   std::string labels;
   for (int i = 0; i < 40; ++i) labels += "'l" + std::to_string(i) + "':'v',";
   r.object = "{'metadata':{'name':'p','labels':{" + labels +

@@ -5,9 +5,11 @@
 #include <rapidjson/document.h>
 
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "policy/admission.h"
@@ -138,11 +140,15 @@ TEST(ReviewDecoder, SkippedPartsAreRefusedAlike) {
   };
   const std::string deep = std::string(600, '[') + std::string(600, ']');
   const std::vector<Case> cases = {
-      {R"([{"name":"A","name":"B"}])"},                                           // duplicate key
+      {R"([{"name":"A","name":"B"}])"},              // duplicate key
+      {R"([{"name":"A","value":"x","name":"B"}])"},  // of three: the first and the last
+      {R"([{"value":"x","name":"A","name":"B"}])"},  // the last two
       {kEnv, R"([{"k:{\"name\":\"a\"}":{},"k:{\u0022name\"\u003a\"a\"}":{}}])"},  // same, escaped
+      {kEnv, "[{\"k:\\u00e9\":{},\"k:\xc3\xa9\":{}}]"},                           // escaped and not
+      {kEnv, "[{\"\\ud83d\\ude00\":{},\"\xf0\x9f\x98\x80\":{}}]"},  // a surrogate pair
       {kEnv, R"([{"f:a":{},"f:b":{},"f:c":{},"f:d":{},"f:e":{},"f:f":{},"f:g":{},"f:h":{},)"
              R"("f:i":{},"f:j":{},"f:k":{},"f:l":{},"f:m":{},"f:n":{},"f:o":{},"f:p":{},"f:q":{},)"
-             R"("f:c":{}}])"},  // many keys: the sorted path
+             R"("f:c":{}}])"},  // many keys: the hashed path
       {R"([{"name":"A",}])"},
       {R"([{"name" "A"}])"},
       {R"([1,])"},
@@ -178,6 +184,35 @@ TEST(ReviewDecoder, SkippedPartsAreRefusedAlike) {
     const AdmissionResult result = policy::Review(Endpoint::kValidate, body, *set, {});
     EXPECT_EQ(result.http_status, 400);
     EXPECT_EQ(result.body, whole_error);
+  }
+}
+
+// Keys of one object made to collide in the duplicate-key table (std::hash, whose low 12 bits are
+// all alike here) are checked as well, sorted once the probes run past their budget.
+TEST(ReviewDecoder, KeysMadeToCollideAreCheckedAlike) {
+  const std::hash<std::string_view> hash;
+  std::vector<std::string> keys;
+  const std::size_t target = hash("f:0") & 0xFFF;
+  for (int i = 0; keys.size() < 48; ++i) {
+    const std::string key = "f:" + std::to_string(i);
+    if ((hash(key) & 0xFFF) == target) keys.push_back(key);
+  }
+  std::string fields = "{";
+  for (const std::string& key : keys) fields += "\"" + key + "\":{},";
+  for (const bool repeat : {false, true}) {
+    const std::string object = fields + "\"" + (repeat ? keys[7] : "f:last") + "\":{}}";
+    const std::string body =
+        Review("pods", "", "CREATE", Pod(kEnv, R"([{"fieldsV1":)" + object + "}]"));
+    AdmissionRequest whole;
+    std::string whole_error;
+    AdmissionRequest judged;
+    std::string judged_error;
+    EXPECT_EQ(whole.Parse(body, &whole_error, Decode::kWhole), !repeat);
+    EXPECT_EQ(judged.Parse(body, &judged_error), !repeat);
+    EXPECT_EQ(judged_error, whole_error);
+    if (!repeat) {
+      EXPECT_FALSE(judged.whole());
+    }
   }
 }
 
@@ -267,6 +302,37 @@ TEST(ReviewDecoder, ALastAppliedAnnotationOfTheWrongTypeIsReported) {
   EXPECT_EQ(result.decision, "denied");
   EXPECT_NE(result.body.find("must be a string"), std::string::npos) << result.body;
   ExpectAnsweredAlike(body, *set);
+}
+
+// Strings the judge reads are scanned 16 bytes at a time: an escape, a byte above 0x7F or an
+// invalid one past the first 16 bytes is read (or refused) as the whole decode reads it.
+TEST(ReviewDecoder, ReadStringsPastSixteenBytesAreReadAlike) {
+  const auto set = Restricted();
+  for (const std::string value :
+       {"0123456789abcdef\xc3\xa9-0123456789abcdef", "0123456789abcdef\\u00e9\\\"x",
+        "0123456789abcdef0123456789abcdef\\n", "0123456789abcdef0123456789abcde\xf0\x9f\x98\x80"}) {
+    const std::string pod = R"({"metadata":{"name":"p","annotations":{"note":")" + value +
+                            R"("}},"spec":{"containers":[{"name":"app","image":"nginx"}]}})";
+    AdmissionRequest judged;
+    std::string error;
+    ASSERT_TRUE(judged.Parse(Review("pods", "", "CREATE", pod), &error)) << error;
+    EXPECT_FALSE(judged.whole()) << value;
+    ExpectAnsweredAlike(Review("pods", "", "CREATE", pod), *set);
+  }
+  for (const std::string value : {"0123456789abcdef\xff", "0123456789abcdef0123\xc0\xaf",
+                                  "0123456789abcdef\x01", "0123456789abcdef\\x"}) {
+    const std::string body =
+        Review("pods", "", "CREATE",
+               R"({"metadata":{"name":"p","annotations":{"note":")" + value +
+                   R"("}},"spec":{"containers":[{"name":"app","image":"nginx"}]}})");
+    AdmissionRequest whole;
+    std::string whole_error;
+    ASSERT_FALSE(whole.Parse(body, &whole_error, Decode::kWhole)) << value;
+    AdmissionRequest judged;
+    std::string judged_error;
+    EXPECT_FALSE(judged.Parse(body, &judged_error)) << value;
+    EXPECT_EQ(judged_error, whole_error);
+  }
 }
 
 // The shared realistic review (managedFields, env) is taken by the fast decoder and answered as

@@ -134,6 +134,31 @@ TEST(ChecksFixtures, WrongTypeInRestrictedField) {
             R"(securityContext.capabilities.drop=["ALL"]))");
 }
 
+// The reader looks up a container's, a security context's and a spec's fields in one pass over
+// their members: wrong types are still reported in the reader's order, whatever the document's,
+// and of duplicate keys (which plain RapidJSON keeps) the first is read, null or not.
+TEST(ChecksFixtures, FieldsReadInOnePassKeepTheReadersOrder) {
+  rapidjson::Document doc;
+  doc.Parse(R"({"spec":{"hostNetwork":false,"containers":[{"livenessProbe":3,"securityContext":null,
+    "ports":"x","image":5,"name":"c","securityContext":{"privileged":true}}],"hostNetwork":true,
+    "securityContext":{"sysctls":{},"runAsUser":"0"}}})");
+  ASSERT_FALSE(doc.HasParseError());
+  const PodReadResult read = ReadPod(doc);
+  std::vector<std::string> errors;
+  for (const FieldError& error : read.errors) errors.push_back(error.path + ": " + error.message);
+  EXPECT_EQ(errors, (std::vector<std::string>{
+                        "spec.securityContext.runAsUser: must be an integer, got string",
+                        "spec.securityContext.sysctls: must be a list, got object",
+                        "spec.containers[0].image: must be a string, got number",
+                        "spec.containers[0].ports: must be a list, got string",
+                        "spec.containers[0].livenessProbe: must be an object, got number",
+                    }));
+  EXPECT_EQ(read.pod.host_network, false);
+  ASSERT_EQ(read.pod.containers.size(), 1u);
+  EXPECT_EQ(read.pod.containers[0].name, "c");
+  EXPECT_FALSE(read.pod.containers[0].security_context.present);
+}
+
 // A version newer than the binary knows is evaluated as the newest.
 TEST(ChecksFixtures, NewerVersionEvaluatesAsLatest) {
   rapidjson::Document doc = MinimalPod(Level::kBaseline, Version::kLatestMinor);
