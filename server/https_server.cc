@@ -2,7 +2,6 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <sys/socket.h>
 #include <boost/asio/basic_waitable_timer.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -439,15 +438,12 @@ struct HttpsServer::Impl::Session final : HttpsServer::Impl::SessionBase {
       if (SSL_read_ex(ssl, data, size, got) == 1) return Io::kDone;
       return FromTls(0);
     } else {
-      for (;;) {
-        const ssize_t n = ::recv(socket.native_handle(), data, size, MSG_DONTWAIT);
-        if (n > 0) {
-          *got = static_cast<std::size_t>(n);
-          return Io::kDone;
-        }
-        if (n < 0 && errno == EINTR) continue;
-        return FromErrno(n, Io::kWantRead);
+      const ssize_t n = ReceiveNow(socket.native_handle(), static_cast<char*>(data), size);
+      if (n > 0) {
+        *got = static_cast<std::size_t>(n);
+        return Io::kDone;
       }
+      return FromErrno(n, Io::kWantRead);
     }
   }
 
@@ -457,15 +453,12 @@ struct HttpsServer::Impl::Session final : HttpsServer::Impl::SessionBase {
       if (SSL_write_ex(ssl, data, size, sent) == 1) return Io::kDone;
       return FromTls(0);
     } else {
-      for (;;) {
-        const ssize_t n = SendNow(socket.native_handle(), data, size);
-        if (n >= 0) {
-          *sent = static_cast<std::size_t>(n);
-          return Io::kDone;
-        }
-        if (errno == EINTR) continue;
-        return FromErrno(n, Io::kWantWrite);
+      const ssize_t n = SendNow(socket.native_handle(), data, size);
+      if (n >= 0) {
+        *sent = static_cast<std::size_t>(n);
+        return Io::kDone;
       }
+      return FromErrno(n, Io::kWantWrite);
     }
   }
 
@@ -680,13 +673,12 @@ struct HttpsServer::Impl::Session final : HttpsServer::Impl::SessionBase {
 
   void LingerRead() {
     for (int turn = 0; turn < kReadsPerTurn; ++turn) {
-      const ssize_t n = ::recv(socket.native_handle(), Scratch(), kReadSize, MSG_DONTWAIT);
+      const ssize_t n = ReceiveNow(socket.native_handle(), Scratch(), kReadSize);
       if (n > 0) {
         lingered += static_cast<std::size_t>(n);
         if (lingered > server->options.linger_bytes) return Close();
         continue;
       }
-      if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         return Await(net::socket_base::wait_read, &Session::LingerRead);
       }

@@ -57,7 +57,17 @@ ssize_t SendNow(int fd, const char* data, std::size_t size) {
   msghdr message{};
   message.msg_iov = &part;
   message.msg_iovlen = 1;
-  return ::sendmsg(fd, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+  for (;;) {
+    const ssize_t n = ::sendmsg(fd, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0 || errno != EINTR) return n;
+  }
+}
+
+ssize_t ReceiveNow(int fd, char* data, std::size_t size) {
+  for (;;) {
+    const ssize_t n = ::recv(fd, data, size, MSG_DONTWAIT);
+    if (n >= 0 || errno != EINTR) return n;
+  }
 }
 
 namespace {
@@ -71,34 +81,28 @@ int SocketFd(BIO* bio) {
 
 int SocketWrite(BIO* bio, const char* data, std::size_t size, std::size_t* written) {
   BIO_clear_retry_flags(bio);
-  for (;;) {
-    const ssize_t n = SendNow(SocketFd(bio), data, size);
-    if (n >= 0) {
-      *written = static_cast<std::size_t>(n);
-      return 1;
-    }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_write(bio);
-    return 0;
+  const ssize_t n = SendNow(SocketFd(bio), data, size);
+  if (n >= 0) {
+    *written = static_cast<std::size_t>(n);
+    return 1;
   }
+  if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_write(bio);
+  return 0;
 }
 
 int SocketRead(BIO* bio, char* data, std::size_t size, std::size_t* read) {
   BIO_clear_retry_flags(bio);
-  for (;;) {
-    const ssize_t n = ::recv(SocketFd(bio), data, size, MSG_DONTWAIT);
-    if (n > 0) {
-      *read = static_cast<std::size_t>(n);
-      return 1;
-    }
-    if (n == 0) {
-      BIO_set_flags(bio, BIO_FLAGS_IN_EOF);  // OpenSSL tells a peer's close from an error by it
-      return 0;
-    }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_read(bio);
-    return 0;
+  const ssize_t n = ReceiveNow(SocketFd(bio), data, size);
+  if (n > 0) {
+    *read = static_cast<std::size_t>(n);
+    return 1;
   }
+  if (n == 0) {
+    BIO_set_flags(bio, BIO_FLAGS_IN_EOF);  // OpenSSL tells a peer's close from an error by it
+  } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+    BIO_set_retry_read(bio);
+  }
+  return 0;
 }
 
 long SocketControl(BIO* bio, int command, long, void*) {

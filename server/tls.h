@@ -29,8 +29,11 @@ struct TlsFiles {
 // What OpenSSL's error queue says (and empties it): "error:0A000086:SSL routines::...".
 std::string OpenSslError();
 
-// Writes what the socket takes now: never blocks, never raises SIGPIPE. As send(2).
+// Writes what the socket takes now: never blocks, never raises SIGPIPE. As send(2), retried when
+// interrupted.
 ssize_t SendNow(int fd, const char* data, std::size_t size);
+// Reads what the socket has now, never blocking. As recv(2), retried when interrupted.
+ssize_t ReceiveNow(int fd, char* data, std::size_t size);
 
 // A server-side TLS connection from `context` over socket `fd`: records are read and written
 // straight on the socket, never blocking and never raising SIGPIPE. Null when out of memory.
