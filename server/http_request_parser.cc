@@ -97,7 +97,7 @@ HttpRequestReader::HttpRequestReader(HttpLimits limits, RequestByteBudget* budge
 
 HttpRequestReader::~HttpRequestReader() { ReleaseBudget(); }
 
-void HttpRequestReader::Begin(std::string body) {
+void HttpRequestReader::Begin() {
   ReleaseBudget();
   // A parser cannot be reset: a new one in the same storage (no allocation per request).
   std::destroy_at(parser_.get());
@@ -107,8 +107,7 @@ void HttpRequestReader::Begin(std::string body) {
   parser_->body_limit(limits_.body_limit);
   // Not eager until the head is done, so what a put consumes ends at the head.
   parser_->eager(false);
-  body_ = std::move(body);
-  body_.clear();
+  std::string().swap(body_);
   method_.clear();
   target_.clear();
   content_type_.clear();

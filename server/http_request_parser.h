@@ -59,9 +59,8 @@ class HttpRequestReader {
   HttpRequestReader(const HttpRequestReader&) = delete;
   HttpRequestReader& operator=(const HttpRequestReader&) = delete;
 
-  // Starts the next request; gives back what the last one held. `body` becomes the body buffer
-  // (its capacity is reused).
-  void Begin(std::string body = {});
+  // Starts the next request; gives back what the last one held.
+  void Begin();
 
   // Parses from `bytes`, what has arrived and is not consumed yet. *used is how much of it was
   // consumed (drop it from the front; the rest is offered again with what arrives next).

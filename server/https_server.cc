@@ -270,9 +270,6 @@ struct HttpsServer::Impl {
 template <bool kTls>
 struct HttpsServer::Impl::Session final : HttpsServer::Impl::SessionBase {
   static constexpr std::size_t kReadSize = 16 * 1024;  // a whole TLS record
-  // Buffers above this are given back once their request is answered: an idle connection
-  // should not hold megabytes because it once carried a large review or answer.
-  static constexpr std::size_t kKeptCapacity = 64 * 1024;
   // Reads in a row before the loop's other connections get a turn.
   static constexpr int kReadsPerTurn = 16;
 
@@ -557,7 +554,7 @@ struct HttpsServer::Impl::Session final : HttpsServer::Impl::SessionBase {
       // The first bytes of a request: the header deadline runs from here.
       const auto now = Clock::now();
       SetPhase(Phase::kBusy, now);
-      reader.Begin(std::move(spare_body));
+      reader.Begin();
       head_set = false;
       ExpiresAt(now + server->options.header_timeout);
     }
@@ -612,12 +609,9 @@ struct HttpsServer::Impl::Session final : HttpsServer::Impl::SessionBase {
       response = TextResponse(500, "internal error");
     }
     reader.ReleaseBudget();  // the request is done with its body
-    // Kept for the next request unless it is large.
-    if (request.body.capacity() <= kKeptCapacity) {
-      spare_body = std::move(request.body);
-    } else {
-      request.body = std::string();
-    }
+    // Given back: an idle connection holds no request buffer (the next body is reserved at its
+    // Content-Length, one allocation), so memory follows requests in flight, not connections.
+    std::string().swap(request.body);
     Write(response, keep_alive, false);
   }
 
@@ -647,7 +641,7 @@ struct HttpsServer::Impl::Session final : HttpsServer::Impl::SessionBase {
           return Close();
       }
     }
-    if (wire.capacity() > kKeptCapacity) std::string().swap(wire);
+    std::string().swap(wire);  // likewise the answer's
     switch (after_write) {
       case After::kLinger:
         return Linger();
@@ -736,7 +730,6 @@ struct HttpsServer::Impl::Session final : HttpsServer::Impl::SessionBase {
   HttpRequestReader reader;
   HttpRequest request;
   std::string io_error;    // why the last read or write failed, for the log
-  std::string spare_body;  // the buffer for the next request's body
   std::string wire;        // the response being written
   std::size_t written = 0;
   std::size_t lingered = 0;

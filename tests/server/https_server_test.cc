@@ -3,7 +3,9 @@
 // connection alive, and the real policy loader and admission review behind it.
 
 #include <gtest/gtest.h>
+#include <malloc.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <rapidjson/document.h>
@@ -326,6 +328,125 @@ TEST_F(ServerTest, RequestsInTinyRecordsAndPipelinedRequestsAreAnsweredInOrder) 
   EXPECT_TRUE(
       ExpectReviewAnswer(client.Admit("/validate", Review("admission.k8s.io/v1", "after", false)),
                          "admission.k8s.io/v1", "after"));
+}
+
+// One review over a fresh TLS connection limited to `version`, offering `resume` when not null;
+// returns the connection's session (the caller frees it) and sets *resumed and *answered.
+SSL_SESSION* ReviewOverFreshConnection(std::uint16_t port, const std::string& ca_pem, int version,
+                                       SSL_SESSION* resume, bool* resumed, bool* answered) {
+  *resumed = false;
+  *answered = false;
+  SSL_CTX* context = SSL_CTX_new(TLS_client_method());
+  SSL_CTX_set_min_proto_version(context, version);
+  SSL_CTX_set_max_proto_version(context, version);
+  // Client-side caching on, as a client that resumes would have it.
+  SSL_CTX_set_session_cache_mode(context, SSL_SESS_CACHE_CLIENT);
+  BIO* pem = BIO_new_mem_buf(ca_pem.data(), static_cast<int>(ca_pem.size()));
+  X509* ca = PEM_read_bio_X509(pem, nullptr, nullptr, nullptr);
+  X509_STORE_add_cert(SSL_CTX_get_cert_store(context), ca);
+  X509_free(ca);
+  BIO_free(pem);
+  SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nullptr);
+  net::io_context io;
+  tcp::socket socket(io);
+  socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  SSL* ssl = SSL_new(context);
+  SSL_set_fd(ssl, socket.native_handle());
+  SSL_set_tlsext_host_name(ssl, kServiceHost);
+  if (resume != nullptr) SSL_set_session(ssl, resume);
+  SSL_SESSION* session = nullptr;
+  if (SSL_connect(ssl) == 1) {
+    const std::string body = Review("admission.k8s.io/v1", "resume", false);
+    const std::string request =
+        "POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body;
+    SSL_write(ssl, request.data(), static_cast<int>(request.size()));
+    // Read the whole answer on the open connection (tickets, if any, come before it), then close
+    // cleanly, so nothing but the server's choice can make the session unresumable.
+    std::string received;
+    char chunk[4096];
+    while (received.find("\"uid\":\"resume\"") == std::string::npos ||
+           received.back() != '}') {
+      const int n = SSL_read(ssl, chunk, sizeof chunk);
+      if (n <= 0) break;
+      received.append(chunk, n);
+    }
+    *answered = received.rfind("HTTP/1.1 200", 0) == 0;
+    *resumed = SSL_session_reused(ssl) == 1;
+    session = SSL_get1_session(ssl);
+    SSL_shutdown(ssl);
+  }
+  SSL_free(ssl);
+  SSL_CTX_free(context);
+  return session;
+}
+
+// The API server never resumes a session, so the server offers none: no TLS 1.3 tickets, no TLS
+// 1.2 session IDs or tickets, and nothing cached that a stream of handshakes could fill.
+TEST_F(ServerTest, NoTlsSessionIsOfferedOrResumed) {
+  auto service = StartService();
+  for (const int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
+    SCOPED_TRACE(version == TLS1_2_VERSION ? "TLS 1.2" : "TLS 1.3");
+    bool resumed = false;
+    bool answered = false;
+    SSL_SESSION* first = ReviewOverFreshConnection(service->port(), ca_.cert_pem, version, nullptr,
+                                                   &resumed, &answered);
+    ASSERT_NE(first, nullptr);
+    EXPECT_TRUE(answered);
+    EXPECT_EQ(SSL_SESSION_has_ticket(first), 0) << "the server sent a session ticket";
+    unsigned id_length = 0;
+    SSL_SESSION_get_id(first, &id_length);
+    if (version == TLS1_2_VERSION) {
+      EXPECT_EQ(id_length, 0u) << "a TLS 1.2 session ID was issued";
+    }
+    // Offered anyway, it is not taken: the second connection is a full handshake.
+    SSL_SESSION* second = ReviewOverFreshConnection(service->port(), ca_.cert_pem, version, first,
+                                                    &resumed, &answered);
+    EXPECT_TRUE(answered);
+    EXPECT_FALSE(resumed);
+    SSL_SESSION_free(second);
+    SSL_SESSION_free(first);
+  }
+}
+
+// An idle keep-alive connection holds no request body or answer: memory follows requests in
+// flight, not connections, however large the last review was. Counted as the heap's bytes in use
+// (glibc's accounting); sanitizers keep freed memory in quarantine, so they skip it.
+TEST_F(ServerTest, IdleConnectionsHoldNoRequestOrAnswerBuffers) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "the sanitizer's allocator keeps freed memory";
+#else
+  auto service = StartService();
+  constexpr int kConnections = 16;
+  constexpr std::size_t kNote = 2 * 1024 * 1024;
+  std::string review = Review("admission.k8s.io/v1", "big", false);
+  const std::string metadata = R"("metadata":{"name":"web","namespace":"shop")";
+  const std::size_t at = review.find(metadata);
+  ASSERT_NE(at, std::string::npos);
+  review.insert(at + metadata.size(),
+                R"(,"annotations":{"note":")" + std::string(kNote, 'x') + R"("})");
+  const auto in_use = [] {
+    const struct mallinfo2 info = mallinfo2();
+    return info.uordblks + info.hblkhd;
+  };
+  std::vector<std::unique_ptr<HttpsClient>> idle;
+  {
+    HttpsClient warm(service->port(), ca_.cert_pem);  // the server's one-time allocations
+    ASSERT_TRUE(ExpectReviewAnswer(warm.Admit("/validate", review), "admission.k8s.io/v1", "big"));
+  }
+  const std::size_t before = in_use();
+  for (int i = 0; i < kConnections; ++i) {
+    idle.push_back(std::make_unique<HttpsClient>(service->port(), ca_.cert_pem));
+    ASSERT_TRUE(
+        ExpectReviewAnswer(idle.back()->Admit("/validate", review), "admission.k8s.io/v1", "big"));
+  }
+  const std::size_t after = in_use();
+  // Kept bodies would be 32 MiB here; the clients' own buffers are small.
+  EXPECT_LT(after, before + kNote * kConnections / 4)
+      << "in use grew by " << (after - before) / 1024 << " KiB over " << kConnections
+      << " idle connections";
+#endif
 }
 
 TEST_F(ServerTest, ClientCertificateRequiredWhenClientCaIsSet) {
