@@ -729,8 +729,8 @@ struct HttpsServer::Impl::Session final : HttpsServer::Impl::SessionBase {
   std::string leftover;  // bytes read and not yet consumed by a request
   HttpRequestReader reader;
   HttpRequest request;
-  std::string io_error;    // why the last read or write failed, for the log
-  std::string wire;        // the response being written
+  std::string io_error;  // why the last read or write failed, for the log
+  std::string wire;      // the response being written
   std::size_t written = 0;
   std::size_t lingered = 0;
   After after_write = After::kNextRequest;
