@@ -366,8 +366,7 @@ SSL_SESSION* ReviewOverFreshConnection(std::uint16_t port, const std::string& ca
     // cleanly, so nothing but the server's choice can make the session unresumable.
     std::string received;
     char chunk[4096];
-    while (received.find("\"uid\":\"resume\"") == std::string::npos ||
-           received.back() != '}') {
+    while (received.find("\"uid\":\"resume\"") == std::string::npos || received.back() != '}') {
       const int n = SSL_read(ssl, chunk, sizeof chunk);
       if (n <= 0) break;
       received.append(chunk, n);
