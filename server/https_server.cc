@@ -375,6 +375,12 @@ struct HttpsServer::Impl::Session final : HttpsServer::Impl::SessionBase {
 
   // Waits until the socket is readable or writable, then runs `next`.
   void Await(net::socket_base::wait_type what, void (Session::*next)()) {
+    // Waiting for bytes, OpenSSL's drained record buffers (about 34 KiB) go back: it keeps its
+    // read buffer through a handshake's round trip and after a read that found nothing, and
+    // SSL_MODE_RELEASE_BUFFERS covers neither. Nothing is freed while a record is pending.
+    if constexpr (kTls) {
+      if (what == net::socket_base::wait_read) SSL_free_buffers(ssl);
+    }
     socket.async_wait(what, [self = self(), next](const beast::error_code& ec) {
       if (self->closed) return;
       if (ec) {
