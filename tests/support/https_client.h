@@ -58,6 +58,9 @@ class HttpsClient {
     beast::get_lowest_layer(*stream_).expires_after(std::chrono::seconds(10));
     beast::get_lowest_layer(*stream_).connect(
         tcp::endpoint(net::ip::make_address("127.0.0.1"), port), error_);
+    // As Go's client (the API server's) does: without it, a small write after the handshake
+    // waits for the ACK of the client's Finished, which the server sends with nothing else.
+    if (!error_) beast::get_lowest_layer(*stream_).socket().set_option(tcp::no_delay(true), error_);
     if (!error_) stream_->handshake(ssl::stream_base::client, error_);
   }
 
