@@ -7,7 +7,9 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <limits>
+#include <vector>
 
 #include "policy/admission.h"
 #include "policy/namespace_policy.h"
@@ -82,10 +84,6 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
            .Help(
                "Policy loads by result (success, or error when any document or the source failed).")
            .Register(*registry_);
-  policy_info_ = &prometheus::BuildGauge()
-                      .Name("palisade_policy_info")
-                      .Help("The loaded namespace policies and their revisions (always 1).")
-                      .Register(*registry_);
   exception_expiry_ =
       &prometheus::BuildGauge()
            .Name("palisade_exception_expiry_timestamp_seconds")
@@ -214,15 +212,10 @@ void Metrics::RecordPolicyReload(bool success) {
 }
 
 void Metrics::SetPolicyInfo(const std::map<std::string, std::string>& revisions) {
-  for (const auto& [name, revision] : policy_info_series_) {
-    auto found = revisions.find(name);
-    if (found != revisions.end() && found->second == revision) continue;
-    policy_info_->Remove(&policy_info_->Add({{"policy", name}, {"revision", revision}}));
-  }
-  for (const auto& [name, revision] : revisions) {
-    policy_info_->Add({{"policy", name}, {"revision", revision}}).Set(1);
-  }
-  policy_info_series_ = revisions;
+  auto info = std::make_shared<std::vector<std::pair<std::string, std::string>>>(revisions.begin(),
+                                                                                 revisions.end());
+  std::lock_guard<std::mutex> lock(policy_info_mutex_);
+  policy_info_ = std::move(info);
 }
 
 std::map<std::pair<std::string, std::string>, double> ExceptionExpiry(
@@ -266,7 +259,28 @@ void Metrics::SetCertificateExpiry(double unix_seconds) {
 }
 
 std::string Metrics::Serialize() const {
-  return prometheus::TextSerializer().Serialize(registry_->Collect());
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  std::shared_ptr<const std::vector<std::pair<std::string, std::string>>> info;
+  {
+    std::lock_guard<std::mutex> lock(policy_info_mutex_);
+    info = policy_info_;
+  }
+  prometheus::MetricFamily family{"palisade_policy_info",
+                                  "The loaded namespace policies and their revisions (always 1).",
+                                  prometheus::MetricType::Gauge,
+                                  {}};
+  if (info != nullptr) {
+    family.metric.resize(info->size());
+    for (std::size_t i = 0; i < info->size(); ++i) {
+      family.metric[i].label = {{"policy", (*info)[i].first}, {"revision", (*info)[i].second}};
+      family.metric[i].gauge.value = 1;
+    }
+  }
+  // In the place it had as a registered family: after the policy reloads.
+  auto at = std::find_if(families.begin(), families.end(),
+                         [](const auto& f) { return f.name == "palisade_policy_reloads_total"; });
+  families.insert(at == families.end() ? at : at + 1, std::move(family));
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 }  // namespace palisade::server
