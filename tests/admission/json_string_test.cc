@@ -51,5 +51,21 @@ TEST(JsonString, RandomTextMatchesWriter) {
   }
 }
 
+TEST(JsonString, AnEscapeAfterAnyLengthOfPlainText) {
+  // Plain text is appended whole; text with an escape is copied up to it, then escaped: the
+  // escape at every offset of every length up to 80, in and past the sixteen-byte blocks.
+  for (std::size_t size = 0; size <= 80; ++size) {
+    const std::string plain(size, 'p');
+    ASSERT_EQ(WithOurs(plain), WithWriter(plain)) << size;
+    for (std::size_t at = 0; at < size; ++at) {
+      for (const char escape : {'"', '\\', '\n', '\x01'}) {
+        std::string text = plain;
+        text[at] = escape;
+        ASSERT_EQ(WithOurs(text), WithWriter(text)) << size << " " << at;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace palisade::policy
