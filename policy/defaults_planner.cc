@@ -56,8 +56,8 @@ void SplitComma(std::string_view text, std::vector<std::string_view>& out) {
 // Appends the default capabilities a container lacks, each once, in the policy's order, to `out`;
 // returns where they end.
 template <typename Skip>
-std::uint32_t MissingCapabilities(const std::optional<std::vector<std::string>>& defaults,
-                                  Skip skip, std::vector<std::string_view>& out) {
+std::uint32_t MissingCapabilities(const Shared<std::vector<std::string>>& defaults, Skip skip,
+                                  std::vector<std::string_view>& out) {
   const auto begin = static_cast<std::ptrdiff_t>(out.size());
   if (defaults) {
     for (const std::string& cap : *defaults) {

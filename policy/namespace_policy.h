@@ -20,6 +20,7 @@
 #include "policy/label_selector.h"
 #include "policy/level_version.h"
 #include "policy/namespace_label_table.h"
+#include "policy/shared_value.h"
 
 namespace palisade::policy {
 
@@ -42,21 +43,21 @@ std::string_view ActionName(Action action);
 struct PolicyValues {
   std::optional<LevelVersion> enforce, warn, audit;
 
-  std::optional<Profile> default_seccomp_profile;
-  std::optional<Profile> default_app_armor_profile;
-  std::optional<std::vector<std::string>> default_capabilities_drop;
-  std::optional<std::vector<std::string>> default_capabilities_add;
+  Shared<Profile> default_seccomp_profile;
+  Shared<Profile> default_app_armor_profile;
+  Shared<std::vector<std::string>> default_capabilities_drop;
+  Shared<std::vector<std::string>> default_capabilities_add;
   std::optional<bool> default_allow_privilege_escalation;
   std::optional<bool> default_run_as_non_root;
-  std::optional<std::string> default_runtime_class_name;
+  Shared<std::string> default_runtime_class_name;
 
   Action rules_action = Action::kEnforce;
-  std::optional<std::vector<std::string>> allowed_capabilities;
-  std::optional<std::vector<std::string>> required_drop_capabilities;
-  std::optional<std::vector<std::string>>
+  Shared<std::vector<std::string>> allowed_capabilities;
+  Shared<std::vector<std::string>> required_drop_capabilities;
+  Shared<std::vector<std::string>>
       allowed_seccomp_profiles;  // "RuntimeDefault", "Localhost/<glob>"
-  std::optional<std::vector<std::string>> allowed_app_armor_profiles;
-  std::optional<std::vector<std::string>> allowed_runtime_classes;
+  Shared<std::vector<std::string>> allowed_app_armor_profiles;
+  Shared<std::vector<std::string>> allowed_runtime_classes;
 
   WorkloadMode workloads = WorkloadMode::kEnforce;
 

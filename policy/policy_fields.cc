@@ -327,6 +327,10 @@ template <class T>
 struct Unwrapped<std::optional<T>> {
   static const T* Get(const std::optional<T>& member) { return member ? &*member : nullptr; }
 };
+template <class T>
+struct Unwrapped<Shared<T>> {
+  static const T* Get(const Shared<T>& member) { return member ? &*member : nullptr; }
+};
 
 template <auto Member, class Type>
 bool ReadSetting(DocumentReader& reader, const Value& value, const std::string& field,

@@ -258,8 +258,8 @@ std::vector<RuleFailure> EvaluateRules(const Pod& pod, const EffectivePolicy& po
     add("requiredDropCapabilities", std::move(findings));
   }
 
-  auto profile_rule = [&](const std::optional<std::vector<std::string>>& allowed,
-                          std::string_view id, std::string_view field, auto effective) {
+  auto profile_rule = [&](const Shared<std::vector<std::string>>& allowed, std::string_view id,
+                          std::string_view field, auto effective) {
     if (!is_linux || !allowed) return;
     Findings findings;
     for (const Container& c : pod.containers) {
