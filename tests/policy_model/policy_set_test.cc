@@ -146,6 +146,31 @@ TEST(PolicySet, StarThenGlobThenExactFieldByField) {
   EXPECT_EQ(other.get(), set->ForNamespace("another").get());
 }
 
+TEST(PolicySet, InheritedListsAndProfilesAreSharedNotCopied) {
+  const auto set = Build({
+      Policy(
+          "default", R"(["*"])",
+          R"("defaults":{"seccompProfile":{"type":"RuntimeDefault"},"capabilities":{"drop":["ALL"]}},"rules":{"allowedSeccompProfiles":["RuntimeDefault","Localhost/profiles/*"]})"),
+      Policy("a", R"(["team-a"])", R"("podSecurity":{"enforce":"restricted"})"),
+      Policy("b", R"(["team-b"])", R"("rules":{"allowedSeccompProfiles":["RuntimeDefault"]})"),
+  });
+  const auto a = set->ForNamespace("team-a");
+  const auto b = set->ForNamespace("team-b");
+  ASSERT_NE(a.get(), b.get());
+  // One copy of the default document's values, whichever namespace inherits them.
+  EXPECT_EQ(&*a->default_seccomp_profile, &*b->default_seccomp_profile);
+  EXPECT_EQ(&*a->default_capabilities_drop, &*b->default_capabilities_drop);
+  EXPECT_EQ(&*a->default_capabilities_drop, &*set->policies()[0].values.default_capabilities_drop);
+  // A more specific document's own value replaces it, and equal values still compare equal.
+  EXPECT_NE(&*a->allowed_seccomp_profiles, &*b->allowed_seccomp_profiles);
+  EXPECT_EQ(a->allowed_seccomp_profiles,
+            (std::vector<std::string>{"RuntimeDefault", "Localhost/profiles/*"}));
+  EXPECT_EQ(b->allowed_seccomp_profiles, std::vector<std::string>{"RuntimeDefault"});
+  EXPECT_FALSE(a->allowed_seccomp_profiles == b->allowed_seccomp_profiles);
+  EXPECT_FALSE(a->default_app_armor_profile.has_value());
+  EXPECT_TRUE(a->default_app_armor_profile == std::nullopt);
+}
+
 TEST(PolicySet, NullRestoresBuiltInDefaultsOfPlainFields) {
   const auto set = Build({
       Policy("default", R"(["*"])", R"("rules":{"action":"audit"},"workloads":"warn")"),
