@@ -178,7 +178,8 @@ end"
 field() { sed -n "s/.*[ ]$2=\([0-9]*\).*/\1/p" <<<"$1"; }
 
 # Runs wrk against $1 (URL) for $2 seconds with script $3, measuring process $4.
-# Sets: rate p50 p99 failures cpu_us_per_req cpu_share rss_kib hwm_kib.
+# Sets: rate p50 p99 failures cpu_us_per_req cpu_share rss_kib hwm_kib client_share (wrk's CPU:
+# at 100% the client, not the server, sets the rate and the latency).
 measure() {
   local url="$1" seconds="$2" script="$3" pid="$4"
   local ticks_before ticks_after out requests duration_us sampler rss_file="$work/rss.$pid"
@@ -193,8 +194,11 @@ measure() {
     done
   ) &
   sampler=$!
-  out="$(taskset -c 1 wrk -t "$wrk_threads" -c "$connections" -d "${seconds}s" --latency \
-    -s "$script" "$url" 2>&1)"
+  out="$({
+    TIMEFORMAT='CLIENT_CPU %U %S %R'
+    time taskset -c 1 wrk -t "$wrk_threads" -c "$connections" -d "${seconds}s" --latency \
+      -s "$script" "$url" 2>&1
+  } 2>&1)"
   ticks_after="$(cpu_ticks "$pid")"
   kill "$sampler" 2>/dev/null || true
   wait "$sampler" 2>/dev/null || true
@@ -213,6 +217,7 @@ measure() {
     -v d="$duration_us" 'BEGIN {printf "%.0f%%", 100 * t / hz / (d / 1e6)}')"
   rss_kib="$(cat "$rss_file" 2>/dev/null || status_kib "$pid" VmRSS)"
   hwm_kib="$(status_kib "$pid" VmHWM)"
+  client_share="$(awk '$1 == "CLIENT_CPU" {printf "%.0f%%", 100 * ($2 + $3) / $4}' <<<"$out")"
 }
 
 # measure, $rounds times after a 2 s warm-up; sets the same variables from the median run by rate.
@@ -222,10 +227,10 @@ measure_rounds() {
   taskset -c 1 wrk -t "$wrk_threads" -c "$connections" -d 2s -s "$script" "$url" >/dev/null 2>&1
   for ((i = 0; i < rounds; i++)); do
     measure "$url" "$seconds" "$script" "$pid"
-    runs+=("$rate $p50 $p99 $failures $cpu_us_per_req $cpu_share $rss_kib $hwm_kib")
+    runs+=("$rate $p50 $p99 $failures $cpu_us_per_req $cpu_share $rss_kib $hwm_kib $client_share")
     total_failures=$((total_failures + failures))
   done
-  read -r rate p50 p99 failures cpu_us_per_req cpu_share rss_kib hwm_kib \
+  read -r rate p50 p99 failures cpu_us_per_req cpu_share rss_kib hwm_kib client_share \
     <<<"$(printf '%s\n' "${runs[@]}" | sort -n -k1,1 | sed -n "$((rounds / 2 + 1))p")"
   failures=$total_failures
 }
@@ -266,25 +271,25 @@ if [[ "$scale" -eq 1 ]]; then
   echo "scale: $seeded; palisade lists and watches them through --kubeconfig"
   echo "palisade idle RSS after start: $(mib "$idle_kib") MiB ($idle_split)"
   measure_rounds "https://localhost:$port/validate?timeout=10s" "$duration" "$work/post.lua" "$server_pid"
-  v=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib")
+  v=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib" "$client_share")
   measure_rounds "https://localhost:$port/mutate?timeout=10s" "$duration" "$work/post.lua" "$server_pid"
-  m=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib")
+  m=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib" "$client_share")
   rows=(v m)
   if [[ "$churn" -gt 0 ]]; then
     measure_rounds "https://localhost:$port/validate?timeout=10s" "$duration" "$work/churn.lua" "$server_pid"
-    vc=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib")
+    vc=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib" "$client_share")
     rows+=(vc)
   fi
   echo
-  printf '%-16s %8s %7s %7s %7s %6s %12s %7s %5s\n' target "req/s" "p50 ms" "p99 ms" "us/req" busy \
-    "RSS peak MiB" "HWM MiB" fails
+  printf '%-16s %8s %7s %7s %7s %6s %6s %12s %7s %5s\n' target "req/s" "p50 ms" "p99 ms" "us/req" busy \
+    "wrk" "RSS peak MiB" "HWM MiB" fails
   declare -A row_names=([v]=/validate [m]=/mutate [vc]="/validate churn")
   peak_kib=0
   total_failures=0
   for name in "${rows[@]}"; do
     declare -n r="$name"
-    printf '%-16s %8s %7s %7s %7s %6s %12s %7s %5s\n' "${row_names[$name]}" "${r[0]}" "${r[1]}" \
-      "${r[2]}" "${r[4]}" "${r[5]}" "$(mib "${r[6]}")" "$(mib "${r[7]}")" "${r[3]}"
+    printf '%-16s %8s %7s %7s %7s %6s %6s %12s %7s %5s\n' "${row_names[$name]}" "${r[0]}" "${r[1]}" \
+      "${r[2]}" "${r[4]}" "${r[5]}" "${r[8]}" "$(mib "${r[6]}")" "$(mib "${r[7]}")" "${r[3]}"
     [[ "${r[6]}" -gt "$peak_kib" ]] && peak_kib="${r[6]}"
     total_failures=$((total_failures + r[3]))
     unset -n r
@@ -338,12 +343,12 @@ if [[ "$soak" -gt 0 ]]; then
 fi
 
 measure_rounds "https://localhost:$port/validate?timeout=10s" "$duration" "$work/post.lua" "$server_pid"
-v=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib")
+v=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib" "$client_share")
 measure_rounds "https://localhost:$port/mutate?timeout=10s" "$duration" "$work/post.lua" "$server_pid"
-m=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib")
+m=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib" "$client_share")
 if [[ "$churn" -gt 0 ]]; then
   measure_rounds "https://localhost:$port/validate?timeout=10s" "$duration" "$work/churn.lua" "$server_pid"
-  vc=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib")
+  vc=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib" "$client_share")
 fi
 
 # --- nginx: one worker on CPU 0, same certificate, keep-alive, a canned answer of the same size.
@@ -376,6 +381,10 @@ http {
     ssl_certificate $work/tls.crt;
     ssl_certificate_key $work/tls.key;
     ssl_protocols TLSv1.2 TLSv1.3;
+    # No session resumption, as Palisade offers none and the API server's client never resumes:
+    # wrk resumes whenever a server lets it, and nginx's default tickets would make its churned
+    # connections cheap resumptions instead of full handshakes.
+    ssl_session_tickets off;
     location / {
       default_type application/json;
       return 200 '$canned';
@@ -395,10 +404,10 @@ nginx_worker="$(pgrep -P "$(cat "$work/nginx/nginx.pid")" | head -1)"
 nginx_answer="$(curl -fs --cacert "$work/ca.crt" -X POST "https://localhost:$nginx_port/validate")"
 [[ "$nginx_answer" == "$validate_answer" ]] || { echo "run.sh: nginx's canned answer differs" >&2; exit 1; }
 measure_rounds "https://localhost:$nginx_port/validate" "$duration" "$work/post.lua" "$nginx_worker"
-n=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib")
+n=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib" "$client_share")
 if [[ "$churn" -gt 0 ]]; then
   measure_rounds "https://localhost:$nginx_port/validate" "$duration" "$work/churn.lua" "$nginx_worker"
-  nc=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib")
+  nc=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib" "$client_share")
 fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
@@ -406,15 +415,16 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 # not depend on how much CPU the client got, so it is the fairer ratio on a shared machine.
 capacity() { awk -v c="$1" 'BEGIN {printf "%.0f", 1e6 / c}'; }
 echo
-printf '%-10s %8s %6s %8s %6s %7s %7s %7s %6s %7s %7s %5s\n' target "req/s" ratio "cap/core" ratio \
-  "p50 ms" "p99 ms" "us/req" busy "RSS MiB" "HWM MiB" fails
+printf '%-10s %8s %6s %8s %6s %7s %7s %7s %6s %6s %7s %7s %5s\n' target "req/s" ratio "cap/core" \
+  ratio "p50 ms" "p99 ms" "us/req" busy wrk "RSS MiB" "HWM MiB" fails
 row() {  # $1 = name, $2 = the nginx row to compare with (name of an array), then the values
   local name="$1"
   local -n base="$2"
   shift 2
-  printf '%-10s %8s %6s %8s %6s %7s %7s %7s %6s %7s %7s %5s\n' "$name" "$1" \
+  printf '%-10s %8s %6s %8s %6s %7s %7s %7s %6s %6s %7s %7s %5s\n' "$name" "$1" \
     "$(ratio "$1" "${base[0]}")" "$(capacity "$5")" "$(ratio "${base[4]}" "$5")" "$2" "$3" "$5" \
-    "$6" "$(mib "$7")" "$(mib "$8")" "$4"
+    "$6" "$9" "$(mib "$7")" "$(mib "$8")" "$4"
+  [[ "${9%\%}" -lt 95 ]] || echo "           (wrk used ${9} of its CPU: the client set this row's rate and latency)"
 }
 row /validate n "${v[@]}"
 row /mutate n "${m[@]}"
