@@ -54,6 +54,7 @@ http {
   server {
     listen 127.0.0.1:$port ssl; ssl_certificate $work/tls.crt; ssl_certificate_key $work/tls.key;
     ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_tickets off;  # no resumption, as Palisade and the API server (see run.sh)
     location / { default_type application/json; return 200 'ok'; }
   }
 }
