@@ -249,6 +249,7 @@ done
 curl -fs "http://127.0.0.1:$metrics_port/readyz" >/dev/null || { echo "run.sh: not ready" >&2; exit 1; }
 
 idle_kib="$(status_kib "$server_pid" VmRSS)"  # after start, before any request
+idle_hwm_kib="$(status_kib "$server_pid" VmHWM)"
 idle_split="$(rss_split "$server_pid")"
 
 post() {
@@ -269,7 +270,8 @@ if [[ "$scale" -eq 1 ]]; then
   grep -q 'policy \\"payments\\"' <<<"$validate_answer" ||
     { echo "run.sh: policy \"payments\" did not judge the review: $validate_answer" >&2; exit 1; }
   echo "scale: $seeded; palisade lists and watches them through --kubeconfig"
-  echo "palisade idle RSS after start: $(mib "$idle_kib") MiB ($idle_split)"
+  echo "palisade idle RSS after start: $(mib "$idle_kib") MiB ($idle_split);" \
+    "high-water so far $(mib "$idle_hwm_kib") MiB"
   measure_rounds "https://localhost:$port/validate?timeout=10s" "$duration" "$work/post.lua" "$server_pid"
   v=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib" "$client_share")
   measure_rounds "https://localhost:$port/mutate?timeout=10s" "$duration" "$work/post.lua" "$server_pid"
