@@ -36,14 +36,25 @@ enum class Where : std::uint8_t {
   kSpec,        // a pod's or a workload's spec
   kContainers,  // initContainers, containers or ephemeralContainers
   kContainer,
+  kVolumes,     // a pod's volumes
+  kVolume,      // one of them: its name is read, its sources only for being there
   kSkip,        // checked, kept as its text
   kSkipString,  // likewise if it is a string; any other type is kept for the reader to report
+  kSkipNested,  // likewise if it is an object or an array; a scalar (null included) is kept
 };
 
 // Container fields no check, default or comparison reads (pod.cc reads the rest of a container).
 bool UnreadContainerField(std::string_view key) {
   return key == "env" || key == "envFrom" || key == "resources" || key == "volumeMounts" ||
          key == "volumeDevices" || key == "args" || key == "command" || key == "resizePolicy";
+}
+
+// Pod spec fields no check, default or comparison reads: scheduling and the like.
+bool UnreadSpecField(std::string_view key) {
+  return key == "affinity" || key == "tolerations" || key == "nodeSelector" ||
+         key == "topologySpreadConstraints" || key == "imagePullSecrets" ||
+         key == "readinessGates" || key == "dnsConfig" || key == "hostAliases" ||
+         key == "schedulingGates" || key == "resourceClaims" || key == "overhead";
 }
 
 Where MemberWhere(Where parent, std::string_view key) {
@@ -69,9 +80,14 @@ Where MemberWhere(Where parent, std::string_view key) {
       if (key == "containers" || key == "initContainers" || key == "ephemeralContainers") {
         return Where::kContainers;
       }
+      if (key == "volumes") return Where::kVolumes;
+      if (UnreadSpecField(key)) return Where::kSkip;
       return key == "template" || key == "jobTemplate" ? Where::kTemplate : Where::kAny;
     case Where::kContainer:
       return UnreadContainerField(key) ? Where::kSkip : Where::kAny;
+    case Where::kVolume:
+      // pod.cc reads a volume's name, and which of its other members are not null.
+      return key == "name" ? Where::kAny : Where::kSkipNested;
     default:
       return Where::kAny;
   }
@@ -199,6 +215,9 @@ class Decoder {
         SkipWhitespace();
         Where child = where == Where::kAny ? Where::kAny : MemberWhere(where, key);
         if (child == Where::kSkipString) child = *p_ == '"' ? Where::kSkip : Where::kAny;
+        if (child == Where::kSkipNested) {
+          child = *p_ == '{' || *p_ == '[' ? Where::kSkip : Where::kAny;
+        }
         if (child == Where::kSkip) {
           char* const text = p_;
           if (!Skip()) return false;
@@ -225,7 +244,9 @@ class Decoder {
     if (++depth_ > kMaxReviewNesting) return false;
     document_.StartArray();
     SkipWhitespace();
-    const Where element = where == Where::kContainers ? Where::kContainer : Where::kAny;
+    const Where element = where == Where::kContainers ? Where::kContainer
+                          : where == Where::kVolumes  ? Where::kVolume
+                                                      : Where::kAny;
     SizeType elements = 0;
     if (*p_ != ']') {
       for (;;) {

@@ -64,7 +64,10 @@ std::string Pod(const std::string& env = kEnv, const std::string& managed_fields
          R"("args":["run"],"env":)" +
          env +
          R"(,"resources":{"limits":{"cpu":"1"}},"volumeMounts":[{"name":"v","mountPath":"/v"}],)"
-         R"("securityContext":{"privileged":true}}],"volumes":[{"name":"v","emptyDir":{}}]},)"
+         R"("securityContext":{"privileged":true}}],)"
+         R"("volumes":[{"name":"v","emptyDir":{}},{"name":"h","hostPath":{"path":"/etc"},"nfs":null}],)"
+         R"("affinity":{"nodeAffinity":{}},"tolerations":[{"key":"k","operator":"Exists"}],)"
+         R"("nodeSelector":{"disk":"ssd"},"hostNetwork":false},)"
          R"("status":{"phase":"Pending","conditions":[{"type":"Ready","status":"False"}]}})";
 }
 
@@ -109,6 +112,15 @@ TEST(ReviewDecoder, SkipsOnlyWhatIsNeverReadAndKeepsItsText) {
   EXPECT_EQ(Text(container["args"]), R"(["run"])");
   EXPECT_EQ(Text(container["resources"]), R"({"limits":{"cpu":"1"}})");
   EXPECT_EQ(Text(container["volumeMounts"]), R"([{"name":"v","mountPath":"/v"}])");
+  EXPECT_EQ(Text(pod["spec"]["affinity"]), R"({"nodeAffinity":{}})");
+  EXPECT_EQ(Text(pod["spec"]["tolerations"]), R"([{"key":"k","operator":"Exists"}])");
+  EXPECT_EQ(Text(pod["spec"]["nodeSelector"]), R"({"disk":"ssd"})");
+  // A volume's name is read, its sources only for being there (a null one is none).
+  const rapidjson::Value& volumes = pod["spec"]["volumes"];
+  EXPECT_EQ(Text(volumes[0]["name"]), "v");
+  EXPECT_EQ(Text(volumes[0]["emptyDir"]), "{}");
+  EXPECT_EQ(Text(volumes[1]["hostPath"]), R"({"path":"/etc"})");
+  EXPECT_TRUE(volumes[1]["nfs"].IsNull());
 
   // What is read is decoded as the whole decode decodes it.
   AdmissionRequest whole;
@@ -117,7 +129,7 @@ TEST(ReviewDecoder, SkipsOnlyWhatIsNeverReadAndKeepsItsText) {
   const rapidjson::Value& whole_pod = whole.document()["request"]["object"];
   EXPECT_TRUE(container["securityContext"] ==
               whole_pod["spec"]["containers"][0]["securityContext"]);
-  EXPECT_TRUE(pod["spec"]["volumes"] == whole_pod["spec"]["volumes"]);
+  EXPECT_TRUE(pod["spec"]["hostNetwork"] == whole_pod["spec"]["hostNetwork"]);
   EXPECT_EQ(
       Text(pod["metadata"]["annotations"]["container.apparmor.security.beta.kubernetes.io/app"]),
       "unconfined");
@@ -129,6 +141,10 @@ TEST(ReviewDecoder, SkipsOnlyWhatIsNeverReadAndKeepsItsText) {
   ExpectAnsweredAlike(body, *set);
   const AdmissionResult denied = policy::Review(Endpoint::kValidate, body, *set, {});
   EXPECT_NE(denied.body.find("privileged"), std::string::npos) << denied.body;
+  EXPECT_NE(denied.body.find(R"(volume \"h\" uses restricted volume type \"hostPath\")"),
+            std::string::npos)
+      << denied.body;
+  EXPECT_EQ(denied.body.find("nfs"), std::string::npos) << denied.body;
   EXPECT_EQ(denied.decision, "denied");
 }
 
