@@ -20,8 +20,9 @@ class AdmissionRequest {
 
   // kJudged builds only what admission reads: a value it never reads (metadata.managedFields,
   // status, a container's env, envFrom, resources, volumeMounts, volumeDevices, args, command and
-  // resizePolicy, kubectl's last-applied annotation) is checked as strictly, then kept as its JSON
-  // text, a string. kWhole builds everything.
+  // resizePolicy, a pod spec's affinity, tolerations and other scheduling fields, a volume's source
+  // object, kubectl's last-applied annotation) is checked as strictly, then kept as its JSON text,
+  // a string. kWhole builds everything.
   enum class Decode { kJudged, kWhole };
 
   // Parses `body` (nesting deeper than 512 levels is refused, so it cannot overflow the stack). On
