@@ -220,7 +220,8 @@ measure() {
   client_share="$(awk '$1 == "CLIENT_CPU" {printf "%.0f%%", 100 * ($2 + $3) / $4}' <<<"$out")"
 }
 
-# measure, $rounds times after a 2 s warm-up; sets the same variables from the median run by rate.
+# measure, $rounds times after a 2 s warm-up; sets the same variables from the median run by rate,
+# and `measured`, those values as an array in measure's order.
 # Failures are summed over all runs. On a shared machine a single run can be off by 10%.
 measure_rounds() {
   local url="$1" seconds="$2" script="$3" pid="$4" runs=() total_failures=0 i
@@ -233,6 +234,7 @@ measure_rounds() {
   read -r rate p50 p99 failures cpu_us_per_req cpu_share rss_kib hwm_kib client_share \
     <<<"$(printf '%s\n' "${runs[@]}" | sort -n -k1,1 | sed -n "$((rounds / 2 + 1))p")"
   failures=$total_failures
+  measured=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib" "$client_share")
 }
 
 # --- palisade: one event-loop thread on CPU 0, default (info) logging thrown away.
@@ -273,13 +275,13 @@ if [[ "$scale" -eq 1 ]]; then
   echo "palisade idle RSS after start: $(mib "$idle_kib") MiB ($idle_split);" \
     "high-water so far $(mib "$idle_hwm_kib") MiB"
   measure_rounds "https://localhost:$port/validate?timeout=10s" "$duration" "$work/post.lua" "$server_pid"
-  v=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib" "$client_share")
+  v=("${measured[@]}")
   measure_rounds "https://localhost:$port/mutate?timeout=10s" "$duration" "$work/post.lua" "$server_pid"
-  m=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib" "$client_share")
+  m=("${measured[@]}")
   rows=(v m)
   if [[ "$churn" -gt 0 ]]; then
     measure_rounds "https://localhost:$port/validate?timeout=10s" "$duration" "$work/churn.lua" "$server_pid"
-    vc=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib" "$client_share")
+    vc=("${measured[@]}")
     rows+=(vc)
   fi
   echo
@@ -345,12 +347,12 @@ if [[ "$soak" -gt 0 ]]; then
 fi
 
 measure_rounds "https://localhost:$port/validate?timeout=10s" "$duration" "$work/post.lua" "$server_pid"
-v=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib" "$client_share")
+v=("${measured[@]}")
 measure_rounds "https://localhost:$port/mutate?timeout=10s" "$duration" "$work/post.lua" "$server_pid"
-m=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib" "$client_share")
+m=("${measured[@]}")
 if [[ "$churn" -gt 0 ]]; then
   measure_rounds "https://localhost:$port/validate?timeout=10s" "$duration" "$work/churn.lua" "$server_pid"
-  vc=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib" "$client_share")
+  vc=("${measured[@]}")
 fi
 
 # --- nginx: one worker on CPU 0, same certificate, keep-alive, a canned answer of the same size.
@@ -406,10 +408,10 @@ nginx_worker="$(pgrep -P "$(cat "$work/nginx/nginx.pid")" | head -1)"
 nginx_answer="$(curl -fs --cacert "$work/ca.crt" -X POST "https://localhost:$nginx_port/validate")"
 [[ "$nginx_answer" == "$validate_answer" ]] || { echo "run.sh: nginx's canned answer differs" >&2; exit 1; }
 measure_rounds "https://localhost:$nginx_port/validate" "$duration" "$work/post.lua" "$nginx_worker"
-n=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib" "$client_share")
+n=("${measured[@]}")
 if [[ "$churn" -gt 0 ]]; then
   measure_rounds "https://localhost:$nginx_port/validate" "$duration" "$work/churn.lua" "$nginx_worker"
-  nc=("$rate" "$p50" "$p99" "$failures" "$cpu_us_per_req" "$cpu_share" "$rss_kib" "$hwm_kib" "$client_share")
+  nc=("${measured[@]}")
 fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
