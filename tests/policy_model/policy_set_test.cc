@@ -161,7 +161,7 @@ TEST(PolicySet, InheritedListsAndProfilesAreSharedNotCopied) {
   EXPECT_EQ(&*a->default_seccomp_profile, &*b->default_seccomp_profile);
   EXPECT_EQ(&*a->default_capabilities_drop, &*b->default_capabilities_drop);
   EXPECT_EQ(&*a->default_capabilities_drop, &*set->policies()[0].values.default_capabilities_drop);
-  // A more specific document's own value replaces it, and equal values still compare equal.
+  // A more specific document's own value replaces it; values compare by content.
   EXPECT_NE(&*a->allowed_seccomp_profiles, &*b->allowed_seccomp_profiles);
   EXPECT_EQ(a->allowed_seccomp_profiles,
             (std::vector<std::string>{"RuntimeDefault", "Localhost/profiles/*"}));
