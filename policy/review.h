@@ -18,11 +18,12 @@ class AdmissionRequest {
   AdmissionRequest(const AdmissionRequest&) = delete;
   AdmissionRequest& operator=(const AdmissionRequest&) = delete;
 
-  // kJudged builds only what admission reads: a value it never reads (metadata.managedFields,
-  // status, a container's env, envFrom, resources, volumeMounts, volumeDevices, args, command and
-  // resizePolicy, a pod spec's affinity, tolerations and other scheduling fields, a volume's source
-  // object, kubectl's last-applied annotation) is checked as strictly, then kept as its JSON text,
-  // a string. kWhole builds everything.
+  // kJudged builds only what admission reads: a value it never reads (the request's requestKind,
+  // requestResource and options, metadata.managedFields and ownerReferences, status, a container's
+  // env, envFrom, resources, volumeMounts, volumeDevices, args, command and resizePolicy, a pod
+  // spec's affinity, tolerations and other scheduling fields, a volume's source object, kubectl's
+  // last-applied annotation) is checked as strictly, then kept as its JSON text, a string. kWhole
+  // builds everything.
   enum class Decode { kJudged, kWhole };
 
   // Parses `body` (nesting deeper than 512 levels is refused, so it cannot overflow the stack). On

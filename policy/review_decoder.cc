@@ -62,7 +62,10 @@ Where MemberWhere(Where parent, std::string_view key) {
     case Where::kReview:
       return key == "request" ? Where::kRequest : Where::kAny;
     case Where::kRequest:
-      return key == "object" || key == "oldObject" ? Where::kObject : Where::kAny;
+      if (key == "object" || key == "oldObject") return Where::kObject;
+      // The request's own GVK and GVR (kind and resource are read), and the operation's options.
+      return key == "requestKind" || key == "requestResource" || key == "options" ? Where::kSkip
+                                                                                  : Where::kAny;
     case Where::kObject:
       if (key == "status") return Where::kSkip;
       [[fallthrough]];
@@ -71,7 +74,7 @@ Where MemberWhere(Where parent, std::string_view key) {
       if (key == "spec") return Where::kSpec;
       return Where::kAny;
     case Where::kMetadata:
-      if (key == "managedFields") return Where::kSkip;
+      if (key == "managedFields" || key == "ownerReferences") return Where::kSkip;
       return key == "annotations" ? Where::kAnnotations : Where::kAny;
     case Where::kAnnotations:
       return key == "kubectl.kubernetes.io/last-applied-configuration" ? Where::kSkipString

@@ -8,6 +8,7 @@
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -158,26 +159,39 @@ void Metrics::RecordPolicyEvent(std::string_view result) {
 prometheus::Counter& Metrics::CachedCounter(prometheus::Family<prometheus::Counter>* family,
                                             std::initializer_list<std::string_view> values,
                                             std::initializer_list<std::string_view> names) {
-  // The family's address and the label values, NUL-separated, name one series.
-  std::string key(reinterpret_cast<const char*>(&family), sizeof family);
-  for (std::string_view value : values) {
-    key += value;
-    key += '\0';
+  // The family's address and the label values, NUL-separated, name one series. Built in a buffer
+  // on the stack when it fits (label values are short and bounded), on the heap otherwise.
+  std::size_t size = sizeof family;
+  for (std::string_view value : values) size += value.size() + 1;
+  char stack_key[256];
+  std::string heap_key;
+  char* key = stack_key;
+  if (size > sizeof stack_key) {
+    heap_key.resize(size);
+    key = heap_key.data();
   }
+  std::memcpy(key, &family, sizeof family);
+  char* end = key + sizeof family;
+  for (std::string_view value : values) {
+    std::memcpy(end, value.data(), value.size());
+    end += value.size();
+    *end++ = '\0';
+  }
+  const std::string_view lookup(key, size);
   std::lock_guard<std::mutex> lock(series_mutex_);
-  auto found = counter_series_.find(key);
+  auto found = counter_series_.find(lookup);
   if (found != counter_series_.end()) return *found->second;
   prometheus::Labels labels;
   auto name = names.begin();
   for (std::string_view value : values) labels.emplace(std::string(*name++), std::string(value));
   prometheus::Counter* counter = &family->Add(labels);
-  counter_series_.emplace(std::move(key), counter);
+  counter_series_.emplace(std::string(lookup), counter);
   return *counter;
 }
 
 prometheus::Histogram& Metrics::Duration(std::string_view endpoint) {
   std::lock_guard<std::mutex> lock(series_mutex_);
-  auto found = duration_series_.find(std::string(endpoint));
+  auto found = duration_series_.find(endpoint);
   if (found != duration_series_.end()) return *found->second;
   prometheus::Histogram* histogram =
       &request_duration_->Add({{"endpoint", std::string(endpoint)}}, LatencyBuckets());

@@ -4,6 +4,8 @@
 // listener). Labels are low-cardinality: no namespace or pod names.
 
 #include <chrono>
+#include <cstddef>
+#include <functional>
 #include <initializer_list>
 #include <map>
 #include <memory>
@@ -94,9 +96,18 @@ class Metrics {
                                      std::initializer_list<std::string_view> values,
                                      std::initializer_list<std::string_view> names);
   prometheus::Histogram& Duration(std::string_view endpoint);
+  // Looked up by string_view: a request builds its keys on the stack, not on the heap.
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view key) const {
+      return std::hash<std::string_view>{}(key);
+    }
+  };
+  template <typename T>
+  using SeriesMap = std::unordered_map<std::string, T*, KeyHash, std::equal_to<>>;
   std::mutex series_mutex_;
-  std::unordered_map<std::string, prometheus::Counter*> counter_series_;
-  std::unordered_map<std::string, prometheus::Histogram*> duration_series_;
+  SeriesMap<prometheus::Counter> counter_series_;
+  SeriesMap<prometheus::Histogram> duration_series_;
 };
 
 }  // namespace palisade::server

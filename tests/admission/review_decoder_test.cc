@@ -42,10 +42,12 @@ std::string Review(const std::string& resource, const std::string& group,
   return R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-1",)"
          R"("kind":{"group":")" +
          group + R"(","version":"v1","kind":"X"},"resource":{"group":")" + group +
-         R"(","version":"v1","resource":")" + resource +
-         R"("},"namespace":"payments","operation":")" + operation +
-         R"(","userInfo":{"username":"alice"},"object":)" + object + R"(,"oldObject":)" +
-         old_object + "}}";
+         R"(","version":"v1","resource":")" + resource + R"("},"requestKind":{"group":")" + group +
+         R"(","version":"v1","kind":"X"},)"
+         R"("namespace":"payments","operation":")" +
+         operation + R"(","userInfo":{"username":"alice"},"object":)" + object +
+         R"(,"oldObject":)" + old_object +
+         R"(,"options":{"kind":"CreateOptions","fieldManager":"kubectl"}}})";
 }
 
 const std::string kManagedFields =
@@ -57,8 +59,10 @@ const std::string kEnv = R"([{"name":"A","value":"x\u0026y"},{"name":"B","valueF
 // A pod with every kind of part the judged decode skips, and privileged (denied by restricted).
 std::string Pod(const std::string& env = kEnv, const std::string& managed_fields = kManagedFields,
                 const std::string& last_applied = kLastApplied) {
-  return R"({"metadata":{"name":"p","managedFields":)" + managed_fields +
-         R"(,"annotations":{"kubectl.kubernetes.io/last-applied-configuration":)" + last_applied +
+  return R"({"metadata":{"name":"p","ownerReferences":[{"kind":"ReplicaSet","name":"r"}],)"
+         R"("managedFields":)" +
+         managed_fields + R"(,"annotations":{"kubectl.kubernetes.io/last-applied-configuration":)" +
+         last_applied +
          R"(,"container.apparmor.security.beta.kubernetes.io/app":"unconfined"}},)"
          R"("spec":{"containers":[{"name":"app","image":"nginx","command":["sh","-c"],)"
          R"("args":["run"],"env":)" +
@@ -101,6 +105,11 @@ TEST(ReviewDecoder, SkipsOnlyWhatIsNeverReadAndKeepsItsText) {
   EXPECT_FALSE(judged.whole());
   const rapidjson::Value& pod = judged.document()["request"]["object"];
   EXPECT_EQ(Text(pod["metadata"]["managedFields"]), kManagedFields);
+  EXPECT_EQ(Text(pod["metadata"]["ownerReferences"]), R"([{"kind":"ReplicaSet","name":"r"}])");
+  const rapidjson::Value& request = judged.document()["request"];
+  EXPECT_EQ(Text(request["requestKind"]), R"({"group":"","version":"v1","kind":"X"})");
+  EXPECT_EQ(Text(request["options"]), R"({"kind":"CreateOptions","fieldManager":"kubectl"})");
+  EXPECT_TRUE(request["kind"].IsObject());  // read: built
   EXPECT_EQ(
       Text(pod["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]),
       kLastApplied);

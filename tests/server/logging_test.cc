@@ -27,7 +27,8 @@ TEST(Logger, JsonLineHasUtcMillisecondStampAndEscapedFields) {
   logger.Info("admission", {{"uid", "a\"b\\c\n"},
                             {"patch_ops", 3},
                             {"dry", false},
-                            {"checks", std::vector<std::string>{"privileged", "hostPath"}}});
+                            {"checks", std::vector<std::string>{"privileged", "hostPath"}},
+                            {"odd \"key\"", 1}});
   logger.Debug("not written");
   const auto after = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
 
@@ -46,7 +47,7 @@ TEST(Logger, JsonLineHasUtcMillisecondStampAndEscapedFields) {
   const std::string rest = text.substr(text.find(R"(,"level")"));
   EXPECT_EQ(rest,
             R"(,"level":"info","msg":"admission","uid":"a\"b\\c\n","patch_ops":3,"dry":false,)"
-            R"("checks":["privileged","hostPath"]})"
+            R"("checks":["privileged","hostPath"],"odd \"key\"":1})"
             "\n");
 }
 
