@@ -75,6 +75,8 @@ void FieldSources::Erase(std::string_view path) {
   if (it != entries_.end() && it->path == path) entries_.erase(it);
 }
 
+void FieldSources::ShrinkToFit() { entries_.shrink_to_fit(); }
+
 const FieldSource* FieldSources::Find(std::string_view path) const {
   const auto it = std::lower_bound(entries_.begin(), entries_.end(), path, PathLess);
   return it != entries_.end() && it->path == path ? it->source.get() : nullptr;
@@ -468,6 +470,9 @@ std::shared_ptr<EffectivePolicy> PolicySet::Resolve(const std::vector<std::size_
       Apply((*policies_)[matched[i]], source, effective.get());
     }
   }
+  // Kept for the set's life, one per distinct namespace (a thousand at scale): no growth slack.
+  effective->sources.ShrinkToFit();
+  effective->matched.shrink_to_fit();
   return effective;
 }
 

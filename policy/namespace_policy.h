@@ -159,6 +159,7 @@ class FieldSources {
   // `path` must outlive every effective policy: a row of SpecFields() or a string literal.
   void Set(std::string_view path, std::shared_ptr<const FieldSource> source);
   void Erase(std::string_view path);
+  void ShrinkToFit();
   const FieldSource* Find(std::string_view path) const;
 
   std::vector<Entry>::const_iterator begin() const { return entries_.begin(); }
