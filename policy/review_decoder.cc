@@ -479,10 +479,9 @@ class Decoder {
     std::size_t size = 64;
     while (size < 2 * count) size *= 2;
     table_.assign(size, 0);
-    const std::hash<std::string_view> hash;
     std::size_t probes_left = 8 * count;
     for (std::size_t i = 0; i < count; ++i) {
-      for (std::size_t slot = hash(begin[i]) & (size - 1);; slot = (slot + 1) & (size - 1)) {
+      for (std::size_t slot = KeyHash(begin[i]) & (size - 1);; slot = (slot + 1) & (size - 1)) {
         if (table_[slot] == 0) {
           table_[slot] = i + 1;
           break;
@@ -492,6 +491,29 @@ class Decoder {
       }
     }
     return false;
+  }
+
+  // A key's length and its first, middle and last eight bytes, mixed: keys of one object differ
+  // there ("f:image", "k:{\"containerPort\":8080,...}"), and reading three words costs less than
+  // hashing every byte of a long key.
+  static std::size_t KeyHash(std::string_view key) {
+    const std::size_t size = key.size();
+    std::uint64_t head = 0;
+    std::uint64_t middle = 0;
+    std::uint64_t tail = 0;
+    if (size >= 8) {
+      std::memcpy(&head, key.data(), 8);
+      std::memcpy(&middle, key.data() + (size - 8) / 2, 8);
+      std::memcpy(&tail, key.data() + size - 8, 8);
+    } else {
+      for (std::size_t i = 0; i < size; ++i) {
+        head |= std::uint64_t{static_cast<unsigned char>(key[i])} << (8 * i);
+      }
+    }
+    std::uint64_t h = (head ^ size) * 0x9E3779B97F4A7C15u;
+    h = (h ^ (h >> 32) ^ middle) * 0xC2B2AE3D27D4EB4Fu;
+    h = (h ^ (h >> 29) ^ tail) * 0x165667B19E3779F9u;
+    return static_cast<std::size_t>(h ^ (h >> 32));
   }
 
   bool RepeatsSorted(const std::string_view* begin, std::size_t count) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -212,15 +213,16 @@ TEST(ReviewDecoder, SkippedPartsAreRefusedAlike) {
   }
 }
 
-// Keys of one object made to collide in the duplicate-key table (std::hash, whose low 12 bits are
-// all alike here) are checked as well, sorted once the probes run past their budget.
+// Keys of one object made to collide in the duplicate-key table are checked as well, sorted once
+// the probes run past their budget. The table hashes a key's length and its first, middle and last
+// eight bytes: these 32-byte keys differ only in bytes 8 to 11, so all of them collide.
 TEST(ReviewDecoder, KeysMadeToCollideAreCheckedAlike) {
-  const std::hash<std::string_view> hash;
   std::vector<std::string> keys;
-  const std::size_t target = hash("f:0") & 0xFFF;
-  for (int i = 0; keys.size() < 48; ++i) {
-    const std::string key = "f:" + std::to_string(i);
-    if ((hash(key) & 0xFFF) == target) keys.push_back(key);
+  for (int i = 0; i < 48; ++i) {
+    char middle[5];
+    std::snprintf(middle, sizeof middle, "%04d", i);
+    keys.push_back(std::string("f:aaaaaa") + middle + "bbbbbbbbcccccccc" + "dddd");
+    EXPECT_EQ(keys.back().size(), 32u);
   }
   std::string fields = "{";
   for (const std::string& key : keys) fields += "\"" + key + "\":{},";
