@@ -368,13 +368,17 @@ void AppendJsonString(std::string& out, std::string_view text) {
     if (NeedsEscape(c)) extra += EscapeGrowth(c);
   }
   const std::size_t start = out.size();
-  out.resize(start + size + extra + 2);
+  const std::size_t end = start + size + extra + 2;
+  // Sixteen bytes of slack: a run between escapes is copied as a whole block of sixteen (a fixed
+  // size copy is two instructions; one of the run's length is a call), and only the run is kept.
+  out.resize(end + 16);
   char* p = out.data() + start;
   *p++ = '"';
   std::memcpy(p, in, clean);
   p += clean;
   i = clean;
 #if defined(__SSE2__)
+  char block[32] = {};  // a block of the text, and room to copy sixteen from any offset in it
   for (; i + 16 <= size; i += 16) {
     const unsigned stops = json_scan::StopMask(in + i);
     if (stops == 0) {
@@ -382,15 +386,16 @@ void AppendJsonString(std::string& out, std::string_view text) {
       p += 16;
       continue;
     }
+    std::memcpy(block, in + i, 16);
     std::size_t from = 0;
     for (unsigned rest = stops; rest != 0; rest &= rest - 1) {
       const auto at = static_cast<std::size_t>(__builtin_ctz(rest));
-      std::memcpy(p, in + i + from, at - from);
+      std::memcpy(p, block + from, 16);
       p += at - from;
-      p = PutEscape(p, static_cast<unsigned char>(in[i + at]));
+      p = PutEscape(p, static_cast<unsigned char>(block[at]));
       from = at + 1;
     }
-    std::memcpy(p, in + i + from, 16 - from);
+    std::memcpy(p, block + from, 16);
     p += 16 - from;
   }
 #endif
@@ -403,6 +408,7 @@ void AppendJsonString(std::string& out, std::string_view text) {
     }
   }
   *p = '"';
+  out.resize(end);
 }
 
 namespace {
