@@ -37,7 +37,8 @@ std::string_view LevelName(Level level);
 std::optional<Level> ParseLevel(std::string_view text);
 
 // Parses LEVEL[:VERSION]. On failure returns nullopt and sets *error to a message that names the
-// bad part and what is accepted, e.g. `unknown level "strict" (want privileged, baseline or restricted)`.
+// bad part and what is accepted, e.g. `unknown level "strict" (want privileged, baseline or
+// restricted)`.
 std::optional<LevelVersion> ParseLevelVersion(std::string_view text, std::string* error);
 
 }  // namespace palisade::policy

@@ -21,9 +21,9 @@ namespace palisade::faults {
 namespace net = test::net;
 namespace beast = test::beast;
 using test::HttpsClient;
-using test::tcp;
 using test::PlainGet;
 using test::Reply;
+using test::tcp;
 using Clock = std::chrono::steady_clock;
 
 // One request's outcome as a load client saw it.
