@@ -199,8 +199,12 @@ void BM_WithNamespaceLabels(benchmark::State& state) {
 }
 BENCHMARK(BM_WithNamespaceLabels)->Args({10000, 100})->Unit(benchmark::kMillisecond);
 
-// Heap in use (mallinfo2: what the allocator handed out, so the number is the cache's own).
-double HeapMiB() { return static_cast<double>(mallinfo2().uordblks) / (1024.0 * 1024.0); }
+// Heap in use (mallinfo2: what the allocator handed out, so the number is the cache's own). Blocks
+// of 128 KiB and more are mapped on their own and counted apart (hblkhd), not in uordblks.
+double HeapMiB() {
+  const struct mallinfo2 info = mallinfo2();
+  return static_cast<double>(info.uordblks + info.hblkhd) / (1024.0 * 1024.0);
+}
 // Resident set size (/proc/self/statm), for the RSS the target is stated in. Freed memory the
 // allocator keeps makes it noisier than HeapMiB.
 double RssMiB() {
