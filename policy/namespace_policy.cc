@@ -470,11 +470,21 @@ std::shared_ptr<EffectivePolicy> PolicySet::Resolve(const std::vector<std::size_
       Apply((*policies_)[matched[i]], source, effective.get());
     }
   }
-  // Kept for the set's life, one per distinct namespace (a thousand at scale): no growth slack.
+  return effective;
+}
+
+namespace {
+
+// An effective policy the set keeps for its life (the default, an exact name's, a labelled
+// namespace's: a thousand at scale), without its vectors' growth slack. Not for one resolved per
+// request, which would pay for the copies.
+std::shared_ptr<EffectivePolicy> Kept(std::shared_ptr<EffectivePolicy> effective) {
   effective->sources.ShrinkToFit();
   effective->matched.shrink_to_fit();
   return effective;
 }
+
+}  // namespace
 
 bool ReportConflicts(const std::vector<const NamespacePolicy*>& policies,
                      std::vector<PolicyError>* errors) {
@@ -558,12 +568,12 @@ std::shared_ptr<const PolicySet> PolicySet::BuildServing(std::vector<NamespacePo
   // An unlabelled namespace no glob or exact name matches ("" matches none of them).
   std::size_t psa_at = 0;
   set->default_policies_ = set->Matching("", nullptr, &psa_at);
-  set->default_ = set->Resolve(set->default_policies_, psa_at, NoLabels());
+  set->default_ = Kept(set->Resolve(set->default_policies_, psa_at, NoLabels()));
 
   set->exact_.reserve(set->exact_policy_.size());
   for (const auto& [name, index] : set->exact_policy_) {
-    set->exact_.emplace(name,
-                        set->Resolve(set->Matching(name, nullptr, &psa_at), psa_at, NoLabels()));
+    set->exact_.emplace(
+        name, Kept(set->Resolve(set->Matching(name, nullptr, &psa_at), psa_at, NoLabels())));
   }
   return set;
 }
@@ -612,7 +622,7 @@ std::shared_ptr<const PolicySet> PolicySet::WithNamespaceLabels(
     const auto [it, inserted] =
         distinct.emplace(key, static_cast<std::uint32_t>(resolved->labelled_policies_.size()));
     if (inserted) {
-      resolved->labelled_policies_.push_back(Resolve(matched, psa_at, namespace_labels));
+      resolved->labelled_policies_.push_back(Kept(Resolve(matched, psa_at, namespace_labels)));
     }
     resolved->labelled_.push_back(it->second);
   }
