@@ -300,7 +300,8 @@ inline rapidjson::ParseErrorCode ScanString(char*& src_io, char** end_of_content
 // Checks the rest of an all-ASCII string whose opening quote was taken, as ScanString<false, false>
 // does, but without restarting the 16-byte scan at every escape (kubectl's last-applied annotation
 // is JSON in a string: an escaped quote every few bytes). Returns the byte past the closing quote,
-// or nullptr; *escaped is set when the string holds an escape.
+// or nullptr; *escaped is set when the string holds an escape other than \" and \\ (the two a
+// key's text keeps as they are when keys are compared; see the skipping decoder).
 inline char* SkipAsciiString(char* p, bool* escaped) {
 #if defined(__SSE2__)
   for (;;) {
@@ -310,8 +311,8 @@ inline char* SkipAsciiString(char* p, bool* escaped) {
       const unsigned i = static_cast<unsigned>(__builtin_ctz(stops));
       if (p[i] == '"') return p + i + 1;
       if (p[i] != '\\') return nullptr;  // a control character, or the NUL that ends the text
-      *escaped = true;
-      unsigned length = 2;  // the usual escape: \" in JSON held in a string
+      unsigned length = 2;               // the usual escape: \" in JSON held in a string
+      if (p[i + 1] != '"' && p[i + 1] != '\\') *escaped = true;
       if (Unescaped(p[i + 1]) == 0) {
         const Escape escape = ReadEscape(p + i);
         if (escape.error != rapidjson::kParseErrorNone) return nullptr;

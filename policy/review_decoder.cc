@@ -271,6 +271,7 @@ class Decoder {
   // states of a JSON parser: a value, a key, and what may follow a value.
 
   // The rest of a string whose opening quote is before `p`; past its closing quote, or nullptr.
+  // *escaped: the string holds an escape that Unescaped must rewrite (any, when validating).
   static char* SkipString(char* p, bool* escaped) {
     if constexpr (kValidate) {
       const char* where = nullptr;
@@ -394,11 +395,13 @@ class Decoder {
     goto after;
   }
 
-  // An escaped key of a skipped object (`raw`, checked already), unescaped into a copy (the skipped
-  // text stays as it was): duplicates are found by value, as the whole parse finds them. The copies
-  // share one block, as large as the text (they are never longer than what they copy) and 16 bytes
-  // more, which copying 16 bytes at a time may write. Kept out of line: it is seldom needed, and
-  // inlined it makes the parse loop larger.
+  // Keys of a skipped object are compared in one spelling, so that duplicates are found by value,
+  // as the whole parse finds them: every character as it is, except '"' and '\\', which are
+  // escaped. A key whose only escapes are \" and \\ (kubectl's "k:{\"name\":\"A\"}") is already
+  // spelled so; any other escaped key (`raw`, checked already) is written so into a copy (the
+  // skipped text stays as it was). The copies share one block, as large as the text (they are
+  // never longer than what they copy) and 16 bytes more, which copying 16 bytes at a time may
+  // write. Kept out of line: it is seldom needed, and inlined it makes the parse loop larger.
   [[gnu::noinline]] std::string_view Unescaped(std::string_view raw) {
     if (unescaped_ == nullptr) unescaped_ = std::make_unique_for_overwrite<char[]>(size_ + 16);
     char* const begin = unescaped_.get() + unescaped_used_;
@@ -425,11 +428,13 @@ class Decoder {
       }
 #endif
       if (const char plain = json_scan::Unescaped(in[1]); plain != 0) {
+        if (plain == '"' || plain == '\\') *out++ = '\\';
         *out++ = plain;
         in += 2;
         continue;
       }
       const json_scan::Escape escape = json_scan::ReadEscape(in);  // cannot fail: checked
+      if (escape.codepoint == '"' || escape.codepoint == '\\') *out++ = '\\';
       out = json_scan::EncodeUtf8(escape.codepoint, out);
       in += escape.length;
     }

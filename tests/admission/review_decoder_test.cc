@@ -172,6 +172,9 @@ TEST(ReviewDecoder, SkippedPartsAreRefusedAlike) {
       {kEnv, R"([{"k:{\"name\":\"a\"}":{},"k:{\u0022name\"\u003a\"a\"}":{}}])"},  // same, escaped
       {kEnv, "[{\"k:\\u00e9\":{},\"k:\xc3\xa9\":{}}]"},                           // escaped and not
       {kEnv, "[{\"\\ud83d\\ude00\":{},\"\xf0\x9f\x98\x80\":{}}]"},  // a surrogate pair
+      {kEnv, R"([{"a\\b":{},"a\u005cb":{}}])"},            // a backslash, escaped twice over
+      {kEnv, R"([{"k:{\"a\"}":{},"k:{\"a\u0022}":{}}])"},  // a quote, likewise
+      {kEnv, R"([{"a\/b\n":{},"a/b\u000a":{}}])"},         // escapes of plain characters
       {kEnv, R"([{"f:a":{},"f:b":{},"f:c":{},"f:d":{},"f:e":{},"f:f":{},"f:g":{},"f:h":{},)"
              R"("f:i":{},"f:j":{},"f:k":{},"f:l":{},"f:m":{},"f:n":{},"f:o":{},"f:p":{},"f:q":{},)"
              R"("f:c":{}}])"},  // many keys: the hashed path
@@ -210,6 +213,27 @@ TEST(ReviewDecoder, SkippedPartsAreRefusedAlike) {
     const AdmissionResult result = policy::Review(Endpoint::kValidate, body, *set, {});
     EXPECT_EQ(result.http_status, 400);
     EXPECT_EQ(result.body, whole_error);
+  }
+}
+
+// Keys of a skipped object that differ in value are not duplicates, however they are escaped: the
+// decoder compares \" and \\ as they are spelled and rewrites every other escape.
+TEST(ReviewDecoder, SkippedKeysThatDifferOnlyInTheirEscapesAreTaken) {
+  const std::vector<std::string> fields = {
+      R"([{"a\\":{},"a\u005c\u005c":{}}])",    // one backslash, two
+      R"([{"\"":{},"\\\"":{},"\u005c":{}}])",  // a quote, a backslash and a quote, a backslash
+      R"([{"k:{\"a\"}":{},"k:{\u005c\"a\"}":{}}])",  // a quote, and a backslash before it
+      R"([{"a\/":{},"a\\/":{}}])",                   // a slash, and a backslash before it
+  };
+  for (const std::string& managed : fields) {
+    const std::string body = Review("pods", "", "CREATE", Pod(kEnv, managed));
+    AdmissionRequest whole;
+    std::string whole_error;
+    EXPECT_TRUE(whole.Parse(body, &whole_error, Decode::kWhole)) << managed << whole_error;
+    AdmissionRequest judged;
+    std::string judged_error;
+    EXPECT_TRUE(judged.Parse(body, &judged_error)) << managed << judged_error;
+    EXPECT_FALSE(judged.whole()) << managed;
   }
 }
 
