@@ -16,9 +16,9 @@
 
 namespace palisade::policy::json_scan {
 
-// The zero bytes after a text's NUL: PlainRun reads 16 bytes at a time up to 15 past the NUL, and
-// a multi-byte UTF-8 sequence cut off at the end is read up to 3 bytes on.
-constexpr std::size_t kScanPadding = 16 + 3;
+// The zero bytes after a text's NUL: SkipAsciiString reads 64 bytes at a time up to 63 past the
+// NUL, and a multi-byte UTF-8 sequence cut off at the end is read up to 3 bytes on.
+constexpr std::size_t kScanPadding = 64 + 3;
 
 // Moves `p` past JSON whitespace. Reviews from the API server are compact: usually there is none.
 inline void SkipWhitespace(char*& p) {
@@ -297,35 +297,111 @@ inline rapidjson::ParseErrorCode ScanString(char*& src_io, char** end_of_content
   }
 }
 
+#if defined(__SSE2__)
+// What an escaped character is to SkipAsciiString: not an escape, one a compared key keeps as it
+// is (\" and \\), another single one, or \u (four hex digits, maybe a surrogate pair).
+enum class EscapeKind : std::uint8_t { kInvalid, kKept, kSimple, kUnicode };
+
+inline EscapeKind KindOfEscape(char escaped) {
+  switch (escaped) {
+    case '"':
+    case '\\':
+      return EscapeKind::kKept;
+    case 'u':
+      return EscapeKind::kUnicode;
+    default:
+      return Unescaped(escaped) != 0 ? EscapeKind::kSimple : EscapeKind::kInvalid;
+  }
+}
+
+// Bit i set where byte p[i] of the 64 at `p` is a backslash, a quote, or a control character.
+struct Block64 {
+  std::uint64_t backslash = 0;
+  std::uint64_t quote = 0;
+  std::uint64_t control = 0;
+};
+
+inline Block64 Classify64(const char* p) {
+  Block64 block;
+  const __m128i backslash = _mm_set1_epi8('\\');
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i control = _mm_set1_epi8(0x1F);
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * i));
+    const auto shift = static_cast<unsigned>(16 * i);
+    block.backslash |= std::uint64_t{static_cast<std::uint16_t>(
+                           _mm_movemask_epi8(_mm_cmpeq_epi8(bytes, backslash)))}
+                       << shift;
+    block.quote |=
+        std::uint64_t{static_cast<std::uint16_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(bytes, quote)))}
+        << shift;
+    block.control |= std::uint64_t{static_cast<std::uint16_t>(
+                         _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(bytes, control), control)))}
+                     << shift;
+  }
+  return block;
+}
+
+// SkipAsciiString from the 16 bytes that hold its first escape (at `p`), 64 bytes at a time: which
+// bytes are escaped follows from the runs of backslashes (an odd run escapes the byte after it, as
+// simdjson finds them), so an escape costs nothing of its own unless it is other than \" or \\.
+inline char* SkipEscapedAsciiString(char* p, bool* escaped) {
+  constexpr std::uint64_t kEven = 0x5555555555555555ULL;
+  std::uint64_t carried = 0;  // bit 0: this block's first byte is escaped
+  const char* read_to = p;    // \u escapes before here were read with the one before them
+  for (;; p += 64) {
+    const Block64 block = Classify64(p);
+    const std::uint64_t backslash = block.backslash & ~carried;
+    const std::uint64_t follows = (backslash << 1) | carried;
+    const std::uint64_t odd_starts = backslash & ~kEven & ~follows;
+    std::uint64_t even_runs = 0;
+    const bool carry = __builtin_add_overflow(odd_starts, backslash, &even_runs);
+    const std::uint64_t escaped_bytes = (kEven ^ (even_runs << 1)) & follows;
+    const std::uint64_t ends = (block.quote & ~escaped_bytes) | block.control;
+    const std::uint64_t before_end = ends == 0 ? ~std::uint64_t{0} : (ends & (0 - ends)) - 1;
+    // Escaped quotes and backslashes need no look; any other escaped byte does.
+    for (std::uint64_t other = escaped_bytes & before_end & ~(block.quote | block.backslash);
+         other != 0; other &= other - 1) {
+      const char* const at = p + __builtin_ctzll(other);
+      switch (KindOfEscape(*at)) {
+        case EscapeKind::kInvalid:
+          return nullptr;
+        case EscapeKind::kUnicode:
+          if (at > read_to) {
+            const Escape escape = ReadEscape(at - 1);
+            if (escape.error != rapidjson::kParseErrorNone) return nullptr;
+            read_to = at - 1 + escape.length;
+          }
+          [[fallthrough]];
+        default:
+          *escaped = true;
+      }
+    }
+    if (ends != 0) {
+      char* const end = p + __builtin_ctzll(ends);
+      return *end == '"' ? end + 1 : nullptr;  // else a control character, or the text's NUL
+    }
+    carried = carry ? 1 : 0;
+  }
+}
+#endif
+
 // Checks the rest of an all-ASCII string whose opening quote was taken, as ScanString<false, false>
-// does, but without restarting the 16-byte scan at every escape (kubectl's last-applied annotation
-// is JSON in a string: an escaped quote every few bytes). Returns the byte past the closing quote,
-// or nullptr; *escaped is set when the string holds an escape other than \" and \\ (the two a
-// key's text keeps as they are when keys are compared; see the skipping decoder).
+// does, but without stopping at every escape (kubectl's last-applied annotation is JSON in a
+// string: an escaped quote every few bytes). Returns the byte past the closing quote, or nullptr;
+// *escaped is set when the string holds an escape other than \" and \\ (the two a key's text keeps
+// as they are when keys are compared; see the skipping decoder).
 inline char* SkipAsciiString(char* p, bool* escaped) {
 #if defined(__SSE2__)
-  for (;;) {
-    unsigned stops = StopMask(p);
-    unsigned advance = 16;
-    while (stops != 0) {
+  // Most strings are plain: 16 bytes at a time up to their closing quote.
+  for (;; p += 16) {
+    if (const unsigned stops = StopMask(p); stops != 0) {
       const unsigned i = static_cast<unsigned>(__builtin_ctz(stops));
       if (p[i] == '"') return p + i + 1;
       if (p[i] != '\\') return nullptr;  // a control character, or the NUL that ends the text
-      unsigned length = 2;               // the usual escape: \" in JSON held in a string
-      if (p[i + 1] != '"' && p[i + 1] != '\\') *escaped = true;
-      if (Unescaped(p[i + 1]) == 0) {
-        const Escape escape = ReadEscape(p + i);
-        if (escape.error != rapidjson::kParseErrorNone) return nullptr;
-        length = static_cast<unsigned>(escape.length);
-      }
-      const unsigned next = i + length;
-      if (next >= 16) {
-        advance = next;
-        break;
-      }
-      stops &= ~0u << next;  // the escaped characters are not stops
+      return SkipEscapedAsciiString(p, escaped);
     }
-    p += advance;
   }
 #else
   const char* where = nullptr;

@@ -8,12 +8,14 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <random>
 #include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "policy/admission.h"
+#include "policy/json_scan.h"
 #include "policy/review.h"
 #include "tests/mutation/mutation_support.h"
 
@@ -235,6 +237,76 @@ TEST(ReviewDecoder, SkippedKeysThatDifferOnlyInTheirEscapesAreTaken) {
     EXPECT_TRUE(judged.Parse(body, &judged_error)) << managed << judged_error;
     EXPECT_FALSE(judged.whole()) << managed;
   }
+}
+
+// The skipped string's check, which takes 64 bytes at a time and finds escaped bytes from runs of
+// backslashes, agrees with the string parse on where each string ends, whether it is refused, and
+// whether it holds an escape other than \" and \\: over generated strings whose escapes, runs of
+// backslashes and surrogate pairs fall across the 16- and 64-byte steps.
+TEST(ReviewDecoder, SkippedStringsEndWhereTheStringParseEnds) {
+  const std::vector<std::string> pieces = {"\\\"",
+                                           "\\\\",
+                                           "\\n",
+                                           "\\/",
+                                           "\\u0041",
+                                           "\\u005C",
+                                           "\\ud83d\\ude00",
+                                           "\\ud83d",
+                                           "\\udc00",
+                                           "\\u12G4",
+                                           "\\ud83d\\u0041",
+                                           "\\x",
+                                           "\\",
+                                           "\"",
+                                           "\x01",
+                                           "\x7f",
+                                           "u",
+                                           "d83d",
+                                           "\\\\\\\"",
+                                           "\\\\\\\\\\\""};
+  std::mt19937 random(20261201);
+  int refused = 0;
+  int other = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string text;
+    while (text.size() < random() % 200) {
+      if (random() % 3 == 0) {
+        text += pieces[random() % pieces.size()];
+      } else {
+        text.append(random() % 70, static_cast<char>('a' + random() % 26));
+      }
+    }
+    if (random() % 4 != 0) text += '"';
+    text.append(1 + json_scan::kScanPadding, '\0');
+
+    std::string copy = text;
+    char* parsed = copy.data();
+    const char* where = nullptr;
+    const bool parse_ok =
+        json_scan::ScanString<false, false>(parsed, nullptr, &where) == rapidjson::kParseErrorNone;
+    bool expect_other = false;
+    if (parse_ok) {  // any escape in the string other than \" and \\ (a \u's digits are plain)
+      for (const char* c = copy.data(); c + 1 < parsed; ++c) {
+        if (*c != '\\') continue;
+        if (c[1] != '"' && c[1] != '\\') expect_other = true;
+        ++c;
+      }
+    }
+    bool escaped = false;
+    const char* skipped = json_scan::SkipAsciiString(text.data(), &escaped);
+    ASSERT_EQ(skipped != nullptr, parse_ok) << text;
+    if (!parse_ok) {
+      ++refused;
+      continue;
+    }
+    ASSERT_EQ(skipped - text.data(), parsed - copy.data()) << text;
+    ASSERT_EQ(escaped, expect_other) << text;
+    other += expect_other ? 1 : 0;
+  }
+  // Both outcomes, and both kinds of escaped string, were tried often.
+  EXPECT_GT(refused, 2000);
+  EXPECT_GT(20000 - refused, 2000);
+  EXPECT_GT(other, 500);
 }
 
 // Keys of one object made to collide in the duplicate-key table are checked as well, sorted once
