@@ -322,6 +322,10 @@ struct Block64 {
 };
 
 inline Block64 Classify64(const char* p) {
+  // A movemask is 16 bits, zero-extended: widened as unsigned it needs no further masking.
+  const auto bits = [](__m128i mask, int i) {
+    return std::uint64_t{static_cast<unsigned>(_mm_movemask_epi8(mask))} << (16 * i);
+  };
   Block64 block;
   const __m128i backslash = _mm_set1_epi8('\\');
   const __m128i quote = _mm_set1_epi8('"');
@@ -329,16 +333,9 @@ inline Block64 Classify64(const char* p) {
 #pragma GCC unroll 4
   for (int i = 0; i < 4; ++i) {
     const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * i));
-    const auto shift = static_cast<unsigned>(16 * i);
-    block.backslash |= std::uint64_t{static_cast<std::uint16_t>(
-                           _mm_movemask_epi8(_mm_cmpeq_epi8(bytes, backslash)))}
-                       << shift;
-    block.quote |=
-        std::uint64_t{static_cast<std::uint16_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(bytes, quote)))}
-        << shift;
-    block.control |= std::uint64_t{static_cast<std::uint16_t>(
-                         _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(bytes, control), control)))}
-                     << shift;
+    block.backslash |= bits(_mm_cmpeq_epi8(bytes, backslash), i);
+    block.quote |= bits(_mm_cmpeq_epi8(bytes, quote), i);
+    block.control |= bits(_mm_cmpeq_epi8(_mm_max_epu8(bytes, control), control), i);
   }
   return block;
 }

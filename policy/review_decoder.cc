@@ -310,6 +310,10 @@ class Decoder {
   value:
     switch (*p) {
       case '{':
+        if (p[1] == '}') {  // managedFields' "f:name":{}, hundreds of them in a real pod
+          p += 2;
+          goto after;
+        }
         if (++depth > kMaxReviewNesting) return false;
         objects_[depth] = true;
         first_keys_[depth] = keys_.size();
