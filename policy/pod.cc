@@ -506,8 +506,9 @@ std::optional<std::string_view> Pod::Annotation(std::string_view prefix,
 
 void Pod::AddAnnotation(std::string_view key, std::string_view value) {
   // A few annotations are scanned; past kIndexFrom they are hashed, so that a pod with tens of
-  // thousands of them costs linear time to read and to look up per container.
-  constexpr std::size_t kIndexFrom = 16;
+  // thousands of them costs linear time to read and to look up per container. Up to 32 the scans
+  // (mostly a length compared) cost less than hashing each key and allocating its node.
+  constexpr std::size_t kIndexFrom = 32;
   if (annotation_index.empty()) {
     for (auto& [k, v] : annotations) {
       if (k == key) {
