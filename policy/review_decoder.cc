@@ -310,7 +310,8 @@ class Decoder {
   value:
     switch (*p) {
       case '{':
-        if (p[1] == '}') {  // managedFields' "f:name":{}, hundreds of them in a real pod
+        // managedFields' "f:name":{}, hundreds of them in a real pod (nested no deeper than any)
+        if (p[1] == '}' && depth < kMaxReviewNesting) {
           p += 2;
           goto after;
         }

@@ -17,6 +17,7 @@
 #include "policy/admission.h"
 #include "policy/json_scan.h"
 #include "policy/review.h"
+#include "policy/review_decoder.h"
 #include "tests/mutation/mutation_support.h"
 
 namespace palisade::policy {
@@ -216,6 +217,30 @@ TEST(ReviewDecoder, SkippedPartsAreRefusedAlike) {
     EXPECT_EQ(result.http_status, 400);
     EXPECT_EQ(result.body, whole_error);
   }
+}
+
+// Nesting is counted alike in skipped parts, empty objects and arrays included: around the limit,
+// the judged decode takes and refuses what the whole decode does.
+TEST(ReviewDecoder, SkippedNestingIsLimitedAlike) {
+  int refused = 0;
+  for (const std::string inner : {"{}", "[]", "{\"a\":{}}"}) {
+    for (int levels = kMaxReviewNesting - 12; levels <= kMaxReviewNesting; ++levels) {
+      const auto count = static_cast<std::size_t>(levels);
+      const std::string env = std::string(count, '[') + inner + std::string(count, ']');
+      const std::string body = Review("pods", "", "CREATE", Pod(env, kManagedFields));
+      AdmissionRequest whole;
+      std::string whole_error;
+      const bool whole_ok = whole.Parse(body, &whole_error, Decode::kWhole);
+      AdmissionRequest judged;
+      std::string judged_error;
+      EXPECT_EQ(judged.Parse(body, &judged_error), whole_ok) << inner << " at " << levels;
+      EXPECT_EQ(judged_error, whole_error);
+      refused += whole_ok ? 0 : 1;
+    }
+  }
+  // The limit fell inside the range for each inner value, not outside it.
+  EXPECT_GT(refused, 3);
+  EXPECT_LT(refused, 36);
 }
 
 // Keys of a skipped object that differ in value are not duplicates, however they are escaped: the
