@@ -54,13 +54,18 @@ inline bool AllAscii(std::string_view text) {
 #if defined(__SSE2__)
 // One bit per byte of the 16 at `p` that is '"', '\\' or a control character: where a JSON string
 // stops being copied as it is.
-inline unsigned StopMask(const char* p) {
-  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+// 0xFF in each byte that is a control character (below 0x20), 0 in the others.
+inline __m128i ControlBytes(__m128i bytes) {
   const __m128i control = _mm_set1_epi8(0x1F);
   // bytes <= 0x1F (unsigned) exactly when max(bytes, 0x1F) == 0x1F.
+  return _mm_cmpeq_epi8(_mm_max_epu8(bytes, control), control);
+}
+
+inline unsigned StopMask(const char* p) {
+  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   const __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(bytes, _mm_set1_epi8('"')),
                                                  _mm_cmpeq_epi8(bytes, _mm_set1_epi8('\\'))),
-                                    _mm_cmpeq_epi8(_mm_max_epu8(bytes, control), control));
+                                    ControlBytes(bytes));
   return static_cast<unsigned>(_mm_movemask_epi8(stop));
 }
 #endif
@@ -298,22 +303,6 @@ inline rapidjson::ParseErrorCode ScanString(char*& src_io, char** end_of_content
 }
 
 #if defined(__SSE2__)
-// What an escaped character is to SkipAsciiString: not an escape, one a compared key keeps as it
-// is (\" and \\), another single one, or \u (four hex digits, maybe a surrogate pair).
-enum class EscapeKind : std::uint8_t { kInvalid, kKept, kSimple, kUnicode };
-
-inline EscapeKind KindOfEscape(char escaped) {
-  switch (escaped) {
-    case '"':
-    case '\\':
-      return EscapeKind::kKept;
-    case 'u':
-      return EscapeKind::kUnicode;
-    default:
-      return Unescaped(escaped) != 0 ? EscapeKind::kSimple : EscapeKind::kInvalid;
-  }
-}
-
 // Bit i set where byte p[i] of the 64 at `p` is a backslash, a quote, or a control character.
 struct Block64 {
   std::uint64_t backslash = 0;
@@ -329,13 +318,12 @@ inline Block64 Classify64(const char* p) {
   Block64 block;
   const __m128i backslash = _mm_set1_epi8('\\');
   const __m128i quote = _mm_set1_epi8('"');
-  const __m128i control = _mm_set1_epi8(0x1F);
 #pragma GCC unroll 4
   for (int i = 0; i < 4; ++i) {
     const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * i));
     block.backslash |= bits(_mm_cmpeq_epi8(bytes, backslash), i);
     block.quote |= bits(_mm_cmpeq_epi8(bytes, quote), i);
-    block.control |= bits(_mm_cmpeq_epi8(_mm_max_epu8(bytes, control), control), i);
+    block.control |= bits(ControlBytes(bytes), i);
   }
   return block;
 }
@@ -357,23 +345,21 @@ inline char* SkipEscapedAsciiString(char* p, bool* escaped) {
     const std::uint64_t escaped_bytes = (kEven ^ (even_runs << 1)) & follows;
     const std::uint64_t ends = (block.quote & ~escaped_bytes) | block.control;
     const std::uint64_t before_end = ends == 0 ? ~std::uint64_t{0} : (ends & (0 - ends)) - 1;
-    // Escaped quotes and backslashes need no look; any other escaped byte does.
+    // Escaped quotes and backslashes need no look; any other escaped byte does: \u and its
+    // digits (a surrogate pair's second half was read with its first), or a letter of Unescaped.
     for (std::uint64_t other = escaped_bytes & before_end & ~(block.quote | block.backslash);
          other != 0; other &= other - 1) {
       const char* const at = p + __builtin_ctzll(other);
-      switch (KindOfEscape(*at)) {
-        case EscapeKind::kInvalid:
-          return nullptr;
-        case EscapeKind::kUnicode:
-          if (at > read_to) {
-            const Escape escape = ReadEscape(at - 1);
-            if (escape.error != rapidjson::kParseErrorNone) return nullptr;
-            read_to = at - 1 + escape.length;
-          }
-          [[fallthrough]];
-        default:
-          *escaped = true;
+      if (*at == 'u') {
+        if (at > read_to) {
+          const Escape escape = ReadEscape(at - 1);
+          if (escape.error != rapidjson::kParseErrorNone) return nullptr;
+          read_to = at - 1 + escape.length;
+        }
+      } else if (Unescaped(*at) == 0) {
+        return nullptr;
       }
+      *escaped = true;
     }
     if (ends != 0) {
       char* const end = p + __builtin_ctzll(ends);
