@@ -229,6 +229,25 @@ TEST(ParseHttpRequest, HeaderLimitHoldsAcrossReads) {
   }
 }
 
+// A head over its limit that also declares a body over the body limit is 431, however it is cut:
+// Beast may find the Content-Length first, in the read that completes the head.
+TEST(ParseHttpRequest, HeadOverItsLimitComesBeforeTheBodyLimit) {
+  const HttpLimits limits{.body_limit = 2048, .header_limit = 1024};
+  std::string bytes = "POST /validate HTTP/1.1\r\nHost: x\r\n";
+  while (bytes.size() < 1250) bytes += "X-Padding: " + std::string(60, 't') + "\r\n";
+  bytes += "Content-Length: 6561\r\n\r\n" + std::string(200, '{');
+  EXPECT_EQ(ParseHttpRequest(bytes, limits).status, 431);
+  int refused = 0;
+  for (std::size_t cut = 1; cut < bytes.size(); ++cut) {
+    const std::string_view pieces[] = {std::string_view(bytes).substr(0, cut),
+                                       std::string_view(bytes).substr(cut)};
+    const ParsedHttpRequest parsed = ParseHttpRequestInPieces(pieces, limits);
+    EXPECT_EQ(parsed.status, 431) << cut;
+    refused += parsed.status == 431 ? 1 : 0;
+  }
+  EXPECT_EQ(refused, static_cast<int>(bytes.size()) - 1);
+}
+
 TEST(ParseHttpRequest, MalformedIs400) {
   for (const std::string& bytes : {
            std::string("PO ST /validate HTTP/1.1\r\nHost: x\r\n\r\n"),
