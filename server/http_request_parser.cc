@@ -180,7 +180,9 @@ HttpRequestReader::Status HttpRequestReader::Parse(std::string_view bytes, std::
         // The head comes first: over its limit, it is 431 however the bytes arrived.
         if (!header_was_done) {
           const std::size_t end = offer.find("\r\n\r\n");
-          if (end != std::string_view::npos && head_bytes_ + end + 4 > limits_.header_limit) {
+          // The head: what came before this put (head_bytes_ has counted this put's n already)
+          // and the offer up to its blank line.
+          if (end != std::string_view::npos && head_bytes_ - n + end + 4 > limits_.header_limit) {
             return Refuse(431, "header fields over the limit");
           }
         }

@@ -246,6 +246,16 @@ TEST(ParseHttpRequest, HeadOverItsLimitComesBeforeTheBodyLimit) {
     refused += parsed.status == 431 ? 1 : 0;
   }
   EXPECT_EQ(refused, static_cast<int>(bytes.size()) - 1);
+  // A head within its limit, with more bytes after it than the head limit: 413, however it is cut.
+  std::string small = "POST /validate HTTP/1.1\r\nHost: x\r\n";
+  while (small.size() < 800) small += "X-Padding: " + std::string(60, 't') + "\r\n";
+  small += "Content-Length: 6561\r\n\r\n" + std::string(700, '{');
+  EXPECT_EQ(ParseHttpRequest(small, limits).status, 413);
+  for (std::size_t cut = 1; cut < small.size(); ++cut) {
+    const std::string_view pieces[] = {std::string_view(small).substr(0, cut),
+                                       std::string_view(small).substr(cut)};
+    EXPECT_EQ(ParseHttpRequestInPieces(pieces, limits).status, 413) << cut;
+  }
 }
 
 TEST(ParseHttpRequest, MalformedIs400) {
