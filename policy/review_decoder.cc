@@ -101,9 +101,7 @@ template <bool kValidate>
 class Decoder {
  public:
   Decoder(char* text, std::size_t size, rapidjson::Document& document)
-      : p_(text), size_(size), document_(document) {
-    keys_.reserve(64);
-  }
+      : p_(text), size_(size), document_(document) {}
 
   // The whole text is one value, with nothing after it but whitespace.
   bool Root() {
@@ -201,7 +199,7 @@ class Decoder {
     if (++depth_ > kMaxReviewNesting) return false;
     document_.StartObject();
     SkipWhitespace();
-    const std::size_t first_key = keys_.size();
+    const std::size_t first_key = key_count_;
     SizeType members = 0;
     if (*p_ != '}') {
       for (;;) {
@@ -210,7 +208,7 @@ class Decoder {
         char* end = nullptr;
         if (!String(&begin, &end)) return false;
         const std::string_view key(begin, static_cast<std::size_t>(end - begin));
-        keys_.push_back(key);
+        PushKey(key);
         document_.Key(begin, static_cast<SizeType>(key.size()), false);
         SkipWhitespace();
         if (*p_ != ':') return false;
@@ -236,8 +234,8 @@ class Decoder {
     } else {
       ++p_;
     }
-    if (keys_.size() - first_key > 1 && Repeats(first_key)) return false;
-    keys_.resize(first_key);
+    if (key_count_ - first_key > 1 && Repeats(first_key)) return false;
+    key_count_ = first_key;
     --depth_;
     return document_.EndObject(members);
   }
@@ -317,7 +315,7 @@ class Decoder {
         }
         if (++depth > kMaxReviewNesting) return false;
         objects_[depth] = true;
-        first_keys_[depth] = keys_.size();
+        first_keys_[depth] = key_count_;
         ++p;
         json_scan::SkipWhitespace(p);
         if (*p != '}') goto key;
@@ -364,7 +362,7 @@ class Decoder {
     if (p == nullptr) return false;
     std::string_view name(begin, static_cast<std::size_t>(p - 1 - begin));
     if (escaped) name = Unescaped(name);
-    keys_.push_back(name);
+    PushKey(name);
     json_scan::SkipWhitespace(p);
     if (*p != ':') return false;
     ++p;
@@ -385,8 +383,8 @@ class Decoder {
       }
       if (*p != '}') return false;
       const std::size_t first = first_keys_[depth];
-      if (keys_.size() - first > 1 && Repeats(first)) return false;
-      keys_.resize(first);
+      if (key_count_ - first > 1 && Repeats(first)) return false;
+      key_count_ = first;
     } else {
       if (*p == ',') {
         ++p;
@@ -447,12 +445,27 @@ class Decoder {
     return {begin, static_cast<std::size_t>(out - begin)};
   }
 
+  // keys_ grows by doubling; pushing is a store and an increment, on the hottest path.
+  void PushKey(std::string_view key) {
+    if (key_count_ == key_capacity_) [[unlikely]]
+      GrowKeys();
+    keys_[key_count_++] = key;
+  }
+
+  [[gnu::noinline]] void GrowKeys() {
+    const std::size_t capacity = key_capacity_ == 0 ? 64 : 2 * key_capacity_;
+    auto grown = std::make_unique<std::string_view[]>(capacity);
+    std::copy(keys_.get(), keys_.get() + key_count_, grown.get());
+    keys_ = std::move(grown);
+    key_capacity_ = capacity;
+  }
+
   // Whether two keys of the object whose keys start at keys_[first] are the same. Two or three
   // keys (most objects of more than one) are compared here, more out of line: the parse loop with
   // the whole of it inlined costs more than the call.
   bool Repeats(std::size_t first) {
-    const std::string_view* const key = keys_.data() + first;
-    switch (keys_.size() - first) {
+    const std::string_view* const key = keys_.get() + first;
+    switch (key_count_ - first) {
       case 2:
         return key[0] == key[1];
       case 3:
@@ -463,8 +476,8 @@ class Decoder {
   }
 
   [[gnu::noinline]] bool RepeatsInAny(std::size_t first) {
-    const std::string_view* const begin = keys_.data() + first;
-    const std::size_t count = keys_.size() - first;
+    const std::string_view* const begin = keys_.get() + first;
+    const std::size_t count = key_count_ - first;
     if (count <= 16) {  // the usual object: pairwise is cheaper than hashing
       for (std::size_t i = 1; i < count; ++i) {
         for (std::size_t j = 0; j < i; ++j) {
@@ -539,7 +552,9 @@ class Decoder {
   std::size_t size_;
   rapidjson::Document& document_;
   int depth_ = 0;
-  std::vector<std::string_view> keys_;  // of every open object, innermost last
+  std::unique_ptr<std::string_view[]> keys_;  // of every open object, innermost last
+  std::size_t key_count_ = 0;
+  std::size_t key_capacity_ = 0;
   // For Skip, per open level: whether it is an object, and where its keys start in keys_.
   // Written before read: left uninitialized (zeroing them cost more than a small review's parse).
   std::array<bool, kMaxReviewNesting + 1> objects_;

@@ -264,6 +264,78 @@ TEST(ReviewDecoder, SkippedKeysThatDifferOnlyInTheirEscapesAreTaken) {
   }
 }
 
+// Duplicate keys are found by their whole text, whatever the shortcuts before the bytes (length,
+// first byte, a hash of the first, middle and last eight bytes): keys alike in their length, their
+// ends and all but their middle are taken, and a short key is compared by itself, not by what
+// follows it; in built and in skipped parts, in objects of two keys, of a few (pairwise) and of
+// many (hashed) alike.
+TEST(ReviewDecoder, KeysAlikeButForTheirMiddleAreToldApart) {
+  const auto object = [](const std::vector<std::string>& keys) {
+    std::string text = "{";
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      text += (i == 0 ? "\"" : ",\"") + keys[i] + "\":" + std::to_string(i);
+    }
+    return text + "}";
+  };
+  std::vector<std::string> many;
+  // 150: more keys than the decoder first makes room for (64), so its key stack grows twice.
+  for (int i = 0; i < 150; ++i) many.push_back("f:ab" + std::to_string(100 + i) + "wxyz");
+  std::vector<std::string> many_repeated = many;
+  many_repeated.push_back("f:ab107wxyz");
+  const std::vector<std::vector<std::string>> taken = {
+      {"f:abXcd", "f:abYcd"},
+      {"abcd-1-wxyz", "abcd-2-wxyz", "abcd-3-wxyz"},
+      {"k:{\\\"name\\\":\\\"A1\\\"}", "k:{\\\"name\\\":\\\"A2\\\"}", "k:{\\\"name\\\":\\\"B1\\\"}",
+       "k:{\\\"name\\\":\\\"B2\\\"}", "k:{\\\"name\\\":\\\"C1\\\"}"},
+      {"a", "ab", "abc", "", "abcd"},
+      many,
+  };
+  const std::vector<std::vector<std::string>> refused = {
+      {"a", "a"},
+      {"", ""},
+      {"ab", "x", "ab"},
+      {"abc", "abcd", "ab", "abc"},
+      {"f:abXcd", "f:abYcd", "f:abXcd", "x", "y"},
+      many_repeated,
+  };
+  for (const bool repeated : {false, true}) {
+    for (const auto& keys : repeated ? refused : taken) {
+      const std::string text = object(keys);
+      // Skipped (managedFields), and built (an unread member of oldObject).
+      for (const std::string& body :
+           {Review("pods", "", "CREATE", Pod(kEnv, "[" + text + "]")),
+            Review("pods", "", "UPDATE", Pod(), R"({"x":)" + text + "}")}) {
+        AdmissionRequest whole;
+        std::string whole_error;
+        EXPECT_EQ(whole.Parse(body, &whole_error, Decode::kWhole), !repeated) << text;
+        AdmissionRequest judged;
+        std::string judged_error;
+        EXPECT_EQ(judged.Parse(body, &judged_error), !repeated) << text;
+        EXPECT_EQ(judged_error, whole_error) << text;
+        if (repeated) {
+          EXPECT_NE(whole_error.find("duplicate key"), std::string::npos) << text;
+        } else {
+          EXPECT_FALSE(judged.whole()) << text;
+        }
+      }
+    }
+  }
+  // The keys of the objects around one that made the key stack grow are still there to compare.
+  const std::string grown = object(many);
+  for (const std::string& body :
+       {Review("pods", "", "CREATE", Pod(kEnv, R"([{"a":)" + grown + R"(,"b":{},"a":{}}])")),
+        Review("pods", "", "UPDATE", Pod(), R"({"x":)" + grown + R"(,"y":1,"x":2})")}) {
+    AdmissionRequest whole;
+    std::string whole_error;
+    EXPECT_FALSE(whole.Parse(body, &whole_error, Decode::kWhole));
+    AdmissionRequest judged;
+    std::string judged_error;
+    EXPECT_FALSE(judged.Parse(body, &judged_error));
+    EXPECT_EQ(judged_error, whole_error);
+    EXPECT_NE(whole_error.find("duplicate key"), std::string::npos) << whole_error;
+  }
+}
+
 // The skipped string's check, which takes 64 bytes at a time and finds escaped bytes from runs of
 // backslashes, agrees with the string parse on where each string ends, whether it is refused, and
 // whether it holds an escape other than \" and \\: over generated strings whose escapes, runs of
