@@ -52,8 +52,6 @@ inline bool AllAscii(std::string_view text) {
 }
 
 #if defined(__SSE2__)
-// One bit per byte of the 16 at `p` that is '"', '\\' or a control character: where a JSON string
-// stops being copied as it is.
 // 0xFF in each byte that is a control character (below 0x20), 0 in the others.
 inline __m128i ControlBytes(__m128i bytes) {
   const __m128i control = _mm_set1_epi8(0x1F);
@@ -61,6 +59,8 @@ inline __m128i ControlBytes(__m128i bytes) {
   return _mm_cmpeq_epi8(_mm_max_epu8(bytes, control), control);
 }
 
+// One bit per byte of the 16 at `p` that is '"', '\\' or a control character: where a JSON string
+// stops being copied as it is.
 inline unsigned StopMask(const char* p) {
   const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   const __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(bytes, _mm_set1_epi8('"')),
