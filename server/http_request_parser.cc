@@ -16,6 +16,9 @@ namespace palisade::server {
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 
+// The 431 reason where the reader, not Beast, finds the head over its limit.
+constexpr char kHeadOverLimit[] = "header fields over the limit";
+
 bool RequestByteBudget::TryReserve(std::size_t bytes) {
   std::size_t used = used_.load(std::memory_order_relaxed);
   do {
@@ -183,7 +186,7 @@ HttpRequestReader::Status HttpRequestReader::Parse(std::string_view bytes, std::
           // The head: what came before this put (head_bytes_ has counted this put's n already)
           // and the offer up to its blank line.
           if (end != std::string_view::npos && head_bytes_ - n + end + 4 > limits_.header_limit) {
-            return Refuse(431, "header fields over the limit");
+            return Refuse(431, kHeadOverLimit);
           }
         }
         return Refuse(413, ec.message());
@@ -196,12 +199,12 @@ HttpRequestReader::Status HttpRequestReader::Parse(std::string_view bytes, std::
       // Beast applies its header limit only to what one put leaves unconsumed: a head arriving in
       // reads that each end just past a line break would never be refused. Counted here instead.
       if (head_bytes_ + pending >= limits_.header_limit) {
-        return Refuse(431, "header fields over the limit");
+        return Refuse(431, kHeadOverLimit);
       }
       return Status::kNeedMore;
     }
     if (!header_was_done) {
-      if (head_bytes_ > limits_.header_limit) return Refuse(431, "header fields over the limit");
+      if (head_bytes_ > limits_.header_limit) return Refuse(431, kHeadOverLimit);
       if (const auto length = parser_->content_length()) {
         // Beast has held it to the body limit already.
         if (!ReserveBody(static_cast<std::size_t>(*length))) {
