@@ -43,6 +43,11 @@ std::size_t DecodeRune(std::string_view text, std::size_t i, std::uint32_t& rune
 std::string GoQuote(std::string_view text) {
   std::string out;
   out.reserve(text.size() + 2);
+  AppendGoQuote(out, text);
+  return out;
+}
+
+void AppendGoQuote(std::string& out, std::string_view text) {
   out += '"';
   for (std::size_t i = 0; i < text.size();) {
     const auto c = static_cast<unsigned char>(text[i]);
@@ -102,13 +107,25 @@ std::string GoQuote(std::string_view text) {
     i += length;
   }
   out += '"';
-  return out;
 }
 
-std::string Containers(const std::vector<std::string_view>& names) {
-  std::string out(Pluralize("container", "containers", names.size()));
+std::string Containers(std::string_view before, const std::vector<std::string_view>& names,
+                       std::string_view after) {
+  std::size_t size = before.size() + after.size() + 11;
+  for (std::string_view name : names) size += name.size() + 4;
+  std::string out;
+  out.reserve(size);
+  out += before;
+  out += Pluralize("container", "containers", names.size());
   out += ' ';
-  out += JoinQuote(names);
+  bool first = true;
+  for (std::string_view name : names) {
+    out += first ? "\"" : ", \"";
+    out += name;
+    out += '"';
+    first = false;
+  }
+  out += after;
   return out;
 }
 

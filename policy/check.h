@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <initializer_list>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,9 +35,62 @@ namespace palisade::policy {
 //   "true"/"false"/"0" for booleans and runAsUser. Empty when the offence is a required setting
 //   that is missing (allowPrivilegeEscalation, capabilities.drop ALL, runAsNonRoot, seccomp
 //   profile, or a runtime class for rules.allowedRuntimeClasses).
+//
+// `field` is a check's static text (a literal or a constexpr string_view, taken without a copy), or
+// text built for one volume or annotation, owned.
+class FieldText {
+ public:
+  FieldText() = default;
+  // consteval: only text known at compile time, which outlives every finding, is taken as a view.
+  consteval FieldText(const char* text) : view_(text) {}
+  consteval FieldText(std::string_view text) : view_(text) {}
+  // Text built at run time ("spec.volumes[" name "]"), copied into one block of its own.
+  static FieldText Joined(std::initializer_list<std::string_view> parts) {
+    FieldText field;
+    field.Own(parts);
+    return field;
+  }
+  FieldText(const FieldText& other) { *this = other; }
+  FieldText(FieldText&&) noexcept = default;
+  FieldText& operator=(const FieldText& other) {
+    if (this == &other) return *this;
+    if (other.owned_ == nullptr) {
+      owned_.reset();
+      view_ = other.view_;
+    } else {
+      Own({other.view_});
+    }
+    return *this;
+  }
+  FieldText& operator=(FieldText&&) noexcept = default;
+
+  operator std::string_view() const { return view_; }  // NOLINT: used as text everywhere
+  bool empty() const { return view_.empty(); }
+  std::size_t size() const { return view_.size(); }
+  bool starts_with(std::string_view prefix) const { return view_.starts_with(prefix); }
+  // One comparison, with text: a second one with FieldText would make `field == "..."` ambiguous.
+  friend bool operator==(const FieldText& field, std::string_view text) {
+    return field.view_ == text;
+  }
+
+ private:
+  void Own(std::initializer_list<std::string_view> parts) {
+    std::size_t size = 0;
+    for (std::string_view part : parts) size += part.size();
+    auto owned = std::make_unique_for_overwrite<char[]>(size);
+    char* out = owned.get();
+    for (std::string_view part : parts) out = std::copy(part.begin(), part.end(), out);
+    owned_ = std::move(owned);
+    view_ = {owned_.get(), size};
+  }
+
+  std::unique_ptr<char[]> owned_;  // null for static text; moving it keeps view_ valid
+  std::string_view view_;
+};
+
 struct Finding {
   std::string container;
-  std::string field;
+  FieldText field;
   std::vector<std::string> values;
 
   bool PodLevel() const { return container.empty(); }
@@ -43,6 +98,13 @@ struct Finding {
 };
 
 using Findings = std::vector<Finding>;
+
+// Appends `finding`. The first reserves a slot per container and one for the pod: the checks of a
+// setting left unset find one per container, and growing one at a time would allocate thrice.
+inline void AddFinding(Findings& findings, const Pod& pod, Finding finding) {
+  if (findings.capacity() == 0) findings.reserve(pod.containers.size() + 1);
+  findings.push_back(std::move(finding));
+}
 
 // A failing check as PSA words it.
 struct RenderedFailure {
@@ -118,9 +180,17 @@ void InsertUnique(std::vector<T>& items, const T& item) {
 
 // Go's strconv.Quote (fmt's %q) for a string.
 std::string GoQuote(std::string_view text);
+void AppendGoQuote(std::string& out, std::string_view text);
+
+// `before` `containers "a", "b"` `after` (`container "a"` for one), sized once: a detail is
+// mostly this sentence.
+std::string Containers(std::string_view before, const std::vector<std::string_view>& names,
+                       std::string_view after);
 
 // `containers "a", "b"` / `container "a"`
-std::string Containers(const std::vector<std::string_view>& names);
+inline std::string Containers(const std::vector<std::string_view>& names) {
+  return Containers({}, names, {});
+}
 
 // Who set a forbidden value: `pod`, `containers "a", "b"` or `pod and container "a"` (findings
 // on `pod_field` are the pod's).
@@ -133,8 +203,8 @@ std::vector<std::string_view> ContainerNames(const Findings& findings);
 std::vector<std::string_view> AllValues(const Findings& findings);
 
 // A volume's finding field, "spec.volumes[<name>]", and back.
-inline std::string VolumeField(std::string_view name) {
-  return "spec.volumes[" + std::string(name) + "]";
+inline FieldText VolumeField(std::string_view name) {
+  return FieldText::Joined({"spec.volumes[", name, "]"});
 }
 inline std::string_view VolumeName(std::string_view field) {
   constexpr std::string_view kPrefix = "spec.volumes[";

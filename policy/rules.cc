@@ -218,7 +218,7 @@ std::vector<RuleFailure> EvaluateRules(const Pod& pod, const EffectivePolicy& po
     Findings findings;
     for (const Container& c : pod.containers) {
       if (Privileged(c) && !all_allowed) {
-        findings.push_back({std::string(c.name), std::string(kPrivilegedField), {"true"}});
+        findings.push_back({std::string(c.name), kPrivilegedField, {"true"}});
         continue;
       }
       std::vector<std::string> bad;
@@ -240,7 +240,7 @@ std::vector<RuleFailure> EvaluateRules(const Pod& pod, const EffectivePolicy& po
     Findings findings;
     for (const Container& c : pod.containers) {
       if (Privileged(c) && !policy.required_drop_capabilities->empty()) {
-        findings.push_back({std::string(c.name), std::string(kPrivilegedField), {"true"}});
+        findings.push_back({std::string(c.name), kPrivilegedField, {"true"}});
         continue;
       }
       static const std::vector<std::string_view> kNone;
@@ -265,7 +265,7 @@ std::vector<RuleFailure> EvaluateRules(const Pod& pod, const EffectivePolicy& po
     for (const Container& c : pod.containers) {
       std::string profile = effective(pod, c);
       if (MatchesAny(*allowed, profile)) continue;
-      findings.push_back({std::string(c.name), std::string(field), {std::move(profile)}});
+      findings.push_back({std::string(c.name), FieldText::Joined({field}), {std::move(profile)}});
     }
     add(id, std::move(findings));
   };

@@ -20,9 +20,8 @@ Findings allowPrivilegeEscalation_1_8(const Pod& pod) {
   Findings findings;
   for (const Container& c : pod.containers) {
     const auto& setting = c.security_context.allow_privilege_escalation;
-    if (!setting) findings.push_back({std::string(c.name), std::string(kField), {}});
-    if (setting && *setting)
-      findings.push_back({std::string(c.name), std::string(kField), {"true"}});
+    if (!setting) AddFinding(findings, pod, {std::string(c.name), kField, {}});
+    if (setting && *setting) AddFinding(findings, pod, {std::string(c.name), kField, {"true"}});
   }
   return findings;
 }
@@ -34,8 +33,8 @@ Findings allowPrivilegeEscalation_1_25(const Pod& pod) {
 
 RenderedFailure Render(const Findings& findings) {
   return {"allowPrivilegeEscalation != false",
-          Containers(ContainerNames(findings)) +
-              " must set securityContext.allowPrivilegeEscalation=false"};
+          Containers({}, ContainerNames(findings),
+                     " must set securityContext.allowPrivilegeEscalation=false")};
 }
 
 }  // namespace

@@ -35,21 +35,20 @@ bool ProfileAllowed(const std::optional<ProfileRef>& profile) {
 Findings appArmorProfile_1_0(const Pod& pod) {
   Findings findings;
   if (!ProfileAllowed(pod.security_context.app_armor_profile)) {
-    findings.push_back({"",
-                        std::string(kPodField),
-                        {std::string(OrEmpty(pod.security_context.app_armor_profile->type))}});
+    findings.push_back(
+        {"", kPodField, {std::string(OrEmpty(pod.security_context.app_armor_profile->type))}});
   }
   for (const Container& c : pod.containers) {
     if (!ProfileAllowed(c.security_context.app_armor_profile)) {
       findings.push_back({std::string(c.name),
-                          std::string(kContainerField),
+                          kContainerField,
                           {std::string(OrEmpty(c.security_context.app_armor_profile->type))}});
     }
   }
   for (const auto& [key, value] : pod.annotations) {
     if (key.starts_with(kAnnotationPrefix) && !AnnotationValueAllowed(value)) {
       findings.push_back({std::string(key.substr(kAnnotationPrefix.size())),
-                          std::string(kAnnotationField) + std::string(key) + "]",
+                          FieldText::Joined({kAnnotationField, key, "]"}),
                           {std::string(value)}});
     }
   }

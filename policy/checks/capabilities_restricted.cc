@@ -33,10 +33,10 @@ Findings capabilitiesRestricted_1_22(const Pod& pod) {
   for (const Container& c : pod.containers) {
     const ContainerSecurityContext& sc = c.security_context;
     if (!sc.capabilities_present) {
-      findings.push_back({std::string(c.name), std::string(kDropField), {}});
+      AddFinding(findings, pod, {std::string(c.name), kDropField, {}});
       continue;
     }
-    if (!DropsAll(sc)) findings.push_back({std::string(c.name), std::string(kDropField), {}});
+    if (!DropsAll(sc)) AddFinding(findings, pod, {std::string(c.name), kDropField, {}});
     std::vector<std::string> forbidden;
     if (sc.capabilities_add) {
       for (std::string_view capability : *sc.capabilities_add) {
@@ -44,7 +44,7 @@ Findings capabilitiesRestricted_1_22(const Pod& pod) {
       }
     }
     if (!forbidden.empty()) {
-      findings.push_back({std::string(c.name), std::string(kAddField), std::move(forbidden)});
+      AddFinding(findings, pod, {std::string(c.name), kAddField, std::move(forbidden)});
     }
   }
   return findings;
@@ -59,6 +59,7 @@ RenderedFailure Render(const Findings& findings) {
   std::vector<std::string_view> missing_drop_all;
   std::vector<std::string_view> adding_forbidden;
   std::vector<std::string_view> forbidden_capabilities;
+  missing_drop_all.reserve(findings.size());
   for (const Finding& finding : findings) {
     if (finding.field == kDropField) {
       missing_drop_all.push_back(finding.container);
@@ -68,17 +69,20 @@ RenderedFailure Render(const Findings& findings) {
                                     finding.values.end());
     }
   }
-  std::vector<std::string> details;
+  std::string detail;
   if (!missing_drop_all.empty()) {
-    details.push_back(Containers(missing_drop_all) +
-                      " must set securityContext.capabilities.drop=[\"ALL\"]");
+    detail =
+        Containers({}, missing_drop_all, " must set securityContext.capabilities.drop=[\"ALL\"]");
   }
   if (!adding_forbidden.empty()) {
     SortUnique(forbidden_capabilities);
-    details.push_back(Containers(adding_forbidden) + " must not include " +
-                      JoinQuote(forbidden_capabilities) + " in securityContext.capabilities.add");
+    if (!detail.empty()) detail += "; ";
+    detail += Containers(adding_forbidden);
+    detail += " must not include ";
+    detail += JoinQuote(forbidden_capabilities);
+    detail += " in securityContext.capabilities.add";
   }
-  return {"unrestricted capabilities", Join(details, "; ")};
+  return {"unrestricted capabilities", std::move(detail)};
 }
 
 }  // namespace

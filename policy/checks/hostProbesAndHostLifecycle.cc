@@ -19,7 +19,8 @@ Findings hostProbesAndHostLifecycle_1_34(const Pod& pod) {
   for (const Container& c : pod.containers) {
     for (const HandlerHost& h : c.handler_hosts) {
       if (!h.host.empty()) {
-        findings.push_back({std::string(c.name), std::string(h.field), {std::string(h.host)}});
+        findings.push_back(
+            {std::string(c.name), FieldText::Joined({h.field}), {std::string(h.host)}});
       }
     }
   }

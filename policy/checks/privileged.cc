@@ -23,8 +23,8 @@ Findings privileged_1_0(const Pod& pod) {
 }
 
 RenderedFailure Render(const Findings& findings) {
-  return {"privileged",
-          Containers(ContainerNames(findings)) + " must not set securityContext.privileged=true"};
+  return {"privileged", Containers({}, ContainerNames(findings),
+                                   " must not set securityContext.privileged=true")};
 }
 
 }  // namespace

@@ -24,14 +24,13 @@ Findings runAsNonRoot_1_0(const Pod& pod) {
   Findings findings;
   const auto& pod_setting = pod.security_context.run_as_non_root;
   const bool pod_true = pod_setting && *pod_setting;
-  if (pod_setting && !*pod_setting) findings.push_back({"", std::string(kPodField), {"false"}});
+  if (pod_setting && !*pod_setting) AddFinding(findings, pod, {"", kPodField, {"false"}});
   for (const Container& c : pod.containers) {
     const auto& setting = c.security_context.run_as_non_root;
     if (setting) {
-      if (!*setting)
-        findings.push_back({std::string(c.name), std::string(kContainerField), {"false"}});
+      if (!*setting) AddFinding(findings, pod, {std::string(c.name), kContainerField, {"false"}});
     } else if (!pod_true) {
-      findings.push_back({std::string(c.name), std::string(kContainerField), {}});
+      AddFinding(findings, pod, {std::string(c.name), kContainerField, {}});
     }
   }
   return findings;
@@ -46,6 +45,7 @@ RenderedFailure Render(const Findings& findings) {
   bool pod_false = false;
   std::vector<std::string_view> explicitly_bad;
   std::vector<std::string_view> implicitly_bad;
+  implicitly_bad.reserve(findings.size());
   for (const Finding& finding : findings) {
     if (finding.field == kPodField) {
       pod_false = true;
@@ -63,7 +63,7 @@ RenderedFailure Render(const Findings& findings) {
             Join(bad_setters, " and ") + " must not set securityContext.runAsNonRoot=false"};
   }
   return {"runAsNonRoot != true",
-          "pod or " + Containers(implicitly_bad) + " must set securityContext.runAsNonRoot=true"};
+          Containers("pod or ", implicitly_bad, " must set securityContext.runAsNonRoot=true")};
 }
 
 }  // namespace

@@ -19,7 +19,7 @@ constexpr std::string_view kPodField = "spec.securityContext.runAsUser";
 Findings runAsUser_1_23(const Pod& pod) {
   Findings findings;
   const auto& pod_user = pod.security_context.run_as_user;
-  if (pod_user && *pod_user == 0) findings.push_back({"", std::string(kPodField), {"0"}});
+  if (pod_user && *pod_user == 0) findings.push_back({"", kPodField, {"0"}});
   for (const Container& c : pod.containers) {
     const auto& user = c.security_context.run_as_user;
     if (user && *user == 0)

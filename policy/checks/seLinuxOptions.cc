@@ -37,16 +37,22 @@ std::size_t Aspect(std::string_view field) {
 void Find(const std::optional<SELinuxOptions>& options, std::span<const std::string_view> allowed,
           std::string_view container, std::string_view field_prefix, Findings& findings) {
   if (!options) return;
-  const std::string prefix = std::string(field_prefix) + "securityContext.seLinuxOptions.";
+  constexpr std::string_view kOptions = "securityContext.seLinuxOptions.";
   const std::string_view type = OrEmpty(options->type);
   if (std::find(allowed.begin(), allowed.end(), type) == allowed.end()) {
-    findings.push_back({std::string(container), prefix + "type", {std::string(type)}});
+    findings.push_back({std::string(container),
+                        FieldText::Joined({field_prefix, kOptions, "type"}),
+                        {std::string(type)}});
   }
   if (!OrEmpty(options->user).empty()) {
-    findings.push_back({std::string(container), prefix + "user", {std::string(*options->user)}});
+    findings.push_back({std::string(container),
+                        FieldText::Joined({field_prefix, kOptions, "user"}),
+                        {std::string(*options->user)}});
   }
   if (!OrEmpty(options->role).empty()) {
-    findings.push_back({std::string(container), prefix + "role", {std::string(*options->role)}});
+    findings.push_back({std::string(container),
+                        FieldText::Joined({field_prefix, kOptions, "role"}),
+                        {std::string(*options->role)}});
   }
 }
 

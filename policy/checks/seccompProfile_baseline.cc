@@ -29,8 +29,8 @@ bool AnnotationValueAllowed(std::string_view value) {
   return value == "runtime/default" || value == "docker/default" || value.starts_with("localhost/");
 }
 
-std::string AnnotationField(std::string_view key) {
-  return std::string(kAnnotationField) + std::string(key) + "]";
+FieldText AnnotationField(std::string_view key) {
+  return FieldText::Joined({kAnnotationField, key, "]"});
 }
 
 Findings seccompProfileBaseline_1_0(const Pod& pod) {
@@ -57,9 +57,8 @@ Findings seccompProfileBaseline_1_0(const Pod& pod) {
 Findings seccompProfileBaseline_1_19(const Pod& pod) {
   Findings findings;
   if (!SeccompTypeAllowed(pod.security_context.seccomp_profile)) {
-    findings.push_back({"",
-                        std::string(kPodField),
-                        {std::string(OrEmpty(pod.security_context.seccomp_profile->type))}});
+    findings.push_back(
+        {"", kPodField, {std::string(OrEmpty(pod.security_context.seccomp_profile->type))}});
   }
   for (const Container& c : pod.containers) {
     if (!SeccompTypeAllowed(c.security_context.seccomp_profile)) {

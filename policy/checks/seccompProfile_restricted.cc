@@ -28,17 +28,16 @@ Findings seccompProfileRestricted_1_19(const Pod& pod) {
   const bool pod_bad = !SeccompTypeAllowed(pod_profile);
   const bool pod_set = pod_profile && !pod_bad;
   if (pod_bad)
-    findings.push_back({"", std::string(kPodField), {std::string(OrEmpty(pod_profile->type))}});
+    AddFinding(findings, pod, {"", kPodField, {std::string(OrEmpty(pod_profile->type))}});
   for (const Container& c : pod.containers) {
     const auto& profile = c.security_context.seccomp_profile;
     if (profile) {
       if (!SeccompTypeAllowed(profile)) {
-        findings.push_back({std::string(c.name),
-                            std::string(kContainerField),
-                            {std::string(OrEmpty(profile->type))}});
+        AddFinding(findings, pod,
+                   {std::string(c.name), kContainerField, {std::string(OrEmpty(profile->type))}});
       }
     } else if (!pod_set) {
-      findings.push_back({std::string(c.name), std::string(kContainerField), {}});
+      AddFinding(findings, pod, {std::string(c.name), kContainerField, {}});
     }
   }
   return findings;
@@ -54,6 +53,7 @@ RenderedFailure Render(const Findings& findings) {
   std::vector<std::string_view> bad_values;
   std::vector<std::string_view> explicitly_bad;
   std::vector<std::string_view> implicitly_bad;
+  implicitly_bad.reserve(findings.size());
   for (const Finding& finding : findings) {
     if (finding.field == kPodField) {
       bad_setters.emplace_back("pod");
@@ -73,9 +73,9 @@ RenderedFailure Render(const Findings& findings) {
                                   JoinQuote(bad_values)};
   }
   return {"seccompProfile",
-          "pod or " + Containers(implicitly_bad) +
-              " must set securityContext.seccompProfile.type to \"RuntimeDefault\" or "
-              "\"Localhost\""};
+          Containers("pod or ", implicitly_bad,
+                     " must set securityContext.seccompProfile.type to \"RuntimeDefault\" or "
+                     "\"Localhost\"")};
 }
 
 }  // namespace

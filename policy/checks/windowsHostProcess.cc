@@ -18,7 +18,7 @@ constexpr std::string_view kPodField = "spec.securityContext.windowsOptions.host
 Findings windowsHostProcess_1_0(const Pod& pod) {
   Findings findings;
   if (pod.security_context.windows_host_process.value_or(false)) {
-    findings.push_back({"", std::string(kPodField), {"true"}});
+    findings.push_back({"", kPodField, {"true"}});
   }
   for (const Container& c : pod.containers) {
     if (c.security_context.windows_host_process.value_or(false)) {
