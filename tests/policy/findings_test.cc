@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "fixture_cases.h"
@@ -195,6 +198,41 @@ TEST(Findings, SubsetRendersAsPsaWouldForTheRest) {
   EXPECT_EQ(RenderFindings("runAsNonRoot", {non_root[1]}).detail,
             R"(pod or container "app" must set securityContext.runAsNonRoot=true)");
   EXPECT_EQ(RenderFindings("noSuchCheck", all).detail, "");
+}
+
+constexpr std::string_view kStaticField = "securityContext.runAsNonRoot";
+
+// A finding's field views a check's static text (no copy) and owns text built for it: a copy owns
+// its own, a move keeps the block, and what was built outlives the finding it was built for.
+TEST(Findings, FieldViewsStaticTextAndOwnsWhatWasBuilt) {
+  const FieldText fixed = kStaticField;
+  const FieldText fixed_copy = fixed;
+  EXPECT_EQ(std::string_view(fixed).data(), kStaticField.data());
+  EXPECT_EQ(std::string_view(fixed_copy).data(), kStaticField.data());
+
+  std::optional<FieldText> built = check_text::VolumeField("data");
+  const char* const built_at = std::string_view(*built).data();
+  FieldText copied = *built;
+  FieldText moved = std::move(*built);
+  built.reset();
+  EXPECT_NE(std::string_view(copied).data(), built_at);
+  EXPECT_EQ(std::string_view(moved).data(), built_at);
+  EXPECT_EQ(copied, "spec.volumes[data]");
+  EXPECT_EQ(moved, "spec.volumes[data]");
+  EXPECT_EQ(check_text::VolumeName(moved), "data");
+
+  copied = fixed;  // static text again: views it
+  EXPECT_EQ(std::string_view(copied).data(), kStaticField.data());
+  FieldText reassigned = fixed;
+  reassigned = moved;  // built text: a copy of its own
+  EXPECT_NE(std::string_view(reassigned).data(), std::string_view(moved).data());
+  EXPECT_EQ(reassigned, "spec.volumes[data]");
+
+  // Findings holding either kind compare by text.
+  const Finding a{"app", kStaticField, {}};
+  const Finding b{"app", FieldText::Joined({"securityContext.", "runAsNonRoot"}), {}};
+  EXPECT_EQ(a, b);
+  EXPECT_FALSE(a == (Finding{"app", "securityContext.runAsUser", {}}));
 }
 
 }  // namespace
