@@ -43,11 +43,13 @@ inline constexpr std::string_view kExemptAuditKey = "exempt";
 inline constexpr std::string_view kDefaultedAuditKey = "defaulted";
 inline constexpr std::string_view kExceptionsUsedAuditKey = "exceptions-used";
 
-struct ViolationRecord {  // one PSS/rule failure, for palisade_pss_violations_total
-  std::string level;      // "restricted" (or "rules" for namespace rules)
-  std::string check;      // check id
-  std::string mode;       // "enforce" | "warn" | "audit"
-  std::string message;    // "reason (detail)" of this one failure (`palisade audit` reports it)
+// One PSS/rule failure, for palisade_pss_violations_total. level, check and mode are static text
+// (level names, the registry's and the rules' ids), so recording one copies only its message.
+struct ViolationRecord {
+  std::string_view level;  // "restricted" (or "rules" for namespace rules)
+  std::string_view check;  // check id
+  std::string_view mode;   // "enforce" | "warn" | "audit"
+  std::string message;     // "reason (detail)" of this one failure (`palisade audit` reports it)
 };
 
 struct AdmissionResult {

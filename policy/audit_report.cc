@@ -158,7 +158,8 @@ AuditedObject AuditObject(const Value& object, ObjectType type, const EffectiveP
   bool failed = false;
   for (const ViolationRecord& violation : decision.violations) {
     const bool rule = violation.level == "rules";
-    const std::string id = rule ? "rules." + violation.check : violation.check;
+    const std::string id =
+        rule ? "rules." + std::string(violation.check) : std::string(violation.check);
     if (std::find(seen.begin(), seen.end(), id) != seen.end()) continue;
     seen.push_back(id);
     AuditResult result;
@@ -167,7 +168,7 @@ AuditedObject AuditObject(const Value& object, ObjectType type, const EffectiveP
     result.rule = id;
     result.category = Category(violation.level);
     result.message = violation.message;
-    AddProperty(result, "mode", violation.mode);
+    AddProperty(result, "mode", std::string(violation.mode));
     std::pair<std::string, std::string> source;
     if (rule) {
       source = source_policy(id);

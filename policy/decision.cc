@@ -77,9 +77,18 @@ std::string Lower(std::string_view text) {
 
 using check_text::GoQuote;
 
+// ` (policy "payments" rev af735c)`; nothing when the source is unknown.
+void AppendSource(std::string& out, const FieldSource* source) {
+  if (source == nullptr || (source->policy.empty() && source->label.empty())) return;
+  out += " (";
+  source->AppendTo(out);
+  out += ')';
+}
+
 std::string SourceText(const FieldSource* source) {
-  if (source == nullptr || (source->policy.empty() && source->label.empty())) return "";
-  return " (" + source->ToString() + ")";
+  std::string out;
+  AppendSource(out, source);
+  return out;
 }
 
 template <class Failure>
@@ -95,19 +104,46 @@ void AppendItem(std::string& out, const Failure& failure) {
 // Warnings join with ", " instead, as PSA's ForbiddenDetail does, so kubectl users see the warning
 // they know.
 template <class Failures>
-std::string Items(const Failures& failures, std::string_view separator = "; ") {
-  // Details can name tens of thousands of containers: appended in place, sized once.
+std::size_t ItemsSize(const Failures& failures) {
   std::size_t size = 0;
   for (const auto& failure : failures) size += failure.reason.size() + failure.detail.size() + 5;
-  std::string out;
-  out.reserve(size);
+  return size;
+}
+
+template <class Failures>
+void AppendItems(std::string& out, const Failures& failures, std::string_view separator) {
+  bool first = true;
   for (const auto& failure : failures) {
-    if (!out.empty()) out += separator;
+    if (!first) out += separator;
     AppendItem(out, failure);
+    first = false;
   }
+}
+
+template <class Failures>
+std::string Items(const Failures& failures, std::string_view separator = "; ") {
+  // Details can name tens of thousands of containers: appended in place, sized once.
+  std::string out;
+  out.reserve(ItemsSize(failures));
+  AppendItems(out, failures, separator);
   return out;
 }
 constexpr std::string_view kWarningSeparator = ", ";
+
+// `<lead> PodSecurity "restricted:v1.37" (policy "payments" rev af735c): <items>`, sized once.
+std::string PodSecurityText(std::string_view lead, const ModeEvaluation& mode,
+                            const FieldSource* source, std::string_view separator) {
+  std::string out;
+  out.reserve(lead.size() + 128 + ItemsSize(mode.failures()));
+  out += lead;
+  out += " PodSecurity \"";
+  mode.level.AppendTo(out);
+  out += '"';
+  AppendSource(out, source);
+  out += ": ";
+  AppendItems(out, mode.failures(), separator);
+  return out;
+}
 
 void AddUnique(std::vector<std::string>& list, std::string_view item) {
   if (std::find(list.begin(), list.end(), item) == list.end()) list.emplace_back(item);
@@ -281,18 +317,22 @@ Decision RenderDecision(const ObjectEvaluation& evaluation, ObjectType type,
                : "violates";
   std::vector<std::string> deny_parts;
   std::vector<std::string> audit_parts;
+  std::size_t failures = evaluation.rule_failures.size();
+  for (const auto* mode : {&evaluation.enforce, &evaluation.warn, &evaluation.audit}) {
+    if (*mode) failures += (*mode)->failures().size();
+  }
+  decision.checks.reserve(failures);  // at most one each, and room for them at once
+  decision.violations.reserve(failures);
   auto record = [&](std::string_view level, const auto& failure, std::string_view mode) {
     AddUnique(decision.checks, failure.id);
     std::string message;
     message.reserve(failure.reason.size() + failure.detail.size() + 3);  // one allocation
     AppendItem(message, failure);
-    decision.violations.push_back(
-        {std::string(level), std::string(failure.id), std::string(mode), std::move(message)});
+    decision.violations.push_back({level, failure.id, mode, std::move(message)});
   };
 
   if (evaluation.enforce && !evaluation.enforce->failures().empty()) {
     const ModeEvaluation& enforce = *evaluation.enforce;
-    const std::string level_text = GoQuote(enforce.level.ToString());
     const std::string_view mode = evaluation.workloads_warn ? "warn" : "enforce";
     for (const CheckFailure& failure : enforce.failures()) {
       record(LevelName(enforce.level.level), failure, mode);
@@ -300,11 +340,10 @@ Decision RenderDecision(const ObjectEvaluation& evaluation, ObjectType type,
     const FieldSource* source =
         options.level_override ? nullptr : policy.SourceOf("podSecurity.enforce");
     if (evaluation.workloads_warn) {
-      decision.warnings.push_back("would violate PodSecurity " + level_text + SourceText(source) +
-                                  ": " + Items(enforce.failures(), kWarningSeparator));
+      decision.warnings.push_back(
+          PodSecurityText("would violate", enforce, source, kWarningSeparator));
     } else {
-      deny_parts.push_back(subject + " PodSecurity " + level_text + SourceText(source) + ": " +
-                           Items(enforce.failures()));
+      deny_parts.push_back(PodSecurityText(subject, enforce, source, "; "));
     }
   }
 
@@ -337,10 +376,9 @@ Decision RenderDecision(const ObjectEvaluation& evaluation, ObjectType type,
     for (const CheckFailure& failure : audit.failures()) {
       record(LevelName(audit.level.level), failure, "audit");
     }
-    audit_parts.insert(audit_parts.begin(), "would violate PodSecurity " +
-                                                GoQuote(audit.level.ToString()) +
-                                                SourceText(policy.SourceOf("podSecurity.audit")) +
-                                                ": " + Items(audit.failures()));
+    audit_parts.insert(
+        audit_parts.begin(),
+        PodSecurityText("would violate", audit, policy.SourceOf("podSecurity.audit"), "; "));
   }
 
   if (!deny_parts.empty()) {
@@ -360,9 +398,8 @@ Decision RenderDecision(const ObjectEvaluation& evaluation, ObjectType type,
         record(LevelName(warn.level.level), failure, "warn");
       }
       // One warning per level, the checks joined as PSA joins them.
-      std::string warning = "would violate PodSecurity " + GoQuote(warn.level.ToString()) +
-                            SourceText(policy.SourceOf("podSecurity.warn")) + ": " +
-                            Items(warn.failures(), kWarningSeparator);
+      std::string warning = PodSecurityText("would violate", warn,
+                                            policy.SourceOf("podSecurity.warn"), kWarningSeparator);
       if (std::find(decision.warnings.begin(), decision.warnings.end(), warning) ==
           decision.warnings.end()) {
         decision.warnings.push_back(std::move(warning));

@@ -7,7 +7,17 @@ namespace palisade::policy {
 std::string Version::ToString() const { return "v1." + std::to_string(minor); }
 
 std::string LevelVersion::ToString() const {
-  return std::string(LevelName(level)) + ":" + version.ToString();
+  std::string out;
+  AppendTo(out);
+  return out;
+}
+
+void LevelVersion::AppendTo(std::string& out) const {
+  out += LevelName(level);
+  out += ":v1.";
+  char digits[16];
+  const auto written = std::to_chars(digits, digits + sizeof digits, version.minor);
+  out.append(digits, written.ptr);
 }
 
 std::string_view LevelName(Level level) {

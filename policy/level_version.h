@@ -31,6 +31,7 @@ struct LevelVersion {
 
   constexpr bool operator==(const LevelVersion&) const = default;
   std::string ToString() const;  // the evaluated form: "restricted:v1.37"
+  void AppendTo(std::string& out) const;
 };
 
 std::string_view LevelName(Level level);

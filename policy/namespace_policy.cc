@@ -275,8 +275,21 @@ std::optional<NamespacePolicy> ParseNamespacePolicy(const rapidjson::Value& docu
 // ---- PolicySet: matching and merge ----
 
 std::string FieldSource::ToString() const {
-  if (!label.empty()) return "namespace label " + label;
-  return "policy " + check_text::GoQuote(policy) + " rev " + revision;
+  std::string out;
+  AppendTo(out);
+  return out;
+}
+
+void FieldSource::AppendTo(std::string& out) const {
+  if (!label.empty()) {
+    out += "namespace label ";
+    out += label;
+    return;
+  }
+  out += "policy ";
+  check_text::AppendGoQuote(out, policy);
+  out += " rev ";
+  out += revision;
 }
 
 bool LessSpecificPattern(std::string_view a, std::string_view b) {

@@ -144,6 +144,7 @@ struct FieldSource {
 
   // `policy "payments" rev 4c1e9a` or `namespace label pod-security.kubernetes.io/enforce`.
   std::string ToString() const;
+  void AppendTo(std::string& out) const;
 };
 
 // The source of each field of an effective policy, in path order. Compact at scale (10k
