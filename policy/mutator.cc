@@ -3,6 +3,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <deque>
@@ -27,36 +28,24 @@ struct StringStream {
   void Flush() {}
 };
 
-// Output stream for Pointer::Stringify into a stack buffer; a long path spills into a string.
-class PathBuffer {
- public:
-  using Ch = char;
-  void Clear() {
-    size_ = 0;
-    spill_.clear();
+// Appends `/token` to a JSON Pointer, escaped as Pointer::Stringify escapes it (`~0`, `~1`).
+void AppendPointerToken(std::string& path, std::string_view token) {
+  path += '/';
+  const auto special = [](char c) { return c == '~' || c == '/'; };
+  if (std::none_of(token.begin(), token.end(), special)) {
+    path += token;  // field names and indexes: nothing to escape
+    return;
   }
-  void Put(char c) {
-    if (size_ < sizeof inline_) {
-      inline_[size_++] = c;
-      return;
+  for (const char c : token) {
+    if (c == '~') {
+      path += "~0";
+    } else if (c == '/') {
+      path += "~1";
+    } else {
+      path += c;
     }
-    if (spill_.empty()) spill_.assign(inline_, size_);
-    spill_.push_back(c);
-    ++size_;
   }
-  void Append(std::string_view text) {
-    for (char c : text) Put(c);
-  }
-  void Flush() {}
-  std::string_view View() const {
-    return size_ <= sizeof inline_ ? std::string_view(inline_, size_) : std::string_view(spill_);
-  }
-
- private:
-  char inline_[256];
-  std::size_t size_ = 0;
-  std::string spill_;
-};
+}
 
 // Compact JSON text, written as rapidjson::Writer writes it (strings through AppendJsonString).
 class JsonText {
@@ -122,7 +111,7 @@ void WriteProfile(JsonText& json, const Profile& profile) {
 }
 
 // The patch as JSON text, one "add" op at a time. Paths are the base pointer followed by an op's
-// tokens, escaped by rapidjson::Pointer::Stringify (`~0`, `~1`).
+// tokens, escaped as rapidjson::Pointer::Stringify escapes them (`~0`, `~1`).
 class PatchWriter {
  public:
   PatchWriter(const Pointer& base, std::string& out) : json_(out) {
@@ -138,19 +127,12 @@ class PatchWriter {
   // Writes `{"op":"add","path":...,"value":` for base + `tokens`; the caller writes the value and
   // calls EndOp.
   void StartOp(std::initializer_list<std::string_view> tokens) {
-    std::array<Pointer::Token, 8> suffix{};
-    std::size_t count = 0;
-    for (std::string_view token : tokens) {
-      suffix[count++] = {token.data(), static_cast<rapidjson::SizeType>(token.size()),
-                         rapidjson::kPointerInvalidIndex};
-    }
-    path_.Clear();
-    path_.Append(base_path_);
-    Pointer(suffix.data(), count).Stringify(path_);
+    path_ = base_path_;  // the same buffer each op: allocated once
+    for (std::string_view token : tokens) AppendPointerToken(path_, token);
     std::string& out = json_.out();
     if (ops_ > 0) out += ',';
     out += R"({"op":"add","path":)";
-    AppendJsonString(out, path_.View());
+    AppendJsonString(out, path_);
     out += R"(,"value":)";
     json_.ExpectValue();
   }
@@ -163,7 +145,7 @@ class PatchWriter {
  private:
   JsonText json_;
   std::string base_path_;
-  PathBuffer path_;
+  std::string path_;
   int ops_ = 0;
 };
 
