@@ -310,6 +310,17 @@ char* PutEscape(char* p, unsigned char c) {
   return p;
 }
 
+// Whether any of the eight bytes of `word` needs an escape: a '"', a '\\' or a control character
+// (the exact tests of "has a zero byte" and "has a byte below n" of Bit Twiddling Hacks).
+bool WordNeedsEscape(std::uint64_t word) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+  const auto has_zero = [](std::uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  const std::uint64_t quote = word ^ (kOnes * '"');
+  const std::uint64_t backslash = word ^ (kOnes * '\\');
+  return (has_zero(quote) | has_zero(backslash) | ((word - kOnes * 0x20) & ~word & kHigh)) != 0;
+}
+
 // Where `text` may first need an escape (the start of its block of sixteen, or the byte); its size
 // when it needs none.
 std::size_t EscapeFreePrefix(const char* in, std::size_t size) {
@@ -318,14 +329,27 @@ std::size_t EscapeFreePrefix(const char* in, std::size_t size) {
   for (; i + 16 <= size; i += 16) {
     if (json_scan::StopMask(in + i) != 0) return i;
   }
-  // The last few bytes, copied into a block of their own: most strings are shorter than sixteen,
-  // and one block test costs less than a test per byte.
-  if (i < size) {
-    char block[16];
-    const std::size_t rest = size - i;
-    std::memcpy(block, in + i, rest);
-    std::memset(block + rest, 'a', sizeof block - rest);
-    if (json_scan::StopMask(block) != 0) return i;
+  // The last few bytes (most strings are shorter than sixteen) as two words that may overlap, read
+  // from within the text: two word tests cost less than a test per byte or a copy into a block.
+  const std::size_t rest = size - i;
+  if (rest >= 4) {
+    std::uint64_t head = 0;
+    std::uint64_t tail = 0;
+    if (rest >= 8) {
+      std::memcpy(&head, in + i, 8);
+      std::memcpy(&tail, in + size - 8, 8);
+    } else {
+      std::uint32_t first = 0;
+      std::uint32_t last = 0;
+      std::memcpy(&first, in + i, 4);
+      std::memcpy(&last, in + size - 4, 4);
+      head = first * 0x100000001ULL;  // each half the same four bytes: no stray zero byte
+      tail = last * 0x100000001ULL;
+    }
+    return WordNeedsEscape(head) || WordNeedsEscape(tail) ? i : size;
+  }
+  for (std::size_t k = i; k < size; ++k) {
+    if (NeedsEscape(static_cast<unsigned char>(in[k]))) return i;
   }
   return size;
 #else

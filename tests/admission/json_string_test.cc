@@ -67,5 +67,23 @@ TEST(JsonString, AnEscapeAfterAnyLengthOfPlainText) {
   }
 }
 
+TEST(JsonString, EveryByteAtEveryOffsetOfShortText) {
+  // Short text and the tail of long text are tested as words: every byte, beside bytes that are
+  // one off an escape ('!', '#', '[', ']', ' ') or not ASCII, at every offset.
+  for (const char background : {'p', '!', '#', '[', ']', ' ', '\x7f', '\x80', '\xff'}) {
+    for (std::size_t size = 1; size <= 33; ++size) {
+      const std::string plain(size, background);
+      ASSERT_EQ(WithOurs(plain), WithWriter(plain)) << size << " " << int{background};
+      for (std::size_t at = 0; at < size; ++at) {
+        for (int c = 1; c < 0x100; ++c) {
+          std::string text = plain;
+          text[at] = static_cast<char>(c);
+          ASSERT_EQ(WithOurs(text), WithWriter(text)) << size << " " << at << " " << c;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace palisade::policy
