@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
@@ -453,6 +454,17 @@ constexpr std::array<char, 8192> kBase64Pairs = [] {
 // Writes the Base64 of `data` to `out`, which has room for (size + 2) / 3 * 4 characters.
 void Base64Into(std::string_view data, char* out) {
   std::size_t i = 0;
+  // Six bytes at a time from one eight-byte read, while eight are left: four pair lookups.
+  for (; i + 8 <= data.size(); i += 6) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, data.data() + i, 8);
+    if constexpr (std::endian::native == std::endian::little) word = __builtin_bswap64(word);
+    std::memcpy(out, &kBase64Pairs[2 * ((word >> 52) & 0xFFF)], 2);
+    std::memcpy(out + 2, &kBase64Pairs[2 * ((word >> 40) & 0xFFF)], 2);
+    std::memcpy(out + 4, &kBase64Pairs[2 * ((word >> 28) & 0xFFF)], 2);
+    std::memcpy(out + 6, &kBase64Pairs[2 * ((word >> 16) & 0xFFF)], 2);
+    out += 8;
+  }
   for (; i + 2 < data.size(); i += 3) {
     const unsigned n = (static_cast<unsigned char>(data[i]) << 16) |
                        (static_cast<unsigned char>(data[i + 1]) << 8) |

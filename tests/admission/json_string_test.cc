@@ -1,5 +1,6 @@
 // Our JSON string escaper (the answer, patches and log lines go through it) against
-// rapidjson::Writer, the reference it must match byte for byte.
+// rapidjson::Writer, the reference it must match byte for byte; the patch's Base64 against RFC
+// 4648.
 
 #include <gtest/gtest.h>
 #include <rapidjson/stringbuffer.h>
@@ -83,6 +84,41 @@ TEST(JsonString, EveryByteAtEveryOffsetOfShortText) {
       }
     }
   }
+}
+
+// The patch's Base64 against the definition (RFC 4648, six bits at a time), for every length up to
+// 100 (the six-at-a-time loop, the three-at-a-time rest and both paddings) and every byte value.
+std::string Base64BitByBit(const std::string& data) {
+  constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (std::size_t bit = 0; bit < 8 * data.size(); bit += 6) {
+    unsigned index = 0;
+    for (std::size_t k = bit; k < bit + 6; ++k) {
+      const bool set = k < 8 * data.size() &&
+                       ((static_cast<unsigned char>(data[k / 8]) >> (7 - k % 8)) & 1) != 0;
+      index = (index << 1) | (set ? 1 : 0);
+    }
+    out += kAlphabet[index];
+  }
+  while (out.size() % 4 != 0) out += '=';
+  return out;
+}
+
+TEST(Base64, EveryLengthAndByteAsTheDefinitionHasIt) {
+  std::mt19937 random(20261202);
+  for (std::size_t size = 0; size <= 100; ++size) {
+    for (int round = 0; round < 20; ++round) {
+      std::string data(size, '\0');
+      for (char& c : data) c = static_cast<char>(random());
+      ASSERT_EQ(Base64(data), Base64BitByBit(data)) << size;
+    }
+  }
+  std::string every(256, '\0');
+  for (int c = 0; c < 256; ++c) every[static_cast<std::size_t>(c)] = static_cast<char>(c);
+  EXPECT_EQ(Base64(every), Base64BitByBit(every));
+  EXPECT_EQ(Base64("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(Base64("fooba"), "Zm9vYmE=");
+  EXPECT_EQ(Base64("foob"), "Zm9vYg==");
 }
 
 }  // namespace
