@@ -255,6 +255,7 @@ bool ClusterSources::Start(std::string* error) {
   if (configmaps_) event_sender_ = std::thread([this] { SendEvents(); });
   if (configmaps_) configmaps_->Start();
   if (namespaces_) namespaces_->Start();
+  started_.store(true, std::memory_order_release);
   return true;
 }
 
@@ -270,6 +271,10 @@ void ClusterSources::Stop() {
 }
 
 bool ClusterSources::Ready(std::string* reason) const {
+  if (!started_.load(std::memory_order_acquire)) {
+    *reason = "kubernetes sources not started yet";
+    return false;
+  }
   if (configmaps_ && !configmaps_->synced()) {
     *reason = "policy ConfigMaps in " + options_.policy_namespace + " not listed yet";
     return false;

@@ -121,6 +121,9 @@ class ClusterSources {
   std::unique_ptr<kube::KubeClient> client_;
   std::unique_ptr<kube::Reflector> configmaps_;
   std::unique_ptr<kube::Reflector> namespaces_;
+  // Set once Start has made the reflectors: the probe listener opens before them, and until then
+  // Ready must say no (and must not read the pointers Start is writing).
+  std::atomic<bool> started_{false};
   std::shared_ptr<NamespaceLabelStore> namespace_labels_;
   struct PendingEvent {
     std::string configmap, name, json;

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 
+#include "server/cluster_sources.h"
 #include "server/logging.h"
 #include "server/metrics.h"
 #include "server/policy_store.h"
@@ -134,6 +135,19 @@ TEST_F(WatcherTest, UnreadableSourceIsNotReadyUnparseableFileIsReadyButRefusesAl
                                0),
             0u)
       << Enforce("x");
+}
+
+// The probe listener opens before the cluster sources start: in that moment /readyz must already
+// say no, rather than yes until the namespaces' first list begins.
+TEST_F(WatcherTest, ClusterSourcesAreNotReadyBeforeTheyStart) {
+  PolicyWatcher watcher(dir_.string(), store_, metrics_, logger_);
+  ClusterSourceOptions options;
+  options.policy_namespace = "palisade";
+  options.watch_namespaces = true;
+  ClusterSources sources(options, watcher, metrics_, logger_);
+  std::string reason;
+  EXPECT_FALSE(sources.Ready(&reason));
+  EXPECT_EQ(reason, "kubernetes sources not started yet");
 }
 
 }  // namespace
