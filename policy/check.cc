@@ -118,13 +118,7 @@ std::string Containers(std::string_view before, const std::vector<std::string_vi
   out += before;
   out += Pluralize("container", "containers", names.size());
   out += ' ';
-  bool first = true;
-  for (std::string_view name : names) {
-    out += first ? "\"" : ", \"";
-    out += name;
-    out += '"';
-    first = false;
-  }
+  AppendJoinQuote(out, names);
   out += after;
   return out;
 }

@@ -140,10 +140,9 @@ inline std::string_view Pluralize(std::string_view singular, std::string_view pl
   return count == 1 ? singular : plural;
 }
 
-// `"a", "b"`; "" for no items (Go's joinQuote).
+// Appends `"a", "b"`; nothing for no items (Go's joinQuote).
 template <class Range>
-std::string JoinQuote(const Range& items) {
-  std::string out;
+void AppendJoinQuote(std::string& out, const Range& items) {
   bool first = true;
   for (const auto& item : items) {
     out += first ? "\"" : ", \"";
@@ -151,6 +150,13 @@ std::string JoinQuote(const Range& items) {
     out += '"';
     first = false;
   }
+}
+
+// `"a", "b"`; "" for no items (Go's joinQuote).
+template <class Range>
+std::string JoinQuote(const Range& items) {
+  std::string out;
+  AppendJoinQuote(out, items);
   return out;
 }
 
