@@ -4,7 +4,6 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
-#include <array>
 #include <charconv>
 #include <deque>
 #include <span>
