@@ -219,6 +219,69 @@ TEST(ReviewDecoder, SkippedPartsAreRefusedAlike) {
   }
 }
 
+// Whitespace between any two tokens of a skipped part (the skipping loop looks for the byte it
+// expects before it looks for whitespace) is taken and kept in the part's text; a byte JSON does
+// not count as whitespace is refused there, as the whole decode refuses it.
+TEST(ReviewDecoder, WhitespaceAnywhereInSkippedPartsIsTakenAlike) {
+  const std::string env =
+      R"([{"name":"A","value":"x"},{"name":"B","valueFrom":{}},[],[1,true],{}])";
+  const std::string managed = R"([{"a":{"k:{\"x\"}":{},"b":[null,false,-1]},"c":{"d":{}}}])";
+  // Offsets between tokens: outside strings, before or after a structural character.
+  const auto gaps = [](const std::string& text) {
+    std::vector<std::size_t> at;
+    bool in_string = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      const char c = text[i];
+      if (in_string) {
+        if (c == '\\') {
+          ++i;
+        } else if (c == '"') {
+          in_string = false;
+          at.push_back(i + 1);
+        }
+        continue;
+      }
+      if (c == '"') {
+        at.push_back(i);
+        in_string = true;
+      } else if (std::string_view("{}[]:,").find(c) != std::string_view::npos) {
+        at.push_back(i);
+        at.push_back(i + 1);
+      }
+    }
+    return at;
+  };
+  int taken = 0;
+  for (const bool in_env : {true, false}) {
+    const std::string& part = in_env ? env : managed;
+    for (const std::size_t at : gaps(part)) {
+      if (at == 0 || at == part.size()) continue;  // the part's own ends: not inside it
+      for (const std::string space : {" ", "\n", "\r\n", "\t", " \t\n  ", "\f", "\v"}) {
+        std::string spaced = part;
+        spaced.insert(at, space);
+        const std::string pod = in_env ? Pod(spaced, kManagedFields) : Pod(kEnv, spaced);
+        const std::string body = Review("pods", "", "CREATE", pod);
+        AdmissionRequest whole;
+        std::string whole_error;
+        const bool whole_ok = whole.Parse(body, &whole_error, Decode::kWhole);
+        EXPECT_EQ(whole_ok, space != "\f" && space != "\v") << spaced;
+        AdmissionRequest judged;
+        std::string judged_error;
+        ASSERT_EQ(judged.Parse(body, &judged_error), whole_ok) << spaced;
+        EXPECT_EQ(judged_error, whole_error) << spaced;
+        if (!whole_ok) continue;
+        ++taken;
+        EXPECT_FALSE(judged.whole()) << spaced;
+        const rapidjson::Value& object = judged.document()["request"]["object"];
+        const rapidjson::Value& kept =
+            in_env ? object["spec"]["containers"][0]["env"] : object["metadata"]["managedFields"];
+        EXPECT_EQ(Text(kept), spaced);
+      }
+    }
+  }
+  EXPECT_GT(taken, 200);
+}
+
 // Nesting is counted alike in skipped parts, empty objects and arrays included: around the limit,
 // the judged decode takes and refuses what the whole decode does.
 TEST(ReviewDecoder, SkippedNestingIsLimitedAlike) {
