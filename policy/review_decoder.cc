@@ -44,17 +44,48 @@ enum class Where : std::uint8_t {
 };
 
 // Container fields no check, default or comparison reads (pod.cc reads the rest of a container).
+// By length first: a container has a dozen keys, and most are none of these.
 bool UnreadContainerField(std::string_view key) {
-  return key == "env" || key == "envFrom" || key == "resources" || key == "volumeMounts" ||
-         key == "volumeDevices" || key == "args" || key == "command" || key == "resizePolicy";
+  switch (key.size()) {
+    case 3:
+      return key == "env";
+    case 4:
+      return key == "args";
+    case 7:
+      return key == "envFrom" || key == "command";
+    case 9:
+      return key == "resources";
+    case 12:
+      return key == "volumeMounts" || key == "resizePolicy";
+    case 13:
+      return key == "volumeDevices";
+    default:
+      return false;
+  }
 }
 
 // Pod spec fields no check, default or comparison reads: scheduling and the like.
 bool UnreadSpecField(std::string_view key) {
-  return key == "affinity" || key == "tolerations" || key == "nodeSelector" ||
-         key == "topologySpreadConstraints" || key == "imagePullSecrets" ||
-         key == "readinessGates" || key == "dnsConfig" || key == "hostAliases" ||
-         key == "schedulingGates" || key == "resourceClaims" || key == "overhead";
+  switch (key.size()) {
+    case 8:
+      return key == "affinity" || key == "overhead";
+    case 9:
+      return key == "dnsConfig";
+    case 11:
+      return key == "tolerations" || key == "hostAliases";
+    case 12:
+      return key == "nodeSelector";
+    case 14:
+      return key == "readinessGates" || key == "resourceClaims";
+    case 15:
+      return key == "schedulingGates";
+    case 16:
+      return key == "imagePullSecrets";
+    case 25:
+      return key == "topologySpreadConstraints";
+    default:
+      return false;
+  }
 }
 
 Where MemberWhere(Where parent, std::string_view key) {

@@ -161,6 +161,44 @@ TEST(ReviewDecoder, SkipsOnlyWhatIsNeverReadAndKeepsItsText) {
   EXPECT_EQ(denied.decision, "denied");
 }
 
+// Each container and pod spec field that nothing reads is skipped (kept as its text), and a key
+// that is only like one of them (a letter more, less or in another case) is built.
+TEST(ReviewDecoder, SkipsEachUnreadContainerAndSpecFieldByItsExactName) {
+  const std::vector<std::string> container_fields = {"env",          "envFrom",       "resources",
+                                                     "volumeMounts", "volumeDevices", "args",
+                                                     "command",      "resizePolicy"};
+  const std::vector<std::string> spec_fields = {
+      "affinity",         "tolerations",    "nodeSelector", "topologySpreadConstraints",
+      "imagePullSecrets", "readinessGates", "dnsConfig",    "hostAliases",
+      "schedulingGates",  "resourceClaims", "overhead"};
+  const std::string value = R"({"x":[1]})";
+  for (const bool in_container : {true, false}) {
+    for (const std::string& field : in_container ? container_fields : spec_fields) {
+      std::string upper = field;
+      upper[0] = static_cast<char>(upper[0] - 'a' + 'A');
+      for (const std::string& key :
+           {field, field + "s", field.substr(0, field.size() - 1), upper}) {
+        const std::string member = "\"" + key + "\":" + value;
+        const std::string pod = in_container
+                                    ? R"({"spec":{"containers":[{"name":"app",)" + member + "}]}}"
+                                    : R"({"spec":{"containers":[{"name":"app"}],)" + member + "}}";
+        AdmissionRequest judged;
+        std::string error;
+        ASSERT_TRUE(judged.Parse(Review("pods", "", "CREATE", pod), &error)) << error;
+        ASSERT_FALSE(judged.whole());
+        const rapidjson::Value& spec = judged.document()["request"]["object"]["spec"];
+        const rapidjson::Value& parent = in_container ? spec["containers"][0] : spec;
+        ASSERT_TRUE(parent.HasMember(key.c_str())) << key;
+        if (key == field) {
+          EXPECT_EQ(Text(parent[key.c_str()]), value) << key;
+        } else {
+          EXPECT_TRUE(parent[key.c_str()].IsObject()) << key;
+        }
+      }
+    }
+  }
+}
+
 // Anything wrong in a skipped part is refused, with the reason the whole decode gives.
 TEST(ReviewDecoder, SkippedPartsAreRefusedAlike) {
   struct Case {
