@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/allocator.h"
 #include "policy/admission.h"
 #include "policy/decision.h"
 #include "server/policy_loader.h"
@@ -242,6 +243,7 @@ void BM_Worst(benchmark::State& state, std::size_t index, Endpoint endpoint) {
     return;
   }
   for (auto _ : state) {
+    palisade::cli::NoteRequestSize(c.body.size());  // as the server's router does
     auto result = palisade::policy::Review(endpoint, c.body, EveryCheckPolicy(), config);
     benchmark::DoNotOptimize(result);
   }
@@ -255,6 +257,9 @@ void BM_WorstCheck(benchmark::State& state, std::size_t index) {
   const WorstCase& c = Cases()[index];
   const auto policy = EveryCheckPolicy().ForNamespace("ns");
   for (auto _ : state) {
+    // `check` keeps mimalloc's defaults (only `serve` decommits at once): pages stay committed
+    // from one pod to the next, as for a burst of large reviews.
+    palisade::cli::NoteRequestSize(c.pod.size());
     rapidjson::Document document;
     document.Parse(c.pod.data(), c.pod.size());
     palisade::policy::JudgeOptions options;

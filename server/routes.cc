@@ -1,6 +1,8 @@
 #include "server/routes.h"
 
+#include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <functional>
 
 #include "server/logging.h"
@@ -10,6 +12,8 @@
 
 namespace palisade::server {
 namespace {
+
+std::atomic<void (*)(std::size_t)> request_size_hook{nullptr};
 
 HttpResponse Error(Metrics& metrics, int status, std::string reason) {
   metrics.RecordHttpError(status);
@@ -22,8 +26,12 @@ AdmissionRouter::AdmissionRouter(const PolicyStore& policies, policy::AdmissionC
                                  Metrics& metrics, Logger& logger)
     : policies_(policies), config_(config), metrics_(metrics), logger_(logger) {}
 
+void SetRequestSizeHook(void (*hook)(std::size_t body_bytes)) { request_size_hook.store(hook); }
+
 HttpResponse AdmissionRouter::Handle(const HttpRequest& request) const {
   const auto started = std::chrono::steady_clock::now();
+  if (const auto hook = request_size_hook.load(std::memory_order_relaxed))
+    hook(request.body.size());
   const std::string_view path = request.path();
   policy::Endpoint endpoint;
   if (path == "/validate") {

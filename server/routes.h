@@ -17,6 +17,10 @@ class Metrics;
 class PolicyStore;
 class TlsCredentials;
 
+// Told the size of each admission request's body before it is decoded: the binary tunes its
+// allocator by it (cli/allocator.h). Unset in tests and benchmarks.
+void SetRequestSizeHook(void (*hook)(std::size_t body_bytes));
+
 class AdmissionRouter {
  public:
   AdmissionRouter(const PolicyStore& policies, policy::AdmissionConfig config, Metrics& metrics,

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -31,6 +32,7 @@
 
 #include "server/certificates.h"
 #include "server/logging.h"
+#include "server/routes.h"
 #include "server/service.h"
 #include "tests/support/https_client.h"
 #include "tests/support/serve_options.h"
@@ -179,6 +181,35 @@ TEST_F(ServerTest, AnswersReviewsLikeTheApiServerExpectsOnOneConnection) {
           R"("msg":"admission","endpoint":"validate","decision":"denied","uid":"uid-2","namespace":"shop","name":"web","kind":"Pod","operation":"CREATE","user":"alice","policy":"cluster-default","checks":["privileged"],"warnings":0,"defaults":[],"exemptions":[],"patch_ops":0,"latency_us":)"),
       std::string::npos)
       << log_.str();
+}
+
+// The request-size hook (the binary tunes its allocator by it) hears of each admission request's
+// body, before its answer, and of nothing else the listener serves.
+std::atomic<std::size_t> heard_requests{0};
+std::atomic<std::size_t> heard_bytes{0};
+void HearRequestSize(std::size_t bytes) {
+  heard_requests.fetch_add(1);
+  heard_bytes.fetch_add(bytes);
+}
+
+TEST_F(ServerTest, TheRequestSizeHookHearsEachAdmissionBody) {
+  auto service = StartService();
+  HttpsClient client(service->port(), ca_.cert_pem);
+  ASSERT_FALSE(client.error()) << client.error().message();
+  heard_requests = 0;
+  heard_bytes = 0;
+  SetRequestSizeHook(&HearRequestSize);
+  const std::string small = Review("admission.k8s.io/v1", "uid-1", false);
+  // A review padded past a megabyte with a long annotation: what makes the binary keep pages.
+  std::string large = small;
+  large.insert(large.find(R"("metadata":{)") + 12,
+               R"("annotations":{"a":")" + std::string(std::size_t{1} << 20, 'x') + R"("},)");
+  EXPECT_TRUE(ExpectReviewAnswer(client.Admit("/validate", small), "admission.k8s.io/v1", "uid-1"));
+  EXPECT_TRUE(ExpectReviewAnswer(client.Admit("/mutate", large), "admission.k8s.io/v1", "uid-1"));
+  SetRequestSizeHook(nullptr);
+  EXPECT_TRUE(ExpectReviewAnswer(client.Admit("/validate", small), "admission.k8s.io/v1", "uid-1"));
+  EXPECT_EQ(heard_requests.load(), 2u);
+  EXPECT_EQ(heard_bytes.load(), small.size() + large.size());
 }
 
 // The mutating and validating webhooks in sequence, as the API server runs them: the pod fails
