@@ -46,18 +46,21 @@ inline void NoteRequestSize(std::size_t body_bytes) {
 #ifdef PALISADE_WITH_MIMALLOC
   if (!AllocatorTuned().load(std::memory_order_relaxed)) return;
   static std::atomic<std::int64_t> widened_until{0};  // steady clock ms; 0: not widened
-  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::steady_clock::now().time_since_epoch())
-                               .count();
+  const auto now_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  };
   if (body_bytes >= kLargeRequestBytes) {
-    widened_until.store(now + kLargeBurstMs, std::memory_order_relaxed);
+    widened_until.store(now_ms() + kLargeBurstMs, std::memory_order_relaxed);
     if (mi_option_get(mi_option_decommit_delay) != kLargeBurstDecommitDelayMs) {
       mi_option_set(mi_option_decommit_delay, kLargeBurstDecommitDelayMs);
     }
     return;
   }
+  // The usual request: one load, no clock.
   std::int64_t until = widened_until.load(std::memory_order_relaxed);
-  if (until != 0 && now >= until && widened_until.compare_exchange_strong(until, 0)) {
+  if (until != 0 && now_ms() >= until && widened_until.compare_exchange_strong(until, 0)) {
     mi_option_set(mi_option_decommit_delay, 0);
   }
 #else
