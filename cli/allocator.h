@@ -20,16 +20,13 @@ namespace palisade::cli {
 // freed on a thread that then waits stays resident. Decommitting at once measured 4.5 MiB less RSS
 // under load with 10k namespaces and 1k policies (bench/load/run.sh --scale), at no visible CPU
 // cost per request of the usual size. MIMALLOC_DECOMMIT_DELAY in the environment still decides.
-inline std::atomic<bool>& AllocatorTuned() {
-  static std::atomic<bool> tuned{false};
-  return tuned;
-}
+inline std::atomic<bool> allocator_tuned{false};  // TuneAllocator ran (and was not overridden)
 
 inline void TuneAllocator() {
 #ifdef PALISADE_WITH_MIMALLOC
   if (std::getenv("MIMALLOC_DECOMMIT_DELAY") != nullptr) return;
   mi_option_set(mi_option_decommit_delay, 0);
-  AllocatorTuned().store(true);
+  allocator_tuned.store(true);
 #endif
 }
 
@@ -44,7 +41,7 @@ constexpr long kLargeBurstDecommitDelayMs = 1'000;
 
 inline void NoteRequestSize(std::size_t body_bytes) {
 #ifdef PALISADE_WITH_MIMALLOC
-  if (!AllocatorTuned().load(std::memory_order_relaxed)) return;
+  if (!allocator_tuned.load(std::memory_order_relaxed)) return;
   static std::atomic<std::int64_t> widened_until{0};  // steady clock ms; 0: not widened
   const auto now_ms = [] {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
