@@ -184,6 +184,7 @@ int Serve(const ServeFlags& flags) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   Logger logger(*level, *format);
+  logger.HoldLines(true);  // an event loop writes its burst's info lines in one write
   RaiseOpenFileLimit(logger);
   int exit_code = 0;
   {

@@ -925,15 +925,23 @@ bool HttpsServer::Start(std::string* error) {
   for (const auto& loop : impl.loops) contexts.push_back(&loop->io);
   for (net::io_context* io : contexts) {
     impl.threads.emplace_back([impl = impl_.get(), io] {
+      // Info lines logged by this loop's handlers are written after the work ready with them.
+      Logger::SetThreadFlushScheduler(
+          [](void* context, Logger* logger) {
+            net::post(*static_cast<net::io_context*>(context), [logger] { logger->Flush(); });
+          },
+          io);
       // A handler that throws must not end the thread; sessions catch their own, this is the net.
       for (;;) {
         try {
           io->run();
-          return;
+          break;
         } catch (const std::exception& e) {
           impl->logger.Error("event loop error", {{"error", e.what()}});
         }
       }
+      Logger::SetThreadFlushScheduler(nullptr, nullptr);
+      impl->logger.Flush();  // a flush posted but not run when the loop stopped
     });
   }
   return true;

@@ -197,13 +197,68 @@ std::string Logger::Format(LogLevel level, std::string_view message,
   return line;
 }
 
+namespace {
+thread_local Logger::FlushScheduler thread_scheduler = nullptr;
+thread_local void* thread_scheduler_context = nullptr;
+}  // namespace
+
+void Logger::SetThreadFlushScheduler(FlushScheduler scheduler, void* context) {
+  thread_scheduler = scheduler;
+  thread_scheduler_context = context;
+}
+
+Logger::~Logger() { Flush(); }
+
+void Logger::WriteLocked(std::string_view text) {
+  out_->write(text.data(), static_cast<std::streamsize>(text.size()));
+  out_->flush();
+}
+
+void Logger::WriteHeldLocked() {
+  WriteLocked(held_);
+  // A burst's buffer is not kept for the idle time after it.
+  if (held_.capacity() > 16 * 1024) {
+    std::string().swap(held_);
+  } else {
+    held_.clear();
+  }
+}
+
+void Logger::Flush() {
+  std::lock_guard<std::mutex> lock(write_mutex_);
+  flush_scheduled_ = false;
+  if (!held_.empty()) WriteHeldLocked();
+}
+
 void Logger::Log(LogLevel level, std::string_view message, const std::vector<LogField>& fields) {
   if (!Enabled(level)) return;
   std::string line = Format(level, message, fields);
   line.push_back('\n');
+  const FlushScheduler scheduler = thread_scheduler;
+  if (level < LogLevel::kWarn && scheduler != nullptr && hold_.load(std::memory_order_relaxed)) {
+    bool schedule = false;
+    {
+      std::lock_guard<std::mutex> lock(write_mutex_);
+      if (held_.size() + line.size() <= kMaxHeldBytes) {
+        held_ += line;
+        schedule = !flush_scheduled_;
+        flush_scheduled_ = true;
+      } else {
+        held_ += line;
+        WriteHeldLocked();
+      }
+    }
+    if (schedule) scheduler(thread_scheduler_context, this);
+    return;
+  }
   std::lock_guard<std::mutex> lock(write_mutex_);
-  out_->write(line.data(), static_cast<std::streamsize>(line.size()));
-  out_->flush();
+  if (!held_.empty()) {
+    // In order: what waits, then this line, in one write.
+    held_ += line;
+    WriteHeldLocked();
+    return;
+  }
+  WriteLocked(line);
 }
 
 }  // namespace palisade::server

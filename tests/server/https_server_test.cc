@@ -27,6 +27,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -181,6 +182,65 @@ TEST_F(ServerTest, AnswersReviewsLikeTheApiServerExpectsOnOneConnection) {
           R"("msg":"admission","endpoint":"validate","decision":"denied","uid":"uid-2","namespace":"shop","name":"web","kind":"Pod","operation":"CREATE","user":"alice","policy":"cluster-default","checks":["privileged"],"warnings":0,"defaults":[],"exemptions":[],"patch_ops":0,"latency_us":)"),
       std::string::npos)
       << log_.str();
+}
+
+// A log stream the test may read while the server writes to it.
+class LockedLog : public std::stringbuf {
+ public:
+  std::string Text() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return str();
+  }
+  int writes() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return writes_;
+  }
+
+ protected:
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return std::stringbuf::xsputn(s, n);
+  }
+  int sync() override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++writes_;
+    return 0;
+  }
+
+ private:
+  std::mutex mutex_;
+  int writes_ = 0;
+};
+
+// As `serve` runs it: an event loop holds its handlers' info lines and writes them together after
+// the work ready with them, without waiting for anything else to happen.
+TEST_F(ServerTest, HeldLogLinesAreWrittenByTheLoopAfterTheAnswer) {
+  LockedLog buffer;
+  std::ostream out(&buffer);
+  Logger logger(LogLevel::kInfo, LogFormat::kJson, &out);
+  logger.HoldLines(true);
+  const ServeOptions options =
+      test::QuickServeOptions(policies_.path(), {cert_file_, key_file_, ""});
+  AdmissionService service(options, logger);
+  std::string error;
+  ASSERT_TRUE(service.Start(&error)) << error;
+  HttpsClient client(service.port(), ca_.cert_pem);
+  ASSERT_FALSE(client.error()) << client.error().message();
+
+  const int writes_before = buffer.writes();
+  for (const char* uid : {"held-1", "held-2"}) {
+    const Reply denied = client.Admit("/validate", Review("admission.k8s.io/v1", uid, true));
+    EXPECT_FALSE(ExpectReviewAnswer(denied, "admission.k8s.io/v1", uid));
+    const std::string line = std::string(R"("decision":"denied","uid":")") + uid + '"';
+    const auto deadline = Clock::now() + std::chrono::seconds(5);
+    while (buffer.Text().find(line) == std::string::npos && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_NE(buffer.Text().find(line), std::string::npos) << buffer.Text();
+  }
+  // One write per answer here (each answer was a burst of its own), none held back.
+  EXPECT_EQ(buffer.writes() - writes_before, 2) << buffer.Text();
+  service.Shutdown();
 }
 
 // The request-size hook (the binary tunes its allocator by it) hears of each admission request's

@@ -66,5 +66,133 @@ TEST(Logger, StampFollowsTheClockAcrossSeconds) {
   EXPECT_EQ(second.substr(24), R"( WARN two words k="v w")");
 }
 
+// A stream that counts its writes: each of the logger's writes ends in a flush (a sync here).
+class CountingBuffer : public std::stringbuf {
+ public:
+  int writes = 0;
+
+ protected:
+  int sync() override {
+    ++writes;
+    return std::stringbuf::sync();
+  }
+};
+
+// Stands in for an event loop: remembers that a flush was asked for, as posting it would.
+struct FakeLoop {
+  int asked = 0;
+  Logger* logger = nullptr;
+  static void Schedule(void* context, Logger* logger) {
+    auto* loop = static_cast<FakeLoop*>(context);
+    ++loop->asked;
+    loop->logger = logger;
+  }
+};
+
+// Clears the thread's scheduler however a test ends.
+struct ThreadScheduler {
+  explicit ThreadScheduler(FakeLoop* loop) {
+    Logger::SetThreadFlushScheduler(&FakeLoop::Schedule, loop);
+  }
+  ~ThreadScheduler() { Logger::SetThreadFlushScheduler(nullptr, nullptr); }
+};
+
+std::string Messages(const std::string& text) {
+  std::string messages;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    messages += line.substr(line.find(" INFO ") != std::string::npos ? line.find(" INFO ") + 6
+                                                                     : line.find(" WARN ") + 6);
+    messages += ';';
+  }
+  return messages;
+}
+
+TEST(Logger, HeldInfoLinesWaitForTheLoopAndGoOutInOneWrite) {
+  CountingBuffer buffer;
+  std::ostream out(&buffer);
+  Logger logger(LogLevel::kInfo, LogFormat::kText, &out);
+  logger.HoldLines(true);
+  FakeLoop loop;
+  ThreadScheduler scheduler(&loop);
+
+  logger.Info("one");
+  logger.Info("two");
+  logger.Debug("below the level");
+  logger.Info("three");
+  EXPECT_EQ(buffer.str(), "");
+  EXPECT_EQ(loop.asked, 1) << "one flush asked for a burst";
+  EXPECT_EQ(loop.logger, &logger);
+
+  logger.Flush();
+  EXPECT_EQ(Messages(buffer.str()), "one;two;three;");
+  EXPECT_EQ(buffer.writes, 1);
+
+  // The next line asks again; a warning is written at once, after what waits before it.
+  logger.Info("four");
+  EXPECT_EQ(loop.asked, 2);
+  logger.Warn("five");
+  EXPECT_EQ(Messages(buffer.str()), "one;two;three;four;five;");
+  EXPECT_EQ(buffer.writes, 2);
+  logger.Flush();  // the flush asked for finds nothing
+  EXPECT_EQ(buffer.writes, 2);
+}
+
+TEST(Logger, LinesAreWrittenAtOnceUnlessHeldOnAThreadWithALoop) {
+  CountingBuffer buffer;
+  std::ostream out(&buffer);
+  Logger logger(LogLevel::kInfo, LogFormat::kText, &out);
+  FakeLoop loop;
+  {
+    ThreadScheduler scheduler(&loop);
+    logger.Info("not held: holding is off");
+    EXPECT_EQ(buffer.writes, 1);
+  }
+  logger.HoldLines(true);
+  logger.Info("not held: no loop on this thread");
+  EXPECT_EQ(buffer.writes, 2);
+  EXPECT_EQ(loop.asked, 0);
+
+  // A line from a thread without a loop writes what waits first.
+  ThreadScheduler scheduler(&loop);
+  logger.Info("held");
+  std::thread([&] { logger.Info("from a watcher"); }).join();
+  EXPECT_EQ(Messages(buffer.str()),
+            "not held: holding is off;not held: no loop on this thread;held;from a watcher;");
+  EXPECT_EQ(buffer.writes, 3);
+}
+
+TEST(Logger, HeldLinesAreWrittenOnceTheyFill64KiBAndWhenTheLoggerEnds) {
+  CountingBuffer buffer;
+  std::ostream out(&buffer);
+  FakeLoop loop;
+  ThreadScheduler scheduler(&loop);
+  const std::string filler(1000, 'x');
+  {
+    Logger logger(LogLevel::kInfo, LogFormat::kText, &out);
+    logger.HoldLines(true);
+    std::size_t held = 0;
+    int lines = 0;
+    for (;;) {
+      const std::size_t line = logger.Format(LogLevel::kInfo, filler, {}).size() + 1;
+      if (held + line > Logger::kMaxHeldBytes) break;
+      logger.Info(filler);
+      held += line;
+      ++lines;
+    }
+    EXPECT_EQ(buffer.str(), "");
+    logger.Info(filler);  // one more than fits: all of them now
+    EXPECT_EQ(buffer.writes, 1);
+    EXPECT_EQ(buffer.str().size(), held + logger.Format(LogLevel::kInfo, filler, {}).size() + 1);
+    EXPECT_GT(lines, 60);
+    logger.Info("last");
+    EXPECT_EQ(buffer.writes, 1);
+  }
+  // The logger's end wrote the line that waited.
+  EXPECT_EQ(buffer.writes, 2);
+  EXPECT_TRUE(buffer.str().ends_with(" INFO last\n"))
+      << buffer.str().substr(buffer.str().size() - 40);
+}
+
 }  // namespace
 }  // namespace palisade::server
