@@ -9,6 +9,9 @@
 #                     [--churn N]       # also /validate with a new TLS connection every N requests
 #                                       # (default 3: like 40 concurrent reviews through the API
 #                                       # server's 25 idle connections; 0 skips it)
+#                     [--nginx-log-buffer SIZE]  # nginx's access log buffered (e.g. 64k), as
+#                                       # Palisade's info lines are; default: a write per request,
+#                                       # nginx's default
 #   bench/load/run.sh --soak SECONDS     # mixed /validate+/mutate load, RSS sampled every 10 s
 #   bench/load/run.sh --scale            # memory at scale: palisade connected to the fake API
 #                     [--namespaces N]   # server with N Namespaces (default 10,000, 5 labels
@@ -28,6 +31,7 @@ rounds=1
 soak=0
 binary=""
 churn=3
+nginx_log_buffer=""
 scale=0
 scale_namespaces=10000
 scale_policies=1000
@@ -41,10 +45,11 @@ while [[ $# -gt 0 ]]; do
     --soak) soak="$2"; shift 2 ;;
     --binary) binary="$2"; shift 2 ;;
     --churn) churn="$2"; shift 2 ;;
+    --nginx-log-buffer) nginx_log_buffer="$2"; shift 2 ;;
     --scale) scale=1; shift ;;
     --namespaces) scale=1; scale_namespaces="$2"; shift 2 ;;
     --policies) scale=1; scale_policies="$2"; shift 2 ;;
-    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -269,6 +274,11 @@ taskset -c 1 wrk -t 1 -c "$connections" -d 1s -s "$work/post.lua" \
 echo "load: $(uptime | sed 's/.*load average: //') (1/5/15 min) on $(nproc) CPUs;" \
   "$connections connections, wrk -t $wrk_threads, ${duration}s per run, median of $rounds run(s)"
 echo "review: $review ($(wc -c <"$review") bytes); /validate answer $(printf %s "$validate_answer" | wc -c) bytes"
+if [[ "$scale" -eq 0 ]]; then
+  nginx_log="a write per request"
+  [[ -n "$nginx_log_buffer" ]] && nginx_log="buffered ($nginx_log_buffer)"
+  echo "logs to /dev/null: nginx's access log $nginx_log; palisade's info lines a write per burst"
+fi
 
 if [[ "$scale" -eq 1 ]]; then
   grep -q 'policy \\"payments\\"' <<<"$validate_answer" ||
@@ -365,6 +375,8 @@ esac
 canned="${validate_answer//\\/\\\\}"
 canned="${canned//\'/\\\'}"
 mkdir -p "$work/nginx"
+access_log="access_log /dev/null;"
+[[ -n "$nginx_log_buffer" ]] && access_log="access_log /dev/null combined buffer=$nginx_log_buffer flush=1s;"
 cat >"$work/nginx/nginx.conf" <<EOF
 worker_processes 1;
 daemon off;
@@ -372,7 +384,7 @@ pid $work/nginx/nginx.pid;
 error_log $work/nginx/error.log warn;
 events { worker_connections 1024; }
 http {
-  access_log /dev/null;
+  $access_log
   client_body_temp_path $work/nginx/body;
   proxy_temp_path $work/nginx/proxy;
   fastcgi_temp_path $work/nginx/fastcgi;
