@@ -259,7 +259,7 @@ AdmissionResult Review(Endpoint endpoint, std::string_view body, const PolicySet
   std::string error;
   if (!request.Parse(body, &error)) {
     AdmissionResult result;
-    result.http_status = 400;
+    result.http_status = request.too_large() ? 413 : 400;
     result.body = std::move(error);
     result.decision = "error";
     return result;

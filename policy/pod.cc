@@ -54,6 +54,12 @@ class PodReader {
     errors_.push_back(FieldError{std::move(rendered), "is required"});
   }
 
+  void TooMany(const Path& path, std::string message) {
+    std::string rendered(prefix_);
+    Render(&path, rendered);
+    errors_.push_back(FieldError{std::move(rendered), std::move(message)});
+  }
+
   // Present and not null; nullptr otherwise.
   static const Value* Find(const Value& object, std::string_view key) {
     return json::Member(object, key);
@@ -444,6 +450,13 @@ class PodReader {
     std::size_t container_count = 0;
     for (const Value* list : {init_containers, containers, ephemeral_containers}) {
       if (list != nullptr && list->IsArray()) container_count += list->Size();
+    }
+    if (container_count > kMaxPodContainers) {
+      TooMany(spec_path, "has " + std::to_string(container_count) +
+                             " containers (initContainers, containers and ephemeralContainers "
+                             "together); Palisade judges pods of at most " +
+                             std::to_string(kMaxPodContainers));
+      return;
     }
     pod.containers.reserve(container_count);
     ReadContainers(init_containers, "initContainers", ContainerKind::kInit, spec_path,

@@ -26,38 +26,44 @@ class NestingLimit {
   using Ch = char;
   explicit NestingLimit(rapidjson::Document& document) : document_(document) {}
 
-  bool Null() { return document_.Null(); }
-  bool Bool(bool b) { return document_.Bool(b); }
-  bool Int(int i) { return document_.Int(i); }
-  bool Uint(unsigned u) { return document_.Uint(u); }
-  bool Int64(std::int64_t i) { return document_.Int64(i); }
-  bool Uint64(std::uint64_t u) { return document_.Uint64(u); }
-  bool Double(double d) { return document_.Double(d); }
+  bool Null() { return Built() && document_.Null(); }
+  bool Bool(bool b) { return Built() && document_.Bool(b); }
+  bool Int(int i) { return Built() && document_.Int(i); }
+  bool Uint(unsigned u) { return Built() && document_.Uint(u); }
+  bool Int64(std::int64_t i) { return Built() && document_.Int64(i); }
+  bool Uint64(std::uint64_t u) { return Built() && document_.Uint64(u); }
+  bool Double(double d) { return Built() && document_.Double(d); }
   bool RawNumber(const Ch* text, rapidjson::SizeType length, bool copy) {
-    return document_.RawNumber(text, length, copy);
+    return Built() && document_.RawNumber(text, length, copy);
   }
   bool String(const Ch* text, rapidjson::SizeType length, bool copy) {
-    return document_.String(text, length, copy);
+    return Built() && document_.String(text, length, copy);
   }
   bool Key(const Ch* text, rapidjson::SizeType length, bool copy) {
     return document_.Key(text, length, copy);
   }
-  bool StartObject() { return ++depth_ <= kMaxReviewNesting && document_.StartObject(); }
+  bool StartObject() { return Built() && ++depth_ <= kMaxReviewNesting && document_.StartObject(); }
   bool EndObject(rapidjson::SizeType members) {
     --depth_;
     return document_.EndObject(members);
   }
-  bool StartArray() { return ++depth_ <= kMaxReviewNesting && document_.StartArray(); }
+  bool StartArray() { return Built() && ++depth_ <= kMaxReviewNesting && document_.StartArray(); }
   bool EndArray(rapidjson::SizeType elements) {
     --depth_;
     return document_.EndArray(elements);
   }
 
   bool too_deep() const { return depth_ > kMaxReviewNesting; }
+  bool too_large() const { return values_ > kMaxReviewValues + 1; }
 
  private:
+  // As the judged decoder counts (see kMaxReviewValues) but over everything, which this parse
+  // builds: every value but the root is a member or an element.
+  bool Built() { return ++values_ <= kMaxReviewValues + 1; }
+
   rapidjson::Document& document_;
   int depth_ = 0;
+  std::size_t values_ = 0;
 };
 
 // Member names are strings: compare length first, then bytes (GenericValue::operator== switches on
@@ -167,6 +173,11 @@ void GenericReader<UTF8<>, UTF8<>, CrtAllocator>::ParseStringToStream<
 
 namespace palisade::policy {
 
+std::string AdmissionRequest::TooLargeError() {
+  return "review too large to judge: more than " + std::to_string(kMaxReviewValues) +
+         " JSON values (object members and array elements) in the parts Palisade reads";
+}
+
 bool AdmissionRequest::ParseWhole(std::size_t size, bool ascii, std::string* error) {
   rapidjson::Reader reader;
   ReviewStream stream(buffer_.data());
@@ -181,6 +192,7 @@ bool AdmissionRequest::ParseWhole(std::size_t size, bool ascii, std::string* err
           stream, handler);
     }
     too_deep = handler.too_deep();
+    too_large_ = handler.too_large();
     // In situ, a NUL byte ends the text early: whatever follows it is left over.
     if (parsed && stream.Tell() != size) {
       parsed.Set(rapidjson::kParseErrorDocumentRootNotSingular, stream.Tell());
@@ -188,6 +200,10 @@ bool AdmissionRequest::ParseWhole(std::size_t size, bool ascii, std::string* err
     return !parsed.IsError();
   };
   document_.Populate(generate);
+  if (too_large_) {
+    *error = TooLargeError();
+    return false;
+  }
   if (parsed.IsError()) {
     *error = std::string("malformed JSON: ") +
              (too_deep ? "nesting deeper than " + std::to_string(kMaxReviewNesting) + " levels"
@@ -213,9 +229,14 @@ bool AdmissionRequest::Parse(std::string_view body, std::string* error, Decode d
   // Invalid UTF-8 is refused: it could not be echoed back in a valid JSON answer. An all-ASCII
   // body has none, and its strings skip the per-run UTF-8 check.
   const bool ascii = json_scan::AllAscii(body);
+  too_large_ = false;
   if (decode == Decode::kJudged &&
-      DecodeJudgedParts(buffer_.data(), body.size(), ascii, document_)) {
+      DecodeJudgedParts(buffer_.data(), body.size(), ascii, document_, &too_large_)) {
     whole_ = false;
+  } else if (too_large_) {
+    // The whole parse would build more still.
+    *error = TooLargeError();
+    return false;
   } else {
     // The whole review, with RapidJSON's reader: what the fast decoder does not take (malformed
     // or unusual text) is refused, or taken, here with the exact reason.

@@ -48,13 +48,18 @@ class AdmissionRequest {
   const rapidjson::Document& document() const { return document_; }
   // Whether document() is whole: asked for, or the fast decoder left the body to RapidJSON.
   bool whole() const { return whole_; }
+  // Whether Parse refused the review for holding more values than Palisade judges (a 413, not a
+  // 400: the text may be well-formed).
+  bool too_large() const { return too_large_; }
 
  private:
   bool ParseWhole(std::size_t size, bool ascii, std::string* error);
+  static std::string TooLargeError();
 
   std::string buffer_;  // in-situ parse target
   rapidjson::Document document_;
   bool whole_ = false;
+  bool too_large_ = false;
 };
 
 struct AdmissionResponse {

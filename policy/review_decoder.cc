@@ -143,6 +143,7 @@ class Decoder {
   }
 
   const char* position() const { return p_; }
+  bool too_large() const { return too_large_; }
 
  private:
   void SkipWhitespace() { json_scan::SkipWhitespace(p_); }
@@ -263,6 +264,7 @@ class Decoder {
           return false;
         }
         ++members;
+        if (!Built()) return false;
         const Follow follow = Follows('}');
         if (follow == Follow::kFault) return false;
         if (follow == Follow::kClose) break;
@@ -289,6 +291,7 @@ class Decoder {
       for (;;) {
         if (!Value(element)) return false;
         ++elements;
+        if (!Built()) return false;
         const Follow follow = Follows(']');
         if (follow == Follow::kFault) return false;
         if (follow == Follow::kClose) break;
@@ -298,6 +301,16 @@ class Decoder {
     }
     --depth_;
     return document_.EndArray(elements);
+  }
+
+  // Counts a member or an element built (see kMaxReviewValues): checked as they come, since an
+  // array's elements wait on the document's stack (16 bytes each, and more as it grows) until
+  // its end.
+  bool Built() {
+    if (--unbuilt_ != 0) [[likely]]
+      return true;
+    too_large_ = true;
+    return false;
   }
 
   // Skipping: the same checks, nothing built or written, in one loop over a local pointer (no
@@ -612,6 +625,8 @@ class Decoder {
   std::size_t size_;
   rapidjson::Document& document_;
   int depth_ = 0;
+  std::size_t unbuilt_ = kMaxReviewValues + 1;  // members and elements left to build, plus one
+  bool too_large_ = false;
   std::unique_ptr<std::string_view[]> keys_;  // of every open object, innermost last
   std::size_t key_count_ = 0;
   std::size_t key_capacity_ = 0;
@@ -627,15 +642,18 @@ class Decoder {
 
 }  // namespace
 
-bool DecodeJudgedParts(char* text, std::size_t size, bool ascii, rapidjson::Document& document) {
+bool DecodeJudgedParts(char* text, std::size_t size, bool ascii, rapidjson::Document& document,
+                       bool* too_large) {
   bool decoded = false;
   auto generate = [&](rapidjson::Document& handler) {
     if (ascii) {
       Decoder<false> decoder(text, size, handler);
       decoded = decoder.Root() && decoder.position() == text + size;
+      *too_large = decoder.too_large();
     } else {
       Decoder<true> decoder(text, size, handler);
       decoded = decoder.Root() && decoder.position() == text + size;
+      *too_large = decoder.too_large();
     }
     return decoded;
   };

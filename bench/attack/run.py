@@ -7,8 +7,14 @@
    back (about 1 MiB each, worst-case decode) while /healthz and /readyz are timed.
 3. Held connections: IDLE TLS keep-alive connections each make one /validate request (the shared
    6.5 KB review) and stay open. Prints the RSS they add, per connection.
+4. Tiny values: reviews of up to the 8 MiB body limit made of the smallest items the judge reads
+   (`{}` containers, `""` capabilities, sysctls, annotations, volumes), past the caps on what a
+   review builds and on a pod's containers, and just within them; each POSTed once to /validate
+   and once to /mutate of a fresh server. Prints the answer's status and size, the time to it, and
+   the server's peak RSS.
 
     bench/attack/run.py --binary build/cli/palisade [--connections 200] [--threads 2] [--idle 400]
+                        [--only tiny]   # one of the four: partial, probes, held, tiny
 """
 import argparse
 import json
@@ -220,6 +226,79 @@ def held_connections(binary, threads, count):
         proc.wait()
 
 
+def hwm_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def review_of(metadata, spec):
+    return ('{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"t",'
+            '"kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1",'
+            '"resource":"pods"},"namespace":"default","operation":"CREATE","userInfo":{"username":'
+            '"a"},"object":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"%s},"spec":{%s}}}}'
+            % (metadata, spec)).encode()
+
+
+def tiny_values(binary, threads):
+    limit = 8 * MIB - 4096
+    # name: (items at most, item(i), review around the comma-joined items)
+    shapes = {
+        "containers {}": (None, lambda i: "{}", lambda items: review_of("", '"containers":[%s]' % items)),
+        "capabilities \"\"": (None, lambda i: '""', lambda items: review_of(
+            "", '"containers":[{"name":"c","securityContext":{"capabilities":{"add":[%s]}}}]' % items)),
+        "sysctls": (None, lambda i: '{"name":""}', lambda items: review_of(
+            "", '"containers":[{"name":"c"}],"securityContext":{"sysctls":[%s]}' % items)),
+        "annotations": (None, lambda i: '"%x":""' % i, lambda items: review_of(
+            ',"annotations":{%s}' % items, '"containers":[{"name":"c"}]')),
+        "volumes": (None, lambda i: '{"name":"","hostPath":{"path":""}}', lambda items: review_of(
+            "", '"containers":[{"name":"c"}],"volumes":[%s]' % items)),
+        "50,000 containers {}": (50000, lambda i: "{}", lambda items: review_of(
+            "", '"containers":[%s]' % items)),
+        "480,000 annotations": (480000, lambda i: '"%x":""' % i, lambda items: review_of(
+            ',"annotations":{%s}' % items, '"containers":[{"name":"c"}]')),
+    }
+    for name, (most, item, around) in shapes.items():
+        parts = []
+        size = len(around(""))
+        while most is None or len(parts) < most:
+            next_item = item(len(parts))
+            if size + len(next_item) + 1 > limit:
+                break
+            parts.append(next_item)
+            size += len(next_item) + 1
+        body = around(",".join(parts))
+        for endpoint in ("/validate", "/mutate"):
+            proc, port, _ = start_server(binary, threads, [])
+            try:
+                time.sleep(0.3)
+                s = tls_connect(port)
+                start = time.monotonic()
+                s.sendall(head(len(body), endpoint + "?timeout=30s") + body)
+                reply = b""
+                while True:
+                    chunk = s.recv(1 << 20)
+                    if not chunk:
+                        break
+                    reply += chunk
+                    if b"\r\n\r\n" in reply:
+                        header, _, rest = reply.partition(b"\r\n\r\n")
+                        length = int(header.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                        if len(rest) >= length:
+                            break
+                elapsed = time.monotonic() - start
+                status = reply.split(b" ", 2)[1].decode()
+                print(f"tiny values: {name}, {len(parts):,} items in {len(body) / MIB:.1f} MiB, "
+                      f"{endpoint}: {status} ({len(reply) / MIB:.1f} MiB answer) in "
+                      f"{elapsed:.2f} s, peak RSS {hwm_kib(proc.pid) / 1024:.0f} MiB")
+                s.close()
+            finally:
+                proc.terminate()
+                proc.wait()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", default="build/cli/palisade")
@@ -228,10 +307,16 @@ def main():
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--probes", type=int, default=200)
     parser.add_argument("--idle", type=int, default=400)
+    parser.add_argument("--only", choices=["partial", "probes", "held", "tiny"])
     args = parser.parse_args()
-    partial_uploads(args.binary, args.connections, args.threads)
-    probe_latency(args.binary, args.threads, args.workers, args.probes)
-    held_connections(args.binary, args.threads, args.idle)
+    if args.only in (None, "partial"):
+        partial_uploads(args.binary, args.connections, args.threads)
+    if args.only in (None, "probes"):
+        probe_latency(args.binary, args.threads, args.workers, args.probes)
+    if args.only in (None, "held"):
+        held_connections(args.binary, args.threads, args.idle)
+    if args.only in (None, "tiny"):
+        tiny_values(args.binary, args.threads)
 
 
 if __name__ == "__main__":

@@ -670,5 +670,111 @@ TEST(ReviewDecoder, TheRealisticReviewIsAnsweredAlike) {
   ExpectAnsweredAlike(text.str(), *Restricted());
 }
 
+// `count` items, comma-separated.
+std::string Repeated(const std::string& item, std::size_t count) {
+  std::string out;
+  out.reserve(count * (item.size() + 1));
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i > 0) out += ',';
+    out += item;
+  }
+  return out;
+}
+
+// A pod whose first container adds `count` capabilities (each an element the judge reads), with
+// `skipped` more elements in its env (skipped: checked, kept as text, not built).
+std::string PodWithCapabilities(std::size_t count, std::size_t skipped = 0) {
+  return R"({"metadata":{"name":"p"},"spec":{"containers":[{"name":"app","env":[)" +
+         Repeated("[]", skipped) + R"(],"securityContext":{"capabilities":{"add":[)" +
+         Repeated(R"("")", count) + "]}}}]}}";
+}
+
+// Members and elements a review of PodWithCapabilities(0) builds besides the capabilities: 30 in
+// the judged decode (the review 3, its request 10, kind 3, resource 3, userInfo 1, the object 2,
+// metadata 1, spec 1, the container list 1, the container 3, its securityContext 1, capabilities
+// 1), and 5 more in the whole one (requestKind's 3 and options' 2, which the judged one skips).
+std::size_t AroundCapabilities(Decode decode) { return decode == Decode::kJudged ? 30 : 35; }
+
+TEST(ReviewDecoder, AReviewBuildingMoreThanTheCapIsRefusedAs413ByEitherDecode) {
+  std::string over;
+  for (const Decode decode : {Decode::kJudged, Decode::kWhole}) {
+    const std::size_t around = AroundCapabilities(decode);
+    const std::string at_cap =
+        Review("pods", "", "CREATE", PodWithCapabilities(kMaxReviewValues - around));
+    over = Review("pods", "", "CREATE", PodWithCapabilities(kMaxReviewValues - around + 1));
+    AdmissionRequest taken;
+    std::string error;
+    EXPECT_TRUE(taken.Parse(at_cap, &error, decode)) << error;
+    EXPECT_FALSE(taken.too_large());
+    AdmissionRequest refused;
+    EXPECT_FALSE(refused.Parse(over, &error, decode));
+    EXPECT_TRUE(refused.too_large());
+    EXPECT_EQ(error,
+              "review too large to judge: more than 500000 JSON values (object members and array "
+              "elements) in the parts Palisade reads");
+  }
+  // Answered (after the judged decode) as content too large.
+  over = Review("pods", "", "CREATE",
+                PodWithCapabilities(kMaxReviewValues - AroundCapabilities(Decode::kJudged) + 1));
+  const AdmissionResult result = policy::Review(Endpoint::kValidate, over, *Restricted(), {});
+  EXPECT_EQ(result.http_status, 413);
+  EXPECT_EQ(result.decision, "error");
+  // A malformed text after the point of refusal does not change the answer: it stops there.
+  std::string cut = over;
+  cut.pop_back();
+  EXPECT_EQ(policy::Review(Endpoint::kMutate, cut, *Restricted(), {}).http_status, 413);
+}
+
+TEST(ReviewDecoder, SkippedValuesAreNotBuiltSoTheyDoNotCountTowardTheCap) {
+  // 600,000 elements in a container's env: checked, kept as text, not built.
+  const std::string body =
+      Review("pods", "", "CREATE", PodWithCapabilities(1, kMaxReviewValues + 100'000));
+  AdmissionRequest judged;
+  std::string error;
+  EXPECT_TRUE(judged.Parse(body, &error)) << error;
+  EXPECT_FALSE(judged.whole());
+  // The whole decode builds them, and refuses.
+  AdmissionRequest whole;
+  EXPECT_FALSE(whole.Parse(body, &error, Decode::kWhole));
+  EXPECT_TRUE(whole.too_large());
+  // The judged one is answered: the capability fails restricted.
+  const AdmissionResult result = policy::Review(Endpoint::kValidate, body, *Restricted(), {});
+  EXPECT_EQ(result.http_status, 200);
+  EXPECT_EQ(result.decision, "denied");
+}
+
+// A pod of more containers than Palisade judges is denied with the count, and left unpatched.
+TEST(ReviewDecoder, APodOfMoreContainersThanJudgedIsDeniedAndNotPatched) {
+  const auto pod = [](std::size_t init, std::size_t regular) {
+    return R"({"metadata":{"name":"p"},"spec":{"initContainers":[)" +
+           Repeated(R"({"name":"i"})", init) + R"(],"containers":[)" +
+           Repeated(R"({"name":"c"})", regular) + "]}}";
+  };
+  const std::string at_cap = Review("pods", "", "CREATE", pod(10, kMaxPodContainers - 10));
+  const std::string over = Review("pods", "", "CREATE", pod(11, kMaxPodContainers - 10));
+  const std::shared_ptr<const PolicySet> policies = Restricted();
+  const PolicySet& set = *policies;
+
+  const AdmissionResult judged = policy::Review(Endpoint::kValidate, at_cap, set, {});
+  ASSERT_EQ(judged.http_status, 200);
+  EXPECT_NE(judged.body.find("runAsNonRoot != true"), std::string::npos)
+      << judged.body.substr(0, 400);
+  const AdmissionResult patched = policy::Review(Endpoint::kMutate, at_cap, set, {});
+  EXPECT_GT(patched.patch_ops, 0);  // the default runAsNonRoot
+
+  const AdmissionResult denied = policy::Review(Endpoint::kValidate, over, set, {});
+  ASSERT_EQ(denied.http_status, 200);
+  EXPECT_EQ(denied.decision, "denied");
+  EXPECT_NE(
+      denied.body.find("spec: has 50001 containers (initContainers, containers and "
+                       "ephemeralContainers together); Palisade judges pods of at most 50000"),
+      std::string::npos)
+      << denied.body.substr(0, 600);
+  const AdmissionResult unpatched = policy::Review(Endpoint::kMutate, over, set, {});
+  EXPECT_EQ(unpatched.http_status, 200);
+  EXPECT_EQ(unpatched.patch_ops, 0);
+  EXPECT_EQ(unpatched.body.find("\"patch\""), std::string::npos);
+}
+
 }  // namespace
 }  // namespace palisade::policy

@@ -295,6 +295,8 @@ TEST_F(FaultsTest, HostileInputIsAnsweredAndTheServerStaysUp) {
     std::string in_answer;  // a part of the answer (the reason)
   };
   const std::string nested(100'000, '[');
+  std::string many_empty;
+  for (int i = 0; i < 600'000; ++i) many_empty += ",{}";
   const std::vector<Case> http_cases = {
       {"malformed JSON", "/validate", "{\"apiVersion\":", 400, "malformed JSON"},
       {"not an AdmissionReview", "/validate", R"({"apiVersion":"v1","kind":"Pod"})", 400,
@@ -307,6 +309,12 @@ TEST_F(FaultsTest, HostileInputIsAnsweredAndTheServerStaysUp) {
        ReviewWithSpec("big", R"({"securityContext":{"runAsUser":1e999},"containers":[]})"), 400,
        "Number too big"},
       {"wrong path", "/admit", PrivilegedReview("u"), 404, "not found"},
+      {"600k empty containers (1.8 MB of `{},`)", "/validate",
+       ReviewWithSpec("many", "{\"containers\":[{}" + many_empty + "]}"), 413,
+       "review too large to judge"},
+      {"the same, on a connection of its own, to /mutate", "/mutate",
+       ReviewWithSpec("many", "{\"containers\":[{}" + many_empty + "]}"), 413,
+       "review too large to judge"},
   };
   for (const Case& c : http_cases) {
     SCOPED_TRACE(c.name);
@@ -335,6 +343,9 @@ TEST_F(FaultsTest, HostileInputIsAnsweredAndTheServerStaysUp) {
       {"duplicate keys, the first privileged",
        R"({"containers":[{"name":"app","image":"x","securityContext":{"privileged":true,"privileged":false}}]})",
        "privileged"},
+      {"60,000 containers", "{\"containers\":[{}" + many_empty.substr(0, 3 * 59'999) + "]}",
+       "has 60000 containers (initContainers, containers and ephemeralContainers together); "
+       "Palisade judges pods of at most 50000"},
   };
   for (const Denial& d : denials) {
     SCOPED_TRACE(d.name);
