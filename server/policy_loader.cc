@@ -16,6 +16,11 @@ using policy::PolicyError;
 
 namespace {
 
+// Policy texts come from ConfigMaps and files people write, and through the webhook's ConfigMap
+// review from whoever reaches the port: long flow collections are refused before yaml-cpp holds
+// them whole (1,000 policies written as JSON have about 20,000).
+constexpr YamlLimits kPolicyYamlLimits{200, 1'000'000, 100'000};
+
 constexpr std::uintmax_t kMaxFileBytes = 8 * 1024 * 1024;
 constexpr int kMaxAttempts = 5;
 
@@ -93,16 +98,21 @@ std::size_t PolicyLoadResult::error_count() const {
 std::vector<NamespacePolicy> ParsePolicyText(std::string_view text, std::string_view file,
                                              std::vector<PolicyError>* errors) {
   std::vector<NamespacePolicy> policies;
-  ForEachYamlDocument(text, [&](const YamlDocument& document) {
-    if (!document.ok()) {
-      errors->push_back(PolicyError{std::string(file), document.index, "", document.ErrorString()});
-      return;
-    }
-    if (document.empty) return;
-    if (auto policy = policy::ParseNamespacePolicy(document.json, file, document.index, errors)) {
-      policies.push_back(std::move(*policy));
-    }
-  });
+  ForEachYamlDocument(
+      text,
+      [&](const YamlDocument& document) {
+        if (!document.ok()) {
+          errors->push_back(
+              PolicyError{std::string(file), document.index, "", document.ErrorString()});
+          return;
+        }
+        if (document.empty) return;
+        if (auto policy =
+                policy::ParseNamespacePolicy(document.json, file, document.index, errors)) {
+          policies.push_back(std::move(*policy));
+        }
+      },
+      kPolicyYamlLimits);
   return policies;
 }
 
@@ -133,25 +143,28 @@ PolicyLoadResult BuildPolicies(const PolicySource& source, const policy::PolicyS
       continue;
     }
     // One parsed document at a time: each is turned into its policy and freed before the next.
-    ForEachYamlDocument(file.text, [&](const YamlDocument& yaml) {
-      const std::size_t first_error = result.errors.size();
-      if (!yaml.ok()) {
-        result.errors.push_back(PolicyError{file.name, yaml.index, "", yaml.ErrorString()});
-        documents.push_back({file.name,
-                             yaml.index,
-                             std::nullopt,
-                             {},
-                             result.errors.back().ToString(),
-                             /*unreadable=*/true});
-        return;
-      }
-      if (yaml.empty) return;
-      policy::SourceDocument document{file.name, yaml.index, std::nullopt, {}, "", false};
-      document.policy = policy::ParseNamespacePolicy(yaml.json, file.name, yaml.index,
-                                                     &result.errors, &document.identity);
-      document.problem = FirstError(result.errors, first_error);
-      documents.push_back(std::move(document));
-    });
+    ForEachYamlDocument(
+        file.text,
+        [&](const YamlDocument& yaml) {
+          const std::size_t first_error = result.errors.size();
+          if (!yaml.ok()) {
+            result.errors.push_back(PolicyError{file.name, yaml.index, "", yaml.ErrorString()});
+            documents.push_back({file.name,
+                                 yaml.index,
+                                 std::nullopt,
+                                 {},
+                                 result.errors.back().ToString(),
+                                 /*unreadable=*/true});
+            return;
+          }
+          if (yaml.empty) return;
+          policy::SourceDocument document{file.name, yaml.index, std::nullopt, {}, "", false};
+          document.policy = policy::ParseNamespacePolicy(yaml.json, file.name, yaml.index,
+                                                         &result.errors, &document.identity);
+          document.problem = FirstError(result.errors, first_error);
+          documents.push_back(std::move(document));
+        },
+        kPolicyYamlLimits);
   }
   for (const policy::SourceDocument& document : documents) {
     if (!document.unreadable) ++result.documents;

@@ -5,6 +5,7 @@
 #include <yaml-cpp/mark.h>
 #include <yaml-cpp/parser.h>
 
+#include <algorithm>
 #include <charconv>
 #include <exception>
 #include <memory>
@@ -369,6 +370,18 @@ class JsonBuilder final : public YAML::EventHandler {
 void ForEachYamlDocument(std::string_view text,
                          const std::function<void(YamlDocument&)>& on_document,
                          const YamlLimits& limits) {
+  if (limits.max_flow_marks != 0) {
+    const auto marks = static_cast<std::size_t>(std::count_if(
+        text.begin(), text.end(), [](char c) { return c == ',' || c == '[' || c == '{'; }));
+    if (marks > limits.max_flow_marks) {
+      YamlDocument refused;
+      refused.error = std::to_string(marks) + " of ',', '[' and '{', more than the " +
+                      std::to_string(limits.max_flow_marks) +
+                      " a text may have: write long lists as block lists (\"- item\" lines)";
+      on_document(refused);
+      return;
+    }
+  }
   std::vector<YamlDocument> finished;  // what the last step of the parser finished: one or two
   JsonBuilder builder(limits, &finished);
   // Hands over what is finished outside the parser's try: an exception of on_document is not a

@@ -19,6 +19,10 @@ namespace palisade::server {
 struct YamlLimits {
   int max_depth = 200;                // nested mappings and lists
   std::size_t max_nodes = 1'000'000;  // per document, counting every alias expansion
+  // ',', '[' and '{' in the whole text, wherever they are (0: any number). yaml-cpp scans a flow
+  // collection ([...] or {...}) whole before its first node, holding about 280 bytes per item:
+  // 4 MB of `[a,a,...]` took 575 MiB before the node count could stop it.
+  std::size_t max_flow_marks = 0;
 };
 
 struct YamlDocument {

@@ -8,8 +8,9 @@
 3. Held connections: IDLE TLS keep-alive connections each make one /validate request (the shared
    6.5 KB review) and stay open. Prints the RSS they add, per connection.
 4. Tiny values: reviews of up to the 8 MiB body limit made of the smallest items the judge reads
-   (`{}` containers, `""` capabilities, sysctls, annotations, volumes), past the caps on what a
-   review builds and on a pod's containers, and just within them; each POSTed once to /validate
+   (`{}` containers, `""` capabilities, sysctls, annotations, volumes, a policy ConfigMap's flow
+   list), past the caps on what a review builds, on a pod's containers and on a policy text's flow
+   marks, and just within them; each POSTed once to /validate
    and once to /mutate of a fresh server. Prints the answer's status and size, the time to it, and
    the server's peak RSS.
 
@@ -242,6 +243,17 @@ def review_of(metadata, spec):
             % (metadata, spec)).encode()
 
 
+def policy_configmap_review(items):
+    configmap = {"apiVersion": "v1", "kind": "ConfigMap",
+                 "metadata": {"name": "p", "labels": {"palisade.dev/policy": "true"}},
+                 "data": {"p.yaml": "a: [%s]\n" % items}}
+    return json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": "t", "kind": {"group": "", "version": "v1", "kind": "ConfigMap"},
+        "resource": {"group": "", "version": "v1", "resource": "configmaps"},
+        "namespace": "palisade-system", "operation": "CREATE", "userInfo": {"username": "a"},
+        "object": configmap}}, separators=(",", ":")).encode()
+
+
 def tiny_values(binary, threads):
     limit = 8 * MIB - 4096
     # name: (items at most, item(i), review around the comma-joined items)
@@ -259,6 +271,7 @@ def tiny_values(binary, threads):
             "", '"containers":[%s]' % items)),
         "480,000 annotations": (480000, lambda i: '"%x":""' % i, lambda items: review_of(
             ',"annotations":{%s}' % items, '"containers":[{"name":"c"}]')),
+        "a policy ConfigMap's flow list": (None, lambda i: "a", policy_configmap_review),
     }
     for name, (most, item, around) in shapes.items():
         parts = []

@@ -250,5 +250,34 @@ TEST(ParsePolicyText, SkipsEmptyDocumentsButCountsThem) {
   EXPECT_EQ(errors[0].ToString(), "list.yaml: document 1: expected a mapping, got list");
 }
 
+// A text of more flow marks (',', '[' and '{', counted anywhere, comments too) than a policy file
+// may have is refused before yaml-cpp scans it, with its file and a hint; one at the limit is read.
+TEST(ParsePolicyText, RefusesMoreFlowMarksThanAPolicyFileMayHave) {
+  const std::string policy = PolicyYaml("a", "[a, b]");  // 2 marks
+  const std::string at_limit = policy + "# " + std::string(100'000 - 2, ',') + "\n";
+  std::vector<policy::PolicyError> errors;
+  EXPECT_EQ(ParsePolicyText(at_limit, "p.yaml", &errors).size(), 1u);
+  EXPECT_TRUE(errors.empty());
+
+  const std::string over = "a: [" + std::string(100'000, ',') + "]\n" + policy;
+  EXPECT_TRUE(ParsePolicyText(over, "p.yaml", &errors).empty());
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].ToString(),
+            "p.yaml: document 1: 100003 of ',', '[' and '{', more than the 100000 a text may "
+            "have: write long lists as block lists (\"- item\" lines)");
+
+  // The same in a directory: reported with the file, and the other files' policies still load.
+  TempDir dir;
+  Write(dir.path() / "big.yaml", over);
+  Write(dir.path() / "ok.yaml", PolicyYaml("b", "[b]"));
+  const PolicyLoadResult result = BuildPolicies(ReadPolicyDirectory(dir.str()), nullptr);
+  EXPECT_EQ(Messages(result),
+            std::vector<std::string>{
+                (dir.path() / "big.yaml").string() +
+                ": document 1: 100003 of ',', '[' and '{', more than the 100000 a text may have: "
+                "write long lists as block lists (\"- item\" lines)"});
+  EXPECT_EQ(Names(result), std::vector<std::string>{"b"});
+}
+
 }  // namespace
 }  // namespace palisade::server
