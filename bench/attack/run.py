@@ -30,12 +30,16 @@ import time
 MIB = 1024 * 1024
 
 
-def rss_kib(pid):
+def status_kib(pid, field):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def rss_kib(pid):
+    return status_kib(pid, "VmRSS")
 
 
 def start_server(binary, threads, extra):
@@ -227,14 +231,6 @@ def held_connections(binary, threads, count):
         proc.wait()
 
 
-def hwm_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
-
-
 def review_of(metadata, spec):
     return ('{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"t",'
             '"kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1",'
@@ -305,7 +301,7 @@ def tiny_values(binary, threads):
                 status = reply.split(b" ", 2)[1].decode()
                 print(f"tiny values: {name}, {len(parts):,} items in {len(body) / MIB:.1f} MiB, "
                       f"{endpoint}: {status} ({len(reply) / MIB:.1f} MiB answer) in "
-                      f"{elapsed:.2f} s, peak RSS {hwm_kib(proc.pid) / 1024:.0f} MiB")
+                      f"{elapsed:.2f} s, peak RSS {status_kib(proc.pid, 'VmHWM') / 1024:.0f} MiB")
                 s.close()
             finally:
                 proc.terminate()
