@@ -40,25 +40,18 @@ class PodReader {
   PodReader(std::string_view prefix, std::vector<FieldError>& errors)
       : prefix_(prefix), errors_(errors) {}
 
-  void Fail(const Path& path, std::string_view want, const Value& got) {
-    std::string rendered(prefix_);
-    Render(&path, rendered);
-    errors_.push_back(
-        FieldError{std::move(rendered), "must be " + std::string(want) + ", got " +
-                                            std::string(json::TypeName(got, json::Words::kJson))});
-  }
-
-  void Missing(const Path& path) {
-    std::string rendered(prefix_);
-    Render(&path, rendered);
-    errors_.push_back(FieldError{std::move(rendered), "is required"});
-  }
-
-  void TooMany(const Path& path, std::string message) {
+  void Report(const Path& path, std::string message) {
     std::string rendered(prefix_);
     Render(&path, rendered);
     errors_.push_back(FieldError{std::move(rendered), std::move(message)});
   }
+
+  void Fail(const Path& path, std::string_view want, const Value& got) {
+    Report(path, "must be " + std::string(want) + ", got " +
+                     std::string(json::TypeName(got, json::Words::kJson)));
+  }
+
+  void Missing(const Path& path) { Report(path, "is required"); }
 
   // Present and not null; nullptr otherwise.
   static const Value* Find(const Value& object, std::string_view key) {
@@ -452,10 +445,10 @@ class PodReader {
       if (list != nullptr && list->IsArray()) container_count += list->Size();
     }
     if (container_count > kMaxPodContainers) {
-      TooMany(spec_path, "has " + std::to_string(container_count) +
-                             " containers (initContainers, containers and ephemeralContainers "
-                             "together); Palisade judges pods of at most " +
-                             std::to_string(kMaxPodContainers));
+      Report(spec_path, "has " + std::to_string(container_count) +
+                            " containers (initContainers, containers and ephemeralContainers "
+                            "together); Palisade judges pods of at most " +
+                            std::to_string(kMaxPodContainers));
       return;
     }
     pod.containers.reserve(container_count);

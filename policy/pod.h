@@ -19,7 +19,7 @@ namespace palisade::policy {
 
 // The most containers (all three lists together) a pod may have to be judged; a pod with more is
 // reported as a FieldError (denied). Kubernetes stores no such pod with etcd's default 1.5 MiB
-// object limit (a container the API server has defaulted is at least about 45 bytes there), and
+// object limit (a container the API server has defaulted takes about 50 bytes there), and
 // each container read costs a view, findings and answer text: unbounded, a review of 2.8 million
 // `{}` containers took 2 GiB.
 constexpr std::size_t kMaxPodContainers = 50'000;

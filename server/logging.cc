@@ -239,12 +239,11 @@ void Logger::Log(LogLevel level, std::string_view message, const std::vector<Log
     bool schedule = false;
     {
       std::lock_guard<std::mutex> lock(write_mutex_);
-      if (held_.size() + line.size() <= kMaxHeldBytes) {
-        held_ += line;
+      held_ += line;
+      if (held_.size() <= kMaxHeldBytes) {
         schedule = !flush_scheduled_;
         flush_scheduled_ = true;
       } else {
-        held_ += line;
         WriteHeldLocked();
       }
     }

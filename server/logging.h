@@ -76,11 +76,11 @@ class Logger {
   static constexpr std::size_t kMaxHeldBytes = 64 * 1024;
 
  private:
-  LogLevel level_;
-  LogFormat format_;
   void WriteLocked(std::string_view text);
   void WriteHeldLocked();
 
+  LogLevel level_;
+  LogFormat format_;
   std::ostream* out_;
   std::atomic<bool> hold_{false};
   std::mutex write_mutex_;  // whole lines only; never held by request handling beyond one write
