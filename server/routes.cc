@@ -86,7 +86,8 @@ HttpResponse AdmissionRouter::Handle(const HttpRequest& request) const {
   if (result.http_status != 200) {
     metrics_.RecordHttpError(result.http_status);
     logger_.Info(
-        "malformed admission request",
+        result.http_status == 413 ? "admission request too large to judge"
+                                  : "malformed admission request",
         {{"endpoint", endpoint_name}, {"status", result.http_status}, {"reason", result.body}});
     return TextResponse(result.http_status, std::move(result.body));
   }

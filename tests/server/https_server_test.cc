@@ -184,6 +184,34 @@ TEST_F(ServerTest, AnswersReviewsLikeTheApiServerExpectsOnOneConnection) {
       << log_.str();
 }
 
+// A review over the cap on what a review builds is answered 413 with the reason, counted as a 413
+// and logged as too large (not as malformed); the connection serves the next review.
+TEST_F(ServerTest, AReviewTooLargeToJudgeIs413AndLoggedSo) {
+  auto service = StartService();
+  HttpsClient client(service->port(), ca_.cert_pem);
+  ASSERT_FALSE(client.error()) << client.error().message();
+  std::string containers = "{}";
+  for (int i = 0; i < 500'000; ++i) containers += ",{}";
+  std::string review = Review("admission.k8s.io/v1", "big", false);
+  const std::string from = R"("containers":[)";
+  const std::size_t at = review.find(from);
+  ASSERT_NE(at, std::string::npos) << review;
+  review.insert(at + from.size(), containers + ",");
+
+  const Reply reply = client.Post("/validate", review);
+  EXPECT_EQ(reply.status, 413u);
+  EXPECT_NE(reply.body.find("review too large to judge: more than 500000 JSON values"),
+            std::string::npos)
+      << reply.body;
+  EXPECT_NE(
+      log_.str().find(
+          R"("msg":"admission request too large to judge","endpoint":"validate","status":413)"),
+      std::string::npos)
+      << log_.str();
+  const Reply next = client.Admit("/validate", Review("admission.k8s.io/v1", "after", false));
+  EXPECT_TRUE(ExpectReviewAnswer(next, "admission.k8s.io/v1", "after"));
+}
+
 // A log stream the test may read while the server writes to it.
 class LockedLog : public std::stringbuf {
  public:
