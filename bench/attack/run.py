@@ -10,9 +10,8 @@
 4. Tiny values: reviews of up to the 8 MiB body limit made of the smallest items the judge reads
    (`{}` containers, `""` capabilities, sysctls, annotations, volumes, a policy ConfigMap's flow
    list), past the caps on what a review builds, on a pod's containers and on a policy text's flow
-   marks, and just within them; each POSTed once to /validate
-   and once to /mutate of a fresh server. Prints the answer's status and size, the time to it, and
-   the server's peak RSS.
+   marks, and just within them; each POSTed once to /validate and once to /mutate of a fresh
+   server. Prints the answer's status and size, the time to it, and the server's peak RSS.
 
     bench/attack/run.py --binary build/cli/palisade [--connections 200] [--threads 2] [--idle 400]
                         [--only tiny]   # one of the four: partial, probes, held, tiny
@@ -252,21 +251,25 @@ def policy_configmap_review(items):
 
 def tiny_values(binary, threads):
     limit = 8 * MIB - 4096
+
+    def containers(items):
+        return review_of("", '"containers":[%s]' % items)
+
+    def annotations(items):
+        return review_of(',"annotations":{%s}' % items, '"containers":[{"name":"c"}]')
+
     # name: (items at most, item(i), review around the comma-joined items)
     shapes = {
-        "containers {}": (None, lambda i: "{}", lambda items: review_of("", '"containers":[%s]' % items)),
+        "containers {}": (None, lambda i: "{}", containers),
         "capabilities \"\"": (None, lambda i: '""', lambda items: review_of(
             "", '"containers":[{"name":"c","securityContext":{"capabilities":{"add":[%s]}}}]' % items)),
         "sysctls": (None, lambda i: '{"name":""}', lambda items: review_of(
             "", '"containers":[{"name":"c"}],"securityContext":{"sysctls":[%s]}' % items)),
-        "annotations": (None, lambda i: '"%x":""' % i, lambda items: review_of(
-            ',"annotations":{%s}' % items, '"containers":[{"name":"c"}]')),
+        "annotations": (None, lambda i: '"%x":""' % i, annotations),
         "volumes": (None, lambda i: '{"name":"","hostPath":{"path":""}}', lambda items: review_of(
             "", '"containers":[{"name":"c"}],"volumes":[%s]' % items)),
-        "50,000 containers {}": (50000, lambda i: "{}", lambda items: review_of(
-            "", '"containers":[%s]' % items)),
-        "480,000 annotations": (480000, lambda i: '"%x":""' % i, lambda items: review_of(
-            ',"annotations":{%s}' % items, '"containers":[{"name":"c"}]')),
+        "50,000 containers {}": (50000, lambda i: "{}", containers),
+        "480,000 annotations": (480000, lambda i: '"%x":""' % i, annotations),
         "a policy ConfigMap's flow list": (None, lambda i: "a", policy_configmap_review),
     }
     for name, (most, item, around) in shapes.items():
