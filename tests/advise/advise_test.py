@@ -25,6 +25,8 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 CORPUS = os.path.join(HERE, "..", "corpus", "manifests")
 BINARY = None
+# Every directory the tests write goes under this one, removed when the run ends.
+SCRATCH = tempfile.TemporaryDirectory(prefix="advise_")
 
 
 def run(*args, stdin=None):
@@ -38,7 +40,7 @@ def proposals(files):
 
 
 def write_dir(policies):
-    directory = tempfile.mkdtemp(prefix="advise_")
+    directory = tempfile.mkdtemp(dir=SCRATCH.name)
     for policy in policies:
         with open(os.path.join(directory, policy["metadata"]["name"] + ".yaml"), "w") as f:
             yaml.safe_dump(policy, f)
@@ -151,7 +153,7 @@ class GeneratedTest(Properties, unittest.TestCase):
         for seed in range(12):
             rng = random.Random(seed)
             objects = [generated_pod(rng, "ns%d" % (i % 6), i) for i in range(rng.randint(6, 40))]
-            path = os.path.join(tempfile.mkdtemp(prefix="advise_in_"), "cluster.yaml")
+            path = os.path.join(tempfile.mkdtemp(prefix="in_", dir=SCRATCH.name), "cluster.yaml")
             with open(path, "w") as f:
                 yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": objects}, f)
             with self.subTest(seed=seed):
