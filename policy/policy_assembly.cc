@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
+#include <string_view>
 #include <tuple>
+#include <unordered_set>
 #include <utility>
 
 #include "policy/check.h"
@@ -24,6 +27,7 @@ struct Candidate {
   const NamespacePolicy* serving = nullptr;      // new or last good revision; null when refused
   bool is_new = false;
   std::optional<std::vector<std::string>> covers;  // what a refusal covers; unset: everything
+  std::string problem;                             // why it fell back
 };
 
 bool Holds(const NamespacePolicy* policy, const std::string& pattern) {
@@ -76,7 +80,7 @@ AssembledPolicies AssemblePolicySet(std::vector<SourceDocument> documents,
     const std::string key =
         name.empty() ? "@" + document.file + "#" + std::to_string(document.index) : name;
     auto [it, inserted] = by_key.emplace(key, candidates.size());
-    if (inserted) candidates.push_back(Candidate{name, {}, nullptr, false, std::nullopt});
+    if (inserted) candidates.push_back(Candidate{name, {}, nullptr, false, std::nullopt, ""});
     candidates[it->second].documents.push_back(&document);
   }
 
@@ -98,6 +102,7 @@ AssembledPolicies AssemblePolicySet(std::vector<SourceDocument> documents,
     }
     candidate.serving = kept;
     candidate.is_new = false;
+    candidate.problem = problem;
     if (kept == nullptr) {
       std::vector<std::string> covers;
       bool everything = false;
@@ -144,7 +149,7 @@ AssembledPolicies AssemblePolicySet(std::vector<SourceDocument> documents,
           continue;
         }
         by_key.emplace(policy.name, candidates.size());
-        candidates.push_back(Candidate{policy.name, {}, &policy, false, std::nullopt});
+        candidates.push_back(Candidate{policy.name, {}, &policy, false, std::nullopt, ""});
         kept += (kept.empty() ? "" : ", ") + GoQuote(policy.name) + " rev " + policy.revision;
       }
     }
@@ -160,34 +165,60 @@ AssembledPolicies AssemblePolicySet(std::vector<SourceDocument> documents,
   }
 
   // One namespace pattern, two policies: the one that held it keeps it; newcomers fall back.
-  for (bool changed = true; changed;) {
-    changed = false;
-    std::map<std::string, std::vector<std::size_t>> claimants;
-    for (std::size_t i = 0; i < candidates.size(); ++i) {
-      if (candidates[i].serving == nullptr) continue;
-      for (const std::string& pattern : candidates[i].serving->namespaces) {
-        claimants[pattern].push_back(i);
+  // Patterns are settled in order, the least first; a fall-back changes what the candidate claims,
+  // so the patterns it dropped or now claims are looked at again (from the least). Kept
+  // incrementally: a file of many policies claiming one pattern is not recounted per fall-back.
+  std::map<std::string_view, std::vector<std::size_t>> claimants;  // candidate indexes, ascending
+  std::set<std::string_view> unsettled;                            // patterns to look at
+  const auto claim = [&](std::size_t i, bool add) {
+    if (candidates[i].serving == nullptr) return;
+    for (const std::string& pattern : candidates[i].serving->namespaces) {
+      std::vector<std::size_t>& claims = claimants[pattern];
+      const auto at = std::lower_bound(claims.begin(), claims.end(), i);
+      if (add) {
+        claims.insert(at, i);
+      } else if (at != claims.end() && *at == i) {
+        claims.erase(at);
       }
+      unsettled.insert(pattern);
     }
-    for (const auto& [pattern, claims] : claimants) {
-      if (claims.size() < 2) continue;
-      // Who claimed it before anyone falls back (falling back may drop a claim).
-      std::vector<const NamespacePolicy*> claimed_by;
-      for (const std::size_t i : claims) claimed_by.push_back(candidates[i].serving);
-      for (std::size_t k = 0; k < claims.size(); ++k) {
-        Candidate& candidate = candidates[claims[k]];
-        if (!candidate.is_new || Holds(previous_of(candidate.name), pattern)) continue;
-        const NamespacePolicy& other = *claimed_by[k == 0 ? 1 : 0];
-        const NamespacePolicy& mine = *claimed_by[k];
-        const auto position = std::find(mine.namespaces.begin(), mine.namespaces.end(), pattern);
-        fall_back(candidate, Where(mine.file, mine.document_index) + ": " +
-                                 IndexPath("spec.namespaces", position - mine.namespaces.begin()) +
-                                 ": namespace pattern " + GoQuote(pattern) + " is also in policy " +
-                                 GoQuote(other.name) + " (" + other.file + " document " +
-                                 std::to_string(other.document_index + 1) + ")");
-        changed = true;
-      }
-      if (changed) break;  // claimants changed: count again
+  };
+  for (std::size_t i = 0; i < candidates.size(); ++i) claim(i, true);
+  while (!unsettled.empty()) {
+    const std::string_view pattern = *unsettled.begin();
+    unsettled.erase(unsettled.begin());
+    const std::vector<std::size_t> claims = claimants[pattern];  // a copy: falling back edits it
+    if (claims.size() < 2) continue;
+    // Who claimed it before anyone falls back (falling back may drop a claim).
+    std::vector<const NamespacePolicy*> claimed_by;
+    for (const std::size_t i : claims) claimed_by.push_back(candidates[i].serving);
+    for (std::size_t k = 0; k < claims.size(); ++k) {
+      Candidate& candidate = candidates[claims[k]];
+      if (!candidate.is_new || Holds(previous_of(candidate.name), std::string(pattern))) continue;
+      const NamespacePolicy& other = *claimed_by[k == 0 ? 1 : 0];
+      const NamespacePolicy& mine = *claimed_by[k];
+      const auto position = std::find(mine.namespaces.begin(), mine.namespaces.end(), pattern);
+      claim(claims[k], false);
+      fall_back(candidate, Where(mine.file, mine.document_index) + ": " +
+                               IndexPath("spec.namespaces", position - mine.namespaces.begin()) +
+                               ": namespace pattern " + GoQuote(pattern) + " is also in policy " +
+                               GoQuote(other.name) + " (" + other.file + " document " +
+                               std::to_string(other.document_index + 1) + ")");
+      claim(claims[k], true);
+    }
+  }
+
+  // Patterns a serving candidate holds in its new revision and held in its last: a refused
+  // candidate's refusal leaves them to it.
+  std::unordered_set<std::string_view> held;
+  for (const Candidate& candidate : candidates) {
+    if (candidate.serving == nullptr) continue;
+    const NamespacePolicy* before = previous_of(candidate.serving->name);
+    if (before == nullptr) continue;
+    const std::unordered_set<std::string_view> held_before(before->namespaces.begin(),
+                                                           before->namespaces.end());
+    for (const std::string& pattern : candidate.serving->namespaces) {
+      if (held_before.contains(pattern)) held.insert(pattern);
     }
   }
 
@@ -201,23 +232,12 @@ AssembledPolicies AssemblePolicySet(std::vector<SourceDocument> documents,
                                       Where(document.file, document.index) + ")";
     std::string message = who + " is invalid and has no earlier good revision: ";
     message += candidate.covers ? "its namespaces are" : "every namespace is";
-    message += " refused until it is fixed";
-    for (const FailingDocument& failed : failing) {
-      if (failed.file == document.file && failed.index == document.index) {
-        message += " (" + failed.problem + ")";
-        break;
-      }
-    }
+    message += " refused until it is fixed (" + candidate.problem + ")";
     // Patterns whose earlier holder still serves stay with it.
     std::vector<std::string> covers;
     if (candidate.covers) {
       for (const std::string& pattern : *candidate.covers) {
-        const bool held =
-            std::any_of(candidates.begin(), candidates.end(), [&](const Candidate& c) {
-              return c.serving != nullptr && Holds(c.serving, pattern) &&
-                     Holds(previous_of(c.serving->name), pattern);
-            });
-        if (!held) covers.push_back(pattern);
+        if (!held.contains(pattern)) covers.push_back(pattern);
       }
       if (covers.empty()) continue;
     }
