@@ -499,36 +499,69 @@ std::shared_ptr<EffectivePolicy> Kept(std::shared_ptr<EffectivePolicy> effective
 
 }  // namespace
 
-bool ReportConflicts(const std::vector<const NamespacePolicy*>& policies,
-                     std::vector<PolicyError>* errors) {
-  bool ok = true;
-  const auto fail = [&](const NamespacePolicy& policy, std::string field, std::string reason) {
-    ok = false;
-    if (errors != nullptr) {
-      errors->push_back(
-          PolicyError{policy.file, policy.document_index, std::move(field), std::move(reason)});
+namespace {
+
+// Names and namespace patterns taken, each by the first policy to come with it.
+class Holders {
+ public:
+  explicit Holders(std::vector<PolicyError>* errors) : errors_(errors) {}
+
+  // Reports `policy`'s clashes with the holders; takes what is free when `hold`.
+  void Check(const NamespacePolicy& policy, bool hold) {
+    const auto name = hold ? by_name_.emplace(policy.name, &policy)
+                           : std::pair{by_name_.find(policy.name), false};
+    if (!name.second && name.first != by_name_.end()) {
+      Fail(policy, "metadata.name",
+           "duplicate name " + check_text::GoQuote(policy.name) + " (also in " +
+               Where(*name.first->second) + ")");
     }
-  };
-  std::unordered_map<std::string_view, const NamespacePolicy*> by_name;
-  std::unordered_map<std::string_view, const NamespacePolicy*> by_pattern;
-  for (const NamespacePolicy* policy : policies) {
-    if (auto [it, inserted] = by_name.emplace(policy->name, policy); !inserted) {
-      fail(*policy, "metadata.name",
-           "duplicate name " + check_text::GoQuote(policy->name) + " (also in " +
-               Where(*it->second) + ")");
-    }
-    for (std::size_t j = 0; j < policy->namespaces.size(); ++j) {
-      const std::string& pattern = policy->namespaces[j];
-      if (auto [it, inserted] = by_pattern.emplace(pattern, policy);
-          !inserted && it->second != policy) {
+    for (std::size_t j = 0; j < policy.namespaces.size(); ++j) {
+      const std::string& pattern = policy.namespaces[j];
+      const auto it =
+          hold ? by_pattern_.emplace(pattern, &policy).first : by_pattern_.find(pattern);
+      if (it != by_pattern_.end() && it->second != &policy) {
         const NamespacePolicy& other = *it->second;
-        fail(*policy, IndexPath("spec.namespaces", j),
+        Fail(policy, IndexPath("spec.namespaces", j),
              "namespace pattern " + check_text::GoQuote(pattern) + " is also in policy " +
                  check_text::GoQuote(other.name) + " (" + Where(other) + ")");
       }
     }
   }
-  return ok;
+
+  bool ok() const { return ok_; }
+  void ReportTo(std::vector<PolicyError>* errors) { errors_ = errors; }
+
+ private:
+  void Fail(const NamespacePolicy& policy, std::string field, std::string reason) {
+    ok_ = false;
+    if (errors_ != nullptr) {
+      errors_->push_back(
+          PolicyError{policy.file, policy.document_index, std::move(field), std::move(reason)});
+    }
+  }
+
+  std::vector<PolicyError>* errors_;
+  bool ok_ = true;
+  std::unordered_map<std::string_view, const NamespacePolicy*> by_name_;
+  std::unordered_map<std::string_view, const NamespacePolicy*> by_pattern_;
+};
+
+}  // namespace
+
+bool ReportConflicts(const std::vector<const NamespacePolicy*>& policies,
+                     std::vector<PolicyError>* errors) {
+  Holders holders(errors);
+  for (const NamespacePolicy* policy : policies) holders.Check(*policy, /*hold=*/true);
+  return holders.ok();
+}
+
+void ReportConflictsWith(const std::vector<const NamespacePolicy*>& held,
+                         const std::vector<const NamespacePolicy*>& added,
+                         std::vector<PolicyError>* errors) {
+  Holders holders(nullptr);
+  for (const NamespacePolicy* policy : held) holders.Check(*policy, /*hold=*/true);
+  holders.ReportTo(errors);
+  for (const NamespacePolicy* policy : added) holders.Check(*policy, /*hold=*/false);
 }
 
 std::shared_ptr<const PolicySet> PolicySet::Build(std::vector<NamespacePolicy> policies,

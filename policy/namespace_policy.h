@@ -300,6 +300,12 @@ class PolicySet {
 bool ReportConflicts(const std::vector<const NamespacePolicy*>& policies,
                      std::vector<PolicyError>* errors);
 
+// Each of `added`'s clashes with `held` (reported as if it came after all of them), not with the
+// others added nor among the held.
+void ReportConflictsWith(const std::vector<const NamespacePolicy*>& held,
+                         const std::vector<const NamespacePolicy*>& added,
+                         std::vector<PolicyError>* errors);
+
 // Whether namespace pattern `a` is less specific than `b`: "*" first, then globs from shorter to
 // longer (ties by text), then exact names. Policies apply in this order; the last one wins.
 bool LessSpecificPattern(std::string_view a, std::string_view b);

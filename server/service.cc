@@ -42,17 +42,9 @@ std::vector<policy::PolicyError> AdmissionService::LintConfigMap(
   if (others.empty()) return result.errors;
   // Each of this ConfigMap's policies after the loaded ones: a clash is reported on it (the later),
   // naming where the loaded one lives. Clashes among the loaded ones are not this ConfigMap's.
-  for (const policy::NamespacePolicy& policy : result.set->policies()) {
-    others.push_back(&policy);
-    std::vector<policy::PolicyError> clashes;
-    policy::ReportConflicts(others, &clashes);
-    others.pop_back();
-    for (policy::PolicyError& clash : clashes) {
-      if (clash.file == policy.file && clash.document_index == policy.document_index) {
-        result.errors.push_back(std::move(clash));
-      }
-    }
-  }
+  std::vector<const policy::NamespacePolicy*> added;
+  for (const policy::NamespacePolicy& policy : result.set->policies()) added.push_back(&policy);
+  policy::ReportConflictsWith(others, added, &result.errors);
   return result.errors;
 }
 
