@@ -192,8 +192,22 @@ bool IsPolicyFileKey(std::string_view key) {
   return false;
 }
 
-// A ConfigMap labelled palisade.dev/policy=true: denied with every lint error of its policy files,
-// so a bad policy is refused before it lands (the Event is for what lands anyway).
+// Kubernetes stores at most 1 MiB of data in a ConfigMap (corev1.MaxSecretSize): a review with more
+// did not come from the API server, and is not linted.
+constexpr std::size_t kMaxConfigMapDataBytes = 1024 * 1024;
+// A denial lists this many lint errors, then counts the rest (`palisade policy lint` lists all).
+constexpr int kMaxListedLintErrors = 100;
+
+void Forbid(AdmissionResponse& response, std::string message) {
+  response.allowed = false;
+  response.code = 403;
+  response.reason = "Forbidden";
+  response.message = std::move(message);
+}
+
+// A ConfigMap labelled palisade.dev/policy=true: denied with its lint errors (the first
+// kMaxListedLintErrors), so a bad policy is refused before it lands (the Event is for what lands
+// anyway).
 void ReviewPolicyConfigMap(const AdmissionRequest& request, const AdmissionConfig& config,
                            AdmissionResponse& response) {
   if (request.object == nullptr) return;
@@ -203,6 +217,17 @@ void ReviewPolicyConfigMap(const AdmissionRequest& request, const AdmissionConfi
   const std::string configmap(ObjectName(request));
   std::vector<PolicyFileText> files;
   if (const Value* data = json::Object(*request.object, "data")) {
+    std::size_t bytes = 0;
+    for (const auto& member : data->GetObject()) {
+      if (member.value.IsString()) bytes += member.value.GetStringLength();
+    }
+    if (bytes > kMaxConfigMapDataBytes) {
+      Forbid(response, "ConfigMap \"" + configmap + "\" holds " + std::to_string(bytes) +
+                           " bytes of data, more than the " +
+                           std::to_string(kMaxConfigMapDataBytes) +
+                           " Kubernetes stores in a ConfigMap: its policies are not read");
+      return;
+    }
     for (const auto& member : data->GetObject()) {
       const std::string_view key(member.name.GetString(), member.name.GetStringLength());
       if (!IsPolicyFileKey(key) || !member.value.IsString()) continue;
@@ -215,17 +240,21 @@ void ReviewPolicyConfigMap(const AdmissionRequest& request, const AdmissionConfi
   int count = 0;
   for (const PolicyError& error : config.lint_policy_files(files)) {
     if (error.warning) {
-      response.warnings.push_back(error.ToString());
+      if (response.warnings.size() < kMaxListedLintErrors) {
+        response.warnings.push_back(error.ToString());
+      }
       continue;
     }
-    message += (count++ == 0 ? "" : "; ") + error.ToString();
+    if (++count <= kMaxListedLintErrors) message += (count == 1 ? "" : "; ") + error.ToString();
   }
   if (count == 0) return;
-  response.allowed = false;
-  response.code = 403;
-  response.reason = "Forbidden";
-  response.message = "ConfigMap \"" + configmap + "\" holds invalid policies (" +
-                     std::to_string(count) + (count == 1 ? " error" : " errors") + "): " + message;
+  if (count > kMaxListedLintErrors) {
+    message += "; and " + std::to_string(count - kMaxListedLintErrors) +
+               " more (palisade policy lint lists them all)";
+  }
+  Forbid(response, "ConfigMap \"" + configmap + "\" holds invalid policies (" +
+                       std::to_string(count) + (count == 1 ? " error" : " errors") +
+                       "): " + message);
 }
 
 // The label guard on a Namespace CREATE or UPDATE.

@@ -69,17 +69,25 @@ std::string Alternatives(const std::vector<std::string_view>& names) {
 
 void DocumentReader::Fail(std::string field, std::string reason) {
   failed_ = true;
-  if (errors_ != nullptr) {
-    errors_->push_back(
-        PolicyError{std::string(file_), document_index_, std::move(field), std::move(reason)});
-  }
+  Report(std::move(field), std::move(reason), false);
 }
 
 void DocumentReader::Warn(std::string field, std::string reason) {
-  if (errors_ != nullptr) {
-    errors_->push_back(PolicyError{std::string(file_), document_index_, std::move(field),
-                                   std::move(reason), true});
+  Report(std::move(field), std::move(reason), true);
+}
+
+void DocumentReader::Report(std::string field, std::string reason, bool warning) {
+  if (errors_ == nullptr || reported_ > kMaxReported) return;
+  if (++reported_ > kMaxReported) {
+    // A document of a hundred thousand unknown keys would otherwise hold as many errors.
+    errors_->push_back(PolicyError{
+        std::string(file_), document_index_, "",
+        "more than " + std::to_string(kMaxReported) + " problems; the rest are not listed",
+        !failed_});
+    return;
   }
+  errors_->push_back(PolicyError{std::string(file_), document_index_, std::move(field),
+                                 std::move(reason), warning});
 }
 
 void DocumentReader::WrongType(const std::string& field, std::string_view want, const Value& got) {

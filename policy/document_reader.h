@@ -77,10 +77,16 @@ class DocumentReader {
   std::optional<Profile> ProfileOf(const Value& value, const std::string& field);
 
  private:
+  // The errors and warnings listed per document.
+  static constexpr int kMaxReported = 100;
+
+  void Report(std::string field, std::string reason, bool warning);
+
   std::string_view file_;
   int document_index_;
   std::vector<PolicyError>* errors_;
   bool failed_ = false;
+  int reported_ = 0;
 };
 
 }  // namespace palisade::policy

@@ -17,9 +17,16 @@ using policy::PolicyError;
 namespace {
 
 // Policy texts come from ConfigMaps and files people write, and through the webhook's ConfigMap
-// review from whoever reaches the port: long flow collections are refused before yaml-cpp holds
-// them whole (1,000 policies written as JSON have about 20,000).
-constexpr YamlLimits kPolicyYamlLimits{200, 1'000'000, 100'000};
+// review from whoever reaches the port. Long flow collections are refused before yaml-cpp holds
+// them whole (1,000 policies written as JSON have about 20,000 flow marks). A policy is tens of
+// nodes, a thousand with long exception lists: 200,000 nodes a document, 10,000 documents a text
+// and 2,000,000 nodes in all the texts of one load (aliases expanded) leave room for a hundred
+// times that, and bound what one text, or a ConfigMap of a thousand small alias bombs, costs.
+constexpr YamlLimits kPolicyYamlLimits{.max_depth = 200,
+                                       .max_nodes = 200'000,
+                                       .max_flow_marks = 100'000,
+                                       .max_documents = 10'000,
+                                       .max_text_nodes = 2'000'000};
 
 constexpr std::uintmax_t kMaxFileBytes = 8 * 1024 * 1024;
 constexpr int kMaxAttempts = 5;
@@ -134,6 +141,7 @@ PolicyLoadResult BuildPolicies(const PolicySource& source, const policy::PolicyS
     return result;
   }
   std::vector<policy::SourceDocument> documents;
+  std::size_t nodes = 0;  // in the files read so far: kPolicyYamlLimits.max_text_nodes is for all
   for (const PolicyFile& file : source.files) {
     result.files.push_back(file.name);
     if (!file.error.empty()) {
@@ -143,7 +151,7 @@ PolicyLoadResult BuildPolicies(const PolicySource& source, const policy::PolicyS
       continue;
     }
     // One parsed document at a time: each is turned into its policy and freed before the next.
-    ForEachYamlDocument(
+    nodes += ForEachYamlDocument(
         file.text,
         [&](const YamlDocument& yaml) {
           const std::size_t first_error = result.errors.size();
@@ -164,7 +172,7 @@ PolicyLoadResult BuildPolicies(const PolicySource& source, const policy::PolicyS
           document.problem = FirstError(result.errors, first_error);
           documents.push_back(std::move(document));
         },
-        kPolicyYamlLimits);
+        kPolicyYamlLimits, nodes);
   }
   for (const policy::SourceDocument& document : documents) {
     if (!document.unreadable) ++result.documents;

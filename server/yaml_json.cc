@@ -104,13 +104,18 @@ Value ResolvePlain(const std::string& text, Allocator& allocator) {
 // After the first problem in a document, the rest of its events are ignored.
 class JsonBuilder final : public YAML::EventHandler {
  public:
-  JsonBuilder(const YamlLimits& limits, std::vector<YamlDocument>* out)
-      : limits_(limits), out_(out) {}
+  JsonBuilder(const YamlLimits& limits, std::size_t nodes_before, std::vector<YamlDocument>* out)
+      : limits_(limits), nodes_before_(nodes_before), out_(out) {}
 
   void OnDocumentStart(const YAML::Mark& mark) override {
     // yaml-cpp 0.7 starts document after document at a stray top-level ',' without consuming it:
     // stop there instead of looping forever (and growing without bound).
     if (mark.pos == last_document_pos_) throw YAML::ParserException(mark, "unexpected character");
+    if (limits_.max_documents != 0 &&
+        static_cast<std::size_t>(next_index_) >= limits_.max_documents) {
+      throw YAML::ParserException(mark, "more than " + std::to_string(limits_.max_documents) +
+                                            " documents in one text: the rest is not read");
+    }
     last_document_pos_ = mark.pos;
     current_ = YamlDocument();
     current_.index = next_index_++;
@@ -129,6 +134,8 @@ class JsonBuilder final : public YAML::EventHandler {
     }
     Finish();
   }
+
+  std::size_t text_nodes() const { return text_nodes_; }
 
   // A parse error ends the stream; the document it happened in carries it.
   void Abort(const YAML::Mark& mark, const std::string& message) {
@@ -243,6 +250,14 @@ class JsonBuilder final : public YAML::EventHandler {
   }
 
   bool Count(const YAML::Mark& mark, std::size_t nodes) {
+    text_nodes_ += nodes;
+    if (limits_.max_text_nodes != 0 && nodes_before_ + text_nodes_ > limits_.max_text_nodes) {
+      // Ends the text (a parse error does): its later documents would only fail the same way.
+      throw YAML::ParserException(
+          mark, "more than " + std::to_string(limits_.max_text_nodes) +
+                    " nodes (after expanding aliases) in the texts read together: the rest is "
+                    "not read");
+    }
     nodes_ += nodes;
     if (nodes_ > limits_.max_nodes) {
       Fail(mark, "document has more than " + std::to_string(limits_.max_nodes) +
@@ -352,6 +367,7 @@ class JsonBuilder final : public YAML::EventHandler {
   }
 
   const YamlLimits& limits_;
+  const std::size_t nodes_before_;
   std::vector<YamlDocument>* out_;
   YamlDocument current_;
   int next_index_ = 0;
@@ -361,15 +377,16 @@ class JsonBuilder final : public YAML::EventHandler {
   bool have_root_ = false;
   Value root_;
   std::size_t nodes_ = 0;
+  std::size_t text_nodes_ = 0;
   std::vector<Frame> stack_;
   std::unordered_map<YAML::anchor_t, Anchored> anchors_;
 };
 
 }  // namespace
 
-void ForEachYamlDocument(std::string_view text,
-                         const std::function<void(YamlDocument&)>& on_document,
-                         const YamlLimits& limits) {
+std::size_t ForEachYamlDocument(std::string_view text,
+                                const std::function<void(YamlDocument&)>& on_document,
+                                const YamlLimits& limits, std::size_t nodes_before) {
   if (limits.max_flow_marks != 0) {
     const auto marks = static_cast<std::size_t>(std::count_if(
         text.begin(), text.end(), [](char c) { return c == ',' || c == '[' || c == '{'; }));
@@ -379,11 +396,11 @@ void ForEachYamlDocument(std::string_view text,
                       std::to_string(limits.max_flow_marks) +
                       " a text may have: write long lists as block lists (\"- item\" lines)";
       on_document(refused);
-      return;
+      return 0;
     }
   }
   std::vector<YamlDocument> finished;  // what the last step of the parser finished: one or two
-  JsonBuilder builder(limits, &finished);
+  JsonBuilder builder(limits, nodes_before, &finished);
   // Hands over what is finished outside the parser's try: an exception of on_document is not a
   // YAML error.
   auto hand_over = [&] {
@@ -409,6 +426,7 @@ void ForEachYamlDocument(std::string_view text,
     }
     hand_over();
   }
+  return builder.text_nodes();
 }
 
 std::vector<YamlDocument> ParseYamlDocuments(std::string_view text, const YamlLimits& limits) {

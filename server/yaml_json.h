@@ -23,6 +23,11 @@ struct YamlLimits {
   // collection ([...] or {...}) whole before its first node, holding about 280 bytes per item:
   // 4 MB of `[a,a,...]` took 575 MiB before the node count could stop it.
   std::size_t max_flow_marks = 0;
+  std::size_t max_documents = 0;  // documents in the text (0: any number)
+  // Nodes of all the text's documents together, and of the texts read before it that the caller
+  // counts in (see ForEachYamlDocument), every alias expansion included (0: any number): limits
+  // per document alone let a text of many small alias bombs cost seconds.
+  std::size_t max_text_nodes = 0;
 };
 
 struct YamlDocument {
@@ -44,8 +49,10 @@ std::vector<YamlDocument> ParseYamlDocuments(std::string_view text, const YamlLi
 // The same documents, handed to `on_document` one at a time as each is parsed (and destroyed after
 // the call unless moved away): a stream of 1,000 policies never holds 1,000 documents (each with
 // its own RapidJSON allocator) at once.
-void ForEachYamlDocument(std::string_view text,
-                         const std::function<void(YamlDocument&)>& on_document,
-                         const YamlLimits& limits = {});
+// Returns the nodes counted in the text's documents (alias expansions included); `nodes_before`,
+// those of texts read before it, count towards limits.max_text_nodes.
+std::size_t ForEachYamlDocument(std::string_view text,
+                                const std::function<void(YamlDocument&)>& on_document,
+                                const YamlLimits& limits = {}, std::size_t nodes_before = 0);
 
 }  // namespace palisade::server

@@ -421,6 +421,30 @@ TEST_F(ClusterTest, ValidateDeniesABadPolicyConfigMapWithEveryError) {
     EXPECT_EQ(verdict.message.find("notes.txt"), std::string::npos) << verdict.message;
   }
   EXPECT_TRUE(Judge(*serve, ConfigMapReview("DELETE", bad)).allowed);
+  // A hundred errors are listed, the rest counted.
+  std::string many;
+  for (int i = 0; i < 150; ++i) many += "--- {a: 1}\n";  // five errors each
+  const Verdict counted =
+      Judge(*serve, ConfigMapReview("CREATE", ConfigMapJson("many", {{"a.yaml", many}})));
+  EXPECT_FALSE(counted.allowed);
+  EXPECT_NE(counted.message.find("holds invalid policies (750 errors): "), std::string::npos)
+      << counted.message;
+  EXPECT_NE(counted.message.find("many/a.yaml: document 20: spec: required field is missing; and "
+                                 "650 more (palisade policy lint lists them all)"),
+            std::string::npos)
+      << counted.message;
+  EXPECT_EQ(counted.message.find("document 21:"), std::string::npos) << counted.message;
+  // More data than Kubernetes stores in a ConfigMap: not read.
+  const Verdict huge = Judge(
+      *serve,
+      ConfigMapReview("CREATE", ConfigMapJson("huge", {{"a.yaml", std::string(600'000, '#')},
+                                                       {"b.txt", std::string(500'000, '#')}})));
+  EXPECT_FALSE(huge.allowed);
+  EXPECT_NE(
+      huge.message.find("ConfigMap \"huge\" holds 1100000 bytes of data, more than the "
+                        "1048576 Kubernetes stores in a ConfigMap: its policies are not read"),
+      std::string::npos)
+      << huge.message.substr(0, 300);
   // Not labelled: not a policy source, not judged.
   EXPECT_TRUE(Judge(*serve, ConfigMapReview("CREATE",
                                             ConfigMapJson("other", {{"a.yaml", "spec: 1"}}, false)))

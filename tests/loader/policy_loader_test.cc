@@ -279,5 +279,64 @@ TEST(ParsePolicyText, RefusesMoreFlowMarksThanAPolicyFileMayHave) {
   EXPECT_EQ(Names(result), std::vector<std::string>{"b"});
 }
 
+TEST(ParsePolicyText, ReadsAtMostTenThousandDocumentsOfAText) {
+  std::string at_limit = PolicyYaml("a", "[a]");
+  for (int i = 1; i < 10'000; ++i) at_limit += "--- ~\n";  // empty documents
+  std::vector<policy::PolicyError> errors;
+  EXPECT_EQ(ParsePolicyText(at_limit, "p.yaml", &errors).size(), 1u);
+  EXPECT_TRUE(errors.empty());
+
+  // One more document: it carries the error, and nothing from it on is read.
+  const std::string over = at_limit + "---\n" + PolicyYaml("b", "[b]");
+  const auto policies = ParsePolicyText(over, "p.yaml", &errors);
+  ASSERT_EQ(policies.size(), 1u);
+  EXPECT_EQ(policies[0].name, "a");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].document_index, 10'000);
+  EXPECT_NE(errors[0].reason.find("more than 10000 documents in one text: the rest is not read"),
+            std::string::npos)
+      << errors[0].ToString();
+}
+
+TEST(ParsePolicyText, ListsAHundredProblemsOfADocument) {
+  std::string policy = PolicyYaml("a", "[a]");
+  for (int i = 0; i < 150; ++i) policy += "x" + std::to_string(i) + ": 1\n";
+  std::vector<policy::PolicyError> errors;
+  EXPECT_TRUE(ParsePolicyText(policy, "p.yaml", &errors).empty());
+  ASSERT_EQ(errors.size(), 101u);
+  EXPECT_EQ(errors[99].ToString(), "p.yaml: document 1: x99: unknown field");
+  EXPECT_EQ(errors[100].ToString(),
+            "p.yaml: document 1: more than 100 problems; the rest are not listed");
+  EXPECT_FALSE(errors[100].warning);
+}
+
+TEST(BuildPolicies, TheFilesOfALoadShareTwoMillionNodes) {
+  // 150,153 nodes each once aliases are expanded, from 2.6 KB of text.
+  std::string bomb = "a: &a [x";
+  for (int i = 1; i < 1000; ++i) bomb += ",x";
+  bomb += "]\nb: [*a";
+  for (int i = 1; i < 149; ++i) bomb += ",*a";
+  bomb += "]\n";
+  TempDir dir;
+  for (int i = 0; i < 14; ++i) {
+    Write(dir.path() / ("f" + std::to_string(10 + i) + ".yaml"), bomb);
+  }
+  Write(dir.path() / "z.yaml", PolicyYaml("z", "[z]"));
+  const PolicyLoadResult result = BuildPolicies(ReadPolicyDirectory(dir.str()), nullptr);
+  const std::string budget =
+      "more than 2000000 nodes (after expanding aliases) in the texts read together: the rest is "
+      "not read";
+  std::vector<std::string> over;
+  for (const auto& error : result.errors) {
+    if (error.reason.find(budget) != std::string::npos) {
+      over.push_back(fs::path(error.file).filename().string());
+    }
+  }
+  // 13 files fit (1,951,989 nodes); the 14th and what follows it are not read.
+  EXPECT_EQ(over, (std::vector<std::string>{"f23.yaml", "z.yaml"}))
+      << ::testing::PrintToString(Messages(result));
+  EXPECT_TRUE(Names(result).empty());
+}
+
 }  // namespace
 }  // namespace palisade::server
