@@ -12,9 +12,12 @@
    list), past the caps on what a review builds, on a pod's containers and on a policy text's flow
    marks, and just within them; each POSTed once to /validate and once to /mutate of a fresh
    server. Prints the answer's status and size, the time to it, and the server's peak RSS.
+5. Policy texts: policy ConfigMap reviews of 1 MiB of data (what Kubernetes stores; more is refused
+   unread) shaped to cost the most: tiny documents, unknown fields, block and flow lists, alias
+   bombs, minimal valid policies. Prints the same as 4 for /validate.
 
     bench/attack/run.py --binary build/cli/palisade [--connections 200] [--threads 2] [--idle 400]
-                        [--only tiny]   # one of the four: partial, probes, held, tiny
+                        [--only tiny]   # one of: partial, probes, held, tiny, policy
 """
 import argparse
 import json
@@ -238,10 +241,10 @@ def review_of(metadata, spec):
             % (metadata, spec)).encode()
 
 
-def policy_configmap_review(items):
+def policy_configmap_review(data):
     configmap = {"apiVersion": "v1", "kind": "ConfigMap",
                  "metadata": {"name": "p", "labels": {"palisade.dev/policy": "true"}},
-                 "data": {"p.yaml": "a: [%s]\n" % items}}
+                 "data": data}
     return json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
         "uid": "t", "kind": {"group": "", "version": "v1", "kind": "ConfigMap"},
         "resource": {"group": "", "version": "v1", "resource": "configmaps"},
@@ -270,7 +273,8 @@ def tiny_values(binary, threads):
             "", '"containers":[{"name":"c"}],"volumes":[%s]' % items)),
         "50,000 containers {}": (50000, lambda i: "{}", containers),
         "480,000 annotations": (480000, lambda i: '"%x":""' % i, annotations),
-        "a policy ConfigMap's flow list": (None, lambda i: "a", policy_configmap_review),
+        "a policy ConfigMap's flow list": (None, lambda i: "a", lambda items: (
+            policy_configmap_review({"p.yaml": "a: [%s]\n" % items}))),
     }
     for name, (most, item, around) in shapes.items():
         parts = []
@@ -283,32 +287,65 @@ def tiny_values(binary, threads):
             size += len(next_item) + 1
         body = around(",".join(parts))
         for endpoint in ("/validate", "/mutate"):
-            proc, port, _ = start_server(binary, threads, [])
-            try:
-                time.sleep(0.3)
-                s = tls_connect(port)
-                start = time.monotonic()
-                s.sendall(head(len(body), endpoint + "?timeout=30s") + body)
-                reply = b""
-                while True:
-                    chunk = s.recv(1 << 20)
-                    if not chunk:
-                        break
-                    reply += chunk
-                    if b"\r\n\r\n" in reply:
-                        header, _, rest = reply.partition(b"\r\n\r\n")
-                        length = int(header.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-                        if len(rest) >= length:
-                            break
-                elapsed = time.monotonic() - start
-                status = reply.split(b" ", 2)[1].decode()
-                print(f"tiny values: {name}, {len(parts):,} items in {len(body) / MIB:.1f} MiB, "
-                      f"{endpoint}: {status} ({len(reply) / MIB:.1f} MiB answer) in "
-                      f"{elapsed:.2f} s, peak RSS {status_kib(proc.pid, 'VmHWM') / 1024:.0f} MiB")
-                s.close()
-            finally:
-                proc.terminate()
-                proc.wait()
+            status, answer, elapsed, peak = post_to_fresh_server(binary, threads, endpoint, body)
+            print(f"tiny values: {name}, {len(parts):,} items in {len(body) / MIB:.1f} MiB, "
+                  f"{endpoint}: {status} ({answer / MIB:.1f} MiB answer) in "
+                  f"{elapsed:.2f} s, peak RSS {peak / 1024:.0f} MiB")
+
+
+def post_to_fresh_server(binary, threads, endpoint, body):
+    """POSTs `body` once to a server started for it: (status, answer bytes, seconds, peak KiB)."""
+    proc, port, _ = start_server(binary, threads, [])
+    try:
+        time.sleep(0.3)
+        s = tls_connect(port)
+        start = time.monotonic()
+        s.sendall(head(len(body), endpoint + "?timeout=30s") + body)
+        reply = b""
+        while True:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                break
+            reply += chunk
+            if b"\r\n\r\n" in reply:
+                header, _, rest = reply.partition(b"\r\n\r\n")
+                length = int(header.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                if len(rest) >= length:
+                    break
+        elapsed = time.monotonic() - start
+        s.close()
+        return reply.split(b" ", 2)[1].decode(), len(reply), elapsed, status_kib(proc.pid, "VmHWM")
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def policy_texts(binary, threads):
+    """Policy ConfigMap reviews of 1 MiB (what Kubernetes stores) built to cost the most."""
+    limit = MIB - 64
+
+    def fill(item):
+        return "".join(item(i) for i in range(limit // len(item(0))))
+
+    bomb = "a: &a [x" + ",x" * 999 + "]\nb: [*a" + ",*a" * 148 + "]\n"  # 150,153 nodes
+    shapes = {
+        "tiny documents": {"p.yaml": fill(lambda i: "---\na: b\n")},
+        "unknown fields": {"p.yaml": fill(lambda i: "a%06d: b\n" % i)},
+        "a block list": {"p.yaml": "a:\n" + fill(lambda i: "- a\n")},
+        "a flow list": {"p.yaml": "a: [" + fill(lambda i: "a,") + "a]\n"},
+        "alias bombs, one a file": {"f%04d.yaml" % i: bomb for i in range(limit // len(bomb))},
+        "alias bombs, one a document": {"p.yaml": "---\n".join([bomb] * (limit // len(bomb)))},
+        "minimal policies": {"p.yaml": fill(lambda i: (
+            "---\napiVersion: palisade.dev/v1\nkind: NamespacePolicy\nmetadata: {name: p%06d}\n"
+            "spec: {namespaces: [n%06d], podSecurity: {enforce: baseline}}\n") % (i, i))},
+        "over 1 MiB": {"p.yaml": "#" * (limit + 128)},
+    }
+    for name, data in shapes.items():
+        body = policy_configmap_review(data)
+        status, answer, elapsed, peak = post_to_fresh_server(binary, threads, "/validate", body)
+        print(f"policy texts: {name}, {sum(map(len, data.values())) / MIB:.2f} MiB of data in "
+              f"{len(data):,} keys: {status} ({answer / 1024:.1f} KiB answer) in {elapsed:.2f} s, "
+              f"peak RSS {peak / 1024:.0f} MiB")
 
 
 def main():
@@ -319,7 +356,7 @@ def main():
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--probes", type=int, default=200)
     parser.add_argument("--idle", type=int, default=400)
-    parser.add_argument("--only", choices=["partial", "probes", "held", "tiny"])
+    parser.add_argument("--only", choices=["partial", "probes", "held", "tiny", "policy"])
     args = parser.parse_args()
     if args.only in (None, "partial"):
         partial_uploads(args.binary, args.connections, args.threads)
@@ -329,6 +366,8 @@ def main():
         held_connections(args.binary, args.threads, args.idle)
     if args.only in (None, "tiny"):
         tiny_values(args.binary, args.threads)
+    if args.only in (None, "policy"):
+        policy_texts(args.binary, args.threads)
 
 
 if __name__ == "__main__":
