@@ -139,17 +139,21 @@ AssembledPolicies AssemblePolicySet(std::vector<SourceDocument> documents,
     }
   }
 
-  // Text that cannot be read: the file's previous policies from that document on keep serving.
+  // Text that cannot be read: the file's previous policies from that document on keep serving,
+  // those an earlier unreadable document of the file kept as well (a document past a size limit
+  // does not end its text).
+  std::set<const NamespacePolicy*> kept_for_unreadable;
   for (const SourceDocument* document : unreadable) {
     std::string kept;
     if (previous != nullptr) {
       for (const NamespacePolicy& policy : previous->policies()) {
-        if (policy.file != document->file || policy.document_index < document->index ||
-            by_key.contains(policy.name)) {
-          continue;
+        if (policy.file != document->file || policy.document_index < document->index) continue;
+        if (!kept_for_unreadable.contains(&policy)) {
+          if (by_key.contains(policy.name)) continue;
+          by_key.emplace(policy.name, candidates.size());
+          candidates.push_back(Candidate{policy.name, {}, &policy, false, std::nullopt, ""});
+          kept_for_unreadable.insert(&policy);
         }
-        by_key.emplace(policy.name, candidates.size());
-        candidates.push_back(Candidate{policy.name, {}, &policy, false, std::nullopt, ""});
         kept += (kept.empty() ? "" : ", ") + GoQuote(policy.name) + " rev " + policy.revision;
       }
     }

@@ -102,6 +102,31 @@ TEST(AssemblePolicySet, UnreadableNamespacesOrTextRefuseEveryNamespace) {
             "namespace is refused until it is fixed (b.yaml: cannot be read)");
 }
 
+TEST(AssemblePolicySet, TwoUnreadableDocumentsOfAFileKeepWhatItServedFromTheFirstOn) {
+  const AssembledPolicies first = AssemblePolicySet(
+      {Read("a.yaml", 0, Doc("p0", R"(["n0"])")), Read("a.yaml", 1, Doc("p1", R"(["n1"])")),
+       Read("a.yaml", 2, Doc("p2", R"(["n2"])")), Read("a.yaml", 3, Doc("p3", R"(["n3"])"))},
+      nullptr);
+  // Documents 2 and 3 cannot be read now (each past a size limit, say): p1, p2 and p3 keep serving
+  // for the first, p2 and p3 for the second, and nothing is refused.
+  const AssembledPolicies second =
+      AssemblePolicySet({Read("a.yaml", 0, Doc("p0", R"(["n0"])", "restricted")),
+                         Read("a.yaml", 1, "{broken"), Read("a.yaml", 2, "{broken")},
+                        first.set.get());
+  EXPECT_TRUE(second.set->refusals().empty()) << second.set->refusals().front().message;
+  EXPECT_EQ(EnforceOf(*second.set, "n0"), "restricted:v1.37");
+  for (const std::string ns : {"n1", "n2", "n3"})
+    EXPECT_EQ(EnforceOf(*second.set, ns), "baseline:v1.37");
+  EXPECT_EQ(EnforceOf(*second.set, "elsewhere"), "none");
+  ASSERT_EQ(second.failing.size(), 2u);
+  EXPECT_EQ(second.failing[0].kept, "\"p1\" rev " + first.set->policies()[1].revision +
+                                        ", \"p2\" rev " + first.set->policies()[2].revision +
+                                        ", \"p3\" rev " + first.set->policies()[3].revision);
+  EXPECT_EQ(second.failing[1].kept, "\"p2\" rev " + first.set->policies()[2].revision +
+                                        ", \"p3\" rev " + first.set->policies()[3].revision);
+  EXPECT_FALSE(second.failing[1].refused);
+}
+
 TEST(AssemblePolicySet, RunTimeBadEditKeepsItsLastGoodRevisionWhileOthersUpdate) {
   const AssembledPolicies first =
       AssemblePolicySet({Read("a.yaml", 0, Doc("team-a", R"(["team-a"])")),
