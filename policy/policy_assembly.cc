@@ -30,7 +30,7 @@ struct Candidate {
   std::string problem;                             // why it fell back
 };
 
-bool Holds(const NamespacePolicy* policy, const std::string& pattern) {
+bool Holds(const NamespacePolicy* policy, std::string_view pattern) {
   return policy != nullptr && std::find(policy->namespaces.begin(), policy->namespaces.end(),
                                         pattern) != policy->namespaces.end();
 }
@@ -198,7 +198,7 @@ AssembledPolicies AssemblePolicySet(std::vector<SourceDocument> documents,
     for (const std::size_t i : claims) claimed_by.push_back(candidates[i].serving);
     for (std::size_t k = 0; k < claims.size(); ++k) {
       Candidate& candidate = candidates[claims[k]];
-      if (!candidate.is_new || Holds(previous_of(candidate.name), std::string(pattern))) continue;
+      if (!candidate.is_new || Holds(previous_of(candidate.name), pattern)) continue;
       const NamespacePolicy& other = *claimed_by[k == 0 ? 1 : 0];
       const NamespacePolicy& mine = *claimed_by[k];
       const auto position = std::find(mine.namespaces.begin(), mine.namespaces.end(), pattern);
