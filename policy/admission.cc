@@ -273,10 +273,7 @@ void JudgeNamespace(const AdmissionRequest& request, const LabelGuard& guard,
       JudgeNamespaceLabels(guard, request.operation == "UPDATE" ? request.old_object : nullptr,
                            request.object, request.username, groups);
   if (denied.empty()) return;
-  response.allowed = false;
-  response.code = 403;
-  response.reason = "Forbidden";
-  response.message = std::move(denied);
+  Forbid(response, std::move(denied));
 }
 
 }  // namespace
@@ -352,23 +349,15 @@ AdmissionResult Review(Endpoint endpoint, const AdmissionRequest& request,
   // A policy covering this namespace cannot be served: fail closed (/mutate leaves it to
   // /validate).
   if (!policy.refused.empty()) {
-    if (endpoint == Endpoint::kValidate) {
-      response.allowed = false;
-      response.code = 403;
-      response.reason = "Forbidden";
-      response.message = policy.refused;
-    }
+    if (endpoint == Endpoint::kValidate) Forbid(response, policy.refused);
     Finish(result, request, response);
     return result;
   }
 
   if (request.object == nullptr) {
     if (endpoint == Endpoint::kValidate) {
-      response.allowed = false;
-      response.code = 403;
-      response.reason = "Forbidden";
-      response.message =
-          "request.object is missing: cannot judge the " + std::string(KindName(*type));
+      Forbid(response,
+             "request.object is missing: cannot judge the " + std::string(KindName(*type)));
     }
     Finish(result, request, response);
     return result;
@@ -409,12 +398,7 @@ AdmissionResult Review(Endpoint endpoint, const AdmissionRequest& request,
   options.kubernetes_minor = config.kubernetes_minor;
   options.today = config.today;
   Decision decision = JudgeObject(*request.object, *type, policy, options);
-  response.allowed = decision.allowed;
-  if (!decision.allowed) {
-    response.code = 403;
-    response.reason = "Forbidden";
-    response.message = std::move(decision.message);
-  }
+  if (!decision.allowed) Forbid(response, std::move(decision.message));
   response.warnings = std::move(decision.warnings);
   response.audit_annotations = std::move(decision.audit_annotations);
   result.checks = std::move(decision.checks);
